@@ -1,0 +1,308 @@
+// The N-API binding: a thin layer that checks every typed array's type and length (the TypeScript layer in
+// @pixel3dmm/kernels validates values and shapes first and gives the friendly messages; these checks only
+// make sure nothing out of bounds can ever reach a kernel), then calls the kernels synchronously on
+// caller-owned buffers.
+#include <napi.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "../common/thread_pool.h"
+#include "../flame/flame.h"
+#include "device_info.h"
+
+namespace {
+
+using p3d::Device;
+
+template <typename T>
+struct TypedTraits;
+template <>
+struct TypedTraits<float> {
+  static constexpr napi_typedarray_type type = napi_float32_array;
+  static constexpr const char* name = "Float32Array";
+};
+template <>
+struct TypedTraits<double> {
+  static constexpr napi_typedarray_type type = napi_float64_array;
+  static constexpr const char* name = "Float64Array";
+};
+template <>
+struct TypedTraits<int32_t> {
+  static constexpr napi_typedarray_type type = napi_int32_array;
+  static constexpr const char* name = "Int32Array";
+};
+
+// Returns the data pointer of obj[key], or nullptr when absent/undefined/null and optional.
+template <typename T>
+T* typedField(const Napi::Env& env, const Napi::Object& obj, const char* key, size_t expectedLength, bool optional) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (optional) return nullptr;
+    throw Napi::TypeError::New(env, std::string(key) + " is required");
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != TypedTraits<T>::type)
+    throw Napi::TypeError::New(env, std::string(key) + " must be a " + TypedTraits<T>::name);
+  auto arr = v.As<Napi::TypedArrayOf<T>>();
+  if (expectedLength != static_cast<size_t>(-1) && arr.ElementLength() != expectedLength)
+    throw Napi::RangeError::New(env, std::string(key) + " must have " + std::to_string(expectedLength) +
+                                         " elements, got " + std::to_string(arr.ElementLength()));
+  return arr.Data();
+}
+
+template <typename T>
+size_t typedLength(const Napi::Object& obj, const char* key) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsTypedArray()) return 0;
+  return v.As<Napi::TypedArrayOf<T>>().ElementLength();
+}
+
+int intField(const Napi::Env& env, const Napi::Object& obj, const char* key, int fallback, bool optional) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined()) {
+    if (optional) return fallback;
+    throw Napi::TypeError::New(env, std::string(key) + " is required");
+  }
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(key) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= -2147483648.0 && d <= 2147483647.0) || d != static_cast<int>(d))
+    throw Napi::RangeError::New(env, std::string(key) + " must be an integer");
+  return static_cast<int>(d);
+}
+
+Device deviceField(const Napi::Env& env, const Napi::Object& obj) {
+  Napi::Value v = obj.Get("device");
+  if (v.IsUndefined()) return Device::Cpu;
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "cpu") return Device::Cpu;
+  if (s == "cuda") {
+    const auto& info = p3d::cudaInfo();
+    if (!info.available) throw Napi::Error::New(env, "CUDA is not available: " + info.reason);
+    return Device::Cuda;
+  }
+  throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda'");
+}
+
+// Runs fn, turning C++ exceptions into JS errors (the addon is built without C++ exceptions in napi).
+template <typename F>
+auto guarded(const Napi::Env& env, F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+class FlameTapeWrap : public Napi::ObjectWrap<FlameTapeWrap> {
+ public:
+  static Napi::FunctionReference constructor;
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function fn = DefineClass(env, "FlameTape", {});
+    constructor = Napi::Persistent(fn);
+    constructor.SuppressDestruct();
+    exports.Set("FlameTape", fn);
+  }
+  explicit FlameTapeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FlameTapeWrap>(info) {}
+  p3d::FlameTape tape;
+  Napi::ObjectReference model;  // keeps the model alive as long as the tape
+};
+Napi::FunctionReference FlameTapeWrap::constructor;
+
+class FlameModelWrap : public Napi::ObjectWrap<FlameModelWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function fn = DefineClass(env, "FlameModel",
+                                    {InstanceMethod("forward", &FlameModelWrap::Forward),
+                                     InstanceMethod("vjp", &FlameModelWrap::Vjp),
+                                     InstanceMethod("jacobian", &FlameModelWrap::Jacobian)});
+    exports.Set("FlameModel", fn);
+  }
+
+  explicit FlameModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FlameModelWrap>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "FlameModel: expected a description object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    p3d::FlameModelDesc d;
+    d.numVertices = intField(env, o, "numVertices", 0, false);
+    d.numShape = intField(env, o, "numShape", 0, false);
+    d.numExpression = intField(env, o, "numExpression", 0, false);
+    if (d.numVertices <= 0 || d.numVertices > 10'000'000 || d.numShape < 0 || d.numShape > 100'000 ||
+        d.numExpression < 0 || d.numExpression > 100'000)
+      throw Napi::RangeError::New(env, "FlameModel: sizes out of range");
+    const size_t n3 = static_cast<size_t>(3) * d.numVertices;
+    d.vTemplate = typedField<float>(env, o, "vTemplate", n3, false);
+    d.shapeBasis = typedField<float>(env, o, "shapeBasis", n3 * d.numShape, d.numShape == 0);
+    d.exprBasis = typedField<float>(env, o, "exprBasis", n3 * d.numExpression, d.numExpression == 0);
+    d.poseBasis = typedField<float>(env, o, "poseBasis", n3 * p3d::kPoseFeatures, false);
+    d.eyelidBasis = typedField<float>(env, o, "eyelidBasis", n3 * 2, true);
+    d.skinWeights = typedField<float>(env, o, "skinWeights", static_cast<size_t>(d.numVertices) * p3d::kFlameJoints, false);
+    const int* parents = typedField<int32_t>(env, o, "parents", p3d::kFlameJoints, false);
+    for (int j = 0; j < p3d::kFlameJoints; ++j) d.parents[j] = parents[j];
+    d.jointOffsets = typedField<int32_t>(env, o, "jointOffsets", p3d::kFlameJoints + 1, false);
+    const int nnz = d.jointOffsets[p3d::kFlameJoints];
+    if (nnz < 0 || d.jointOffsets[0] != 0) throw Napi::RangeError::New(env, "FlameModel: bad jointOffsets");
+    d.jointVertices = typedField<int32_t>(env, o, "jointVertices", static_cast<size_t>(nnz), false);
+    d.jointWeights = typedField<double>(env, o, "jointWeights", static_cast<size_t>(nnz), false);
+    d.numStaticLandmarks = intField(env, o, "numStaticLandmarks", 0, true);
+    d.numDynamicBins = intField(env, o, "numDynamicBins", 0, true);
+    d.numDynamicLandmarks = intField(env, o, "numDynamicLandmarks", 0, true);
+    if (d.numStaticLandmarks < 0 || d.numStaticLandmarks > 100000 || d.numDynamicBins < 0 || d.numDynamicBins > 1000 ||
+        d.numDynamicLandmarks < 0 || d.numDynamicLandmarks > 1000)
+      throw Napi::RangeError::New(env, "FlameModel: landmark counts out of range");
+    if (d.numStaticLandmarks > 0) {
+      d.staticLandmarkVertices = typedField<int32_t>(env, o, "staticLandmarkVertices", 3 * d.numStaticLandmarks, false);
+      d.staticLandmarkBary = typedField<double>(env, o, "staticLandmarkBary", 3 * d.numStaticLandmarks, false);
+      const size_t nd = static_cast<size_t>(3) * d.numDynamicBins * d.numDynamicLandmarks;
+      d.dynamicLandmarkVertices = typedField<int32_t>(env, o, "dynamicLandmarkVertices", nd, nd == 0);
+      d.dynamicLandmarkBary = typedField<double>(env, o, "dynamicLandmarkBary", nd, nd == 0);
+    }
+    guarded(env, [&] {
+      model_ = std::make_unique<p3d::FlameModel>(d);
+      return 0;
+    });
+    Napi::MemoryManagement::AdjustExternalMemory(
+        env, static_cast<int64_t>(sizeof(float)) * model_->stride * (model_->numShape + model_->numExpression + 40));
+  }
+
+ private:
+  // forward({device, batch, numShape, numExpression, shape, expression, rotationFormat, pose, eyelids,
+  //          landmarkRotation, withNoNeck, vertices, verticesNoNeck, jointTransforms, landmarks}) -> FlameTape
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "forward: expected an arguments object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    p3d::FlameModel& m = *model_;
+    p3d::FlameForwardArgs a;
+    const Device device = deviceField(env, o);
+    a.batch = intField(env, o, "batch", 1, false);
+    a.numShape = intField(env, o, "numShape", 0, false);
+    a.numExpression = intField(env, o, "numExpression", 0, false);
+    if (a.batch < 1 || a.batch > 1'000'000 || a.numShape < 0 || a.numShape > m.numShape || a.numExpression < 0 ||
+        a.numExpression > m.numExpression)
+      throw Napi::RangeError::New(env, "forward: batch or component counts out of range");
+    const int rf = intField(env, o, "rotationDims", 6, true);
+    if (rf != 6 && rf != 3) throw Napi::RangeError::New(env, "forward: rotationDims must be 6 or 3");
+    a.rotationFormat = rf == 6 ? p3d::RotationFormat::SixD : p3d::RotationFormat::AxisAngle;
+    const size_t B = a.batch, V3 = static_cast<size_t>(3) * m.numVertices;
+    a.shape = typedField<double>(env, o, "shape", a.numShape, a.numShape == 0);
+    a.expression = typedField<double>(env, o, "expression", B * a.numExpression, a.numExpression == 0);
+    a.pose = typedField<double>(env, o, "pose", B * p3d::kFlameJoints * rf, false);
+    a.eyelids = typedField<double>(env, o, "eyelids", B * 2, true);
+    a.landmarkRotation = typedField<double>(env, o, "landmarkRotation", B * 9, true);
+    a.withNoNeck = o.Get("withNoNeck").ToBoolean().Value();
+    a.vertices = typedField<float>(env, o, "vertices", B * V3, true);
+    a.verticesNoNeck = typedField<float>(env, o, "verticesNoNeck", B * V3, true);
+    a.jointTransforms = typedField<float>(env, o, "jointTransforms", B * p3d::kFlameJoints * 16, true);
+    a.landmarks = typedField<float>(env, o, "landmarks", B * 3 * m.numLandmarks(), true);
+    Napi::Object tapeObj = FlameTapeWrap::constructor.New({});
+    FlameTapeWrap* tw = FlameTapeWrap::Unwrap(tapeObj);
+    tw->model = Napi::Persistent(Value());
+    guarded(env, [&] {
+      p3d::flameForward(m, device, a, tw->tape);
+      return 0;
+    });
+    return tapeObj;
+  }
+
+  // vjp(tape, {gradVertices, gradVerticesNoNeck, gradLandmarks, gradShape, gradExpression, gradPose, gradEyelids})
+  Napi::Value Vjp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    FlameTapeWrap* tw = tapeArg(env, info[0]);
+    if (!info[1].IsObject()) throw Napi::TypeError::New(env, "vjp: expected an arguments object");
+    Napi::Object o = info[1].As<Napi::Object>();
+    p3d::FlameModel& m = *model_;
+    const p3d::FlameTape& t = tw->tape;
+    const size_t B = t.batch, V3 = static_cast<size_t>(3) * m.numVertices;
+    const int dims = p3d::rotationDims(t.rotationFormat);
+    p3d::FlameVjpArgs a;
+    a.gradVertices = typedField<float>(env, o, "gradVertices", B * V3, true);
+    a.gradVerticesNoNeck = typedField<float>(env, o, "gradVerticesNoNeck", B * V3, true);
+    a.gradLandmarks = typedField<float>(env, o, "gradLandmarks", B * 3 * m.numLandmarks(), true);
+    a.gradShape = typedField<double>(env, o, "gradShape", t.numShape, true);
+    a.wantShape = a.gradShape != nullptr;
+    a.gradExpression = typedField<double>(env, o, "gradExpression", B * t.numExpression, true);
+    a.gradPose = typedField<double>(env, o, "gradPose", B * p3d::kFlameJoints * dims, true);
+    a.gradEyelids = typedField<double>(env, o, "gradEyelids", B * 2, true);
+    guarded(env, [&] {
+      p3d::flameVjp(m, tw->tape, a);
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  // jacobian(tape, vertexIndices Int32Array, out Float64Array [B, n*3, P])
+  Napi::Value Jacobian(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    FlameTapeWrap* tw = tapeArg(env, info[0]);
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(env, "jacobian: vertexIndices must be an Int32Array");
+    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      throw Napi::TypeError::New(env, "jacobian: out must be a Float64Array");
+    auto idx = info[1].As<Napi::Int32Array>();
+    auto out = info[2].As<Napi::Float64Array>();
+    const p3d::FlameTape& t = tw->tape;
+    const size_t P = t.numShape + t.numExpression + p3d::kFlameJoints * p3d::rotationDims(t.rotationFormat) + 2;
+    if (out.ElementLength() != static_cast<size_t>(t.batch) * idx.ElementLength() * 3 * P)
+      throw Napi::RangeError::New(env, "jacobian: out has the wrong length");
+    for (size_t i = 0; i < idx.ElementLength(); ++i)
+      if (idx[i] < 0 || idx[i] >= model_->numVertices) throw Napi::RangeError::New(env, "jacobian: vertex index out of range");
+    guarded(env, [&] {
+      p3d::flameJacobian(*model_, tw->tape, idx.Data(), static_cast<int>(idx.ElementLength()), out.Data());
+      return 0;
+    });
+    return env.Undefined();
+  }
+
+  FlameTapeWrap* tapeArg(const Napi::Env& env, const Napi::Value& v) {
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(FlameTapeWrap::constructor.Value()))
+      throw Napi::TypeError::New(env, "expected a FlameTape returned by forward()");
+    FlameTapeWrap* tw = FlameTapeWrap::Unwrap(v.As<Napi::Object>());
+    if (tw->model.IsEmpty() || !tw->model.Value().StrictEquals(Value()))
+      throw Napi::TypeError::New(env, "the FlameTape belongs to another FlameModel");
+    return tw;
+  }
+
+  std::unique_ptr<p3d::FlameModel> model_;
+};
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& ci = p3d::cudaInfo();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("builtWithCuda", Napi::Boolean::New(env, ci.built));
+  o.Set("cudaAvailable", Napi::Boolean::New(env, ci.available));
+  o.Set("cudaReason", ci.reason.empty() ? env.Null() : Napi::String::New(env, ci.reason));
+  Napi::Array devices = Napi::Array::New(env, ci.devices.size());
+  for (size_t i = 0; i < ci.devices.size(); ++i) devices.Set(static_cast<uint32_t>(i), Napi::String::New(env, ci.devices[i]));
+  o.Set("cudaDevices", devices);
+  o.Set("cudaRuntimeVersion", Napi::Number::New(env, ci.runtimeVersion));
+  o.Set("threads", Napi::Number::New(env, p3d::ThreadPool::instance().threadCount()));
+  o.Set("compiler", Napi::String::New(env, p3d::compilerDescription()));
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "setThreads: expected a number");
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 0 || n > 1024) throw Napi::RangeError::New(env, "setThreads: expected 0 (one per core) to 1024");
+  p3d::ThreadPool::instance().setThreadCount(n);
+  return Napi::Number::New(env, p3d::ThreadPool::instance().threadCount());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  FlameTapeWrap::Init(env, exports);
+  FlameModelWrap::Init(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(pixel3dmm_kernels, Init)
