@@ -12,6 +12,10 @@ const pkgDir = join(root, 'packages', 'kernels');
 const buildDir = join(pkgDir, 'build');
 const withCuda = (process.env.PIXEL3DMM_WITH_CUDA ?? 'ON').toUpperCase() === 'OFF' ? 'OFF' : 'ON';
 const nvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' }).stdout.trim();
+if (process.env.PIXEL3DMM_REQUIRE_CUDA === '1' && (!nvcc || withCuda === 'OFF')) {
+  console.error('PIXEL3DMM_REQUIRE_CUDA=1 but nvcc was not found (or PIXEL3DMM_WITH_CUDA=OFF)');
+  process.exit(1);
+}
 const signature = `cuda=${withCuda};nvcc=${nvcc || 'none'}`;
 const stamp = join(buildDir, 'pixel3dmm-config.txt');
 if (existsSync(stamp) && readFileSync(stamp, 'utf8') !== signature) rmSync(buildDir, { recursive: true, force: true });
@@ -27,3 +31,10 @@ if (r.status !== 0) {
 }
 mkdirSync(buildDir, { recursive: true });
 writeFileSync(stamp, signature);
+if (process.env.PIXEL3DMM_REQUIRE_CUDA === '1') {
+  const cache = readFileSync(join(buildDir, 'CMakeCache.txt'), 'utf8');
+  if (!/CMAKE_CUDA_COMPILER:[A-Z]*=\S+/.test(cache)) {
+    console.error('PIXEL3DMM_REQUIRE_CUDA=1 but the build did not enable CUDA (see CMakeCache.txt)');
+    process.exit(1);
+  }
+}

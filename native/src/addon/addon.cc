@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../common/bandwidth.h"
 #include "../common/thread_pool.h"
 #include "../flame/flame.h"
 #include "device_info.h"
@@ -199,9 +200,18 @@ class FlameModelWrap : public Napi::ObjectWrap<FlameModelWrap> {
     a.verticesNoNeck = typedField<float>(env, o, "verticesNoNeck", B * V3, true);
     a.jointTransforms = typedField<float>(env, o, "jointTransforms", B * p3d::kFlameJoints * 16, true);
     a.landmarks = typedField<float>(env, o, "landmarks", B * 3 * m.numLandmarks(), true);
-    Napi::Object tapeObj = FlameTapeWrap::constructor.New({});
-    FlameTapeWrap* tw = FlameTapeWrap::Unwrap(tapeObj);
-    tw->model = Napi::Persistent(Value());
+    // A tape passed back in is reused (its buffers are kept), which keeps allocation out of a tracking loop.
+    Napi::Value reuse = o.Get("tape");
+    Napi::Object tapeObj;
+    FlameTapeWrap* tw;
+    if (reuse.IsUndefined() || reuse.IsNull()) {
+      tapeObj = FlameTapeWrap::constructor.New({});
+      tw = FlameTapeWrap::Unwrap(tapeObj);
+      tw->model = Napi::Persistent(Value());
+    } else {
+      tw = tapeArg(env, reuse);
+      tapeObj = reuse.As<Napi::Object>();
+    }
     guarded(env, [&] {
       p3d::flameForward(m, device, a, tw->tape);
       return 0;
@@ -295,7 +305,59 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, p3d::ThreadPool::instance().threadCount());
 }
 
+// rotationMatrices(dims 6|3, params Float64Array [N*dims], out Float64Array [N*9]): the joint rotation maps,
+// exported so TypeScript uses the same (and only) implementation of the 6D and axis-angle conventions.
+Napi::Value RotationMatrices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int dims = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  if (dims != 6 && dims != 3) throw Napi::RangeError::New(env, "rotationMatrices: dims must be 6 or 3");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(env, "rotationMatrices: params and out must be Float64Arrays");
+  auto x = info[1].As<Napi::Float64Array>();
+  auto out = info[2].As<Napi::Float64Array>();
+  const size_t n = x.ElementLength() / dims;
+  if (x.ElementLength() != n * dims || out.ElementLength() != n * 9)
+    throw Napi::RangeError::New(env, "rotationMatrices: params must be N*dims and out N*9 long");
+  const auto fmt = dims == 6 ? p3d::RotationFormat::SixD : p3d::RotationFormat::AxisAngle;
+  for (size_t i = 0; i < n; ++i)
+    if (!p3d::rotationFromParams(fmt, x.Data() + i * dims, out.Data() + i * 9))
+      throw Napi::RangeError::New(env, "rotationMatrices: rotation " + std::to_string(i) +
+                                           " is a degenerate 6D rotation (a zero row or two parallel rows)");
+  return env.Undefined();
+}
+
+// rotationVjp(dims, params [N*dims], gradMatrices [N*9], out [N*dims]): out = (dR/dx)^T gR per rotation.
+Napi::Value RotationVjp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int dims = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  if (dims != 6 && dims != 3) throw Napi::RangeError::New(env, "rotationVjp: dims must be 6 or 3");
+  for (int i = 1; i <= 3; ++i)
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      throw Napi::TypeError::New(env, "rotationVjp: params, gradMatrices and out must be Float64Arrays");
+  auto x = info[1].As<Napi::Float64Array>();
+  auto g = info[2].As<Napi::Float64Array>();
+  auto out = info[3].As<Napi::Float64Array>();
+  const size_t n = x.ElementLength() / dims;
+  if (x.ElementLength() != n * dims || g.ElementLength() != n * 9 || out.ElementLength() != n * dims)
+    throw Napi::RangeError::New(env, "rotationVjp: params N*dims, gradMatrices N*9, out N*dims");
+  const auto fmt = dims == 6 ? p3d::RotationFormat::SixD : p3d::RotationFormat::AxisAngle;
+  for (size_t i = 0; i < n * dims; ++i) out[i] = 0;
+  for (size_t i = 0; i < n; ++i) p3d::rotationVjp(fmt, x.Data() + i * dims, g.Data() + i * 9, out.Data() + i * dims);
+  return env.Undefined();
+}
+
+Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int mb = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 256;
+  if (mb < 1 || mb > 4096) throw Napi::RangeError::New(env, "memoryBandwidth: megabytes must be in [1, 4096]");
+  return Napi::Number::New(env, p3d::measureReadBandwidth(mb, 5));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
+  exports.Set("rotationMatrices", Napi::Function::New(env, RotationMatrices));
+  exports.Set("rotationVjp", Napi::Function::New(env, RotationVjp));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   FlameTapeWrap::Init(env, exports);

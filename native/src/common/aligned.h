@@ -18,6 +18,11 @@ class AlignedVector {
 
   /** Resize and zero-fill. */
   void resize(size_t n) {
+    resizeUninitialized(n);
+    if (n) std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
+  }
+  /** Resize keeping the allocation when the size is unchanged; contents are unspecified afterwards. */
+  void resizeUninitialized(size_t n) {
     if (n != size_) {
       std::free(data_);
       data_ = nullptr;
@@ -29,7 +34,6 @@ class AlignedVector {
         size_ = n;
       }
     }
-    if (n) std::memset(static_cast<void*>(data_), 0, n * sizeof(T));
   }
   T* data() { return data_; }
   const T* data() const { return data_; }

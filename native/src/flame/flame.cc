@@ -302,11 +302,19 @@ void flameVjp(FlameModel& m, FlameTape& tape, const FlameVjpArgs& a) {
   const int L = m.numLandmarks();
 
   // Landmarks are barycentric combinations of posed vertices: scatter their cotangents onto the vertices.
-  std::vector<float> g(static_cast<size_t>(B) * 3 * V, 0.0f);
-  if (a.gradVertices) std::memcpy(g.data(), a.gradVertices, sizeof(float) * g.size());
-  if (a.gradLandmarks && L > 0) {
+  const bool scatter = a.gradLandmarks && L > 0;
+  const float* g = a.gradVertices;
+  if (scatter || !g) {
+    std::vector<float>& buf = tape.gradScratch;
+    buf.resize(static_cast<size_t>(B) * 3 * V);
+    if (a.gradVertices) std::memcpy(buf.data(), a.gradVertices, sizeof(float) * buf.size());
+    else std::fill(buf.begin(), buf.end(), 0.0f);
+    g = buf.data();
+  }
+  if (scatter) {
+    float* gAll = tape.gradScratch.data();
     for (int b = 0; b < B; ++b) {
-      float* gb = g.data() + static_cast<size_t>(b) * 3 * V;
+      float* gb = gAll + static_cast<size_t>(b) * 3 * V;
       for (int l = 0; l < L; ++l) {
         const int* idx;
         const double* w;
@@ -327,7 +335,7 @@ void flameVjp(FlameModel& m, FlameTape& tape, const FlameVjpArgs& a) {
   }
 
   BackendVjpOutput out;
-  tape.owner->vjp(m, tape, g.data(), a.gradVerticesNoNeck, a.wantShape && a.gradShape, out);
+  tape.owner->vjp(m, tape, g, a.gradVerticesNoNeck, a.wantShape && a.gradShape, out);
 
   std::vector<double> gJsum(3 * kFlameJoints, 0.0);
   for (int b = 0; b < B; ++b) {

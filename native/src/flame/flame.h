@@ -115,6 +115,7 @@ struct FlameTape {
   AlignedVector<float> posed, posedNoNeck;  // p = v_shaped + P f, [B, stride] (CPU backend)
   std::vector<float> transforms, transformsNoNeck;  // [B, 5, 12] float32 as used per vertex
   std::vector<float> shapeCoeffs, exprCoeffs, eyelidCoeffs;
+  std::vector<float> gradScratch;        // vertex cotangent plus scattered landmark cotangents
   void* deviceState = nullptr;           // backend-owned (CUDA buffers)
   FlameBackend* owner = nullptr;
   ~FlameTape();

@@ -14,25 +14,55 @@
 namespace p3d {
 namespace {
 
-constexpr int kChunkVertices = 128;
+constexpr int kChunkVertices = 128;  // 384 coordinates: a multiple of kLanes, so chunks start on a lane boundary
 constexpr int kLanes = 16;
+constexpr int kGroup = 4;  // frames (or basis rows) handled together, accumulators kept in registers
 
-// y[0..n) += a * x[0..n)
-inline void axpy(float a, const float* __restrict x, float* __restrict y, int n) {
-  for (int c = 0; c < n; ++c) y[c] += a * x[c];
+inline int roundUpLanes(int n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// out_b[c] += sum_k coef[b * coefStride + k] * basis[k * stride + c] over n coordinates rounded up to whole
+// lanes (bases and outputs are padded rows, see aligned.h). Rows are walked one at a time (a contiguous run
+// of the chunk, which the prefetchers follow) with the frames' partial sums kept in L1. Each output element
+// adds its terms in ascending k and skips exactly the zero coefficients of its own frame, so a frame gives
+// the same bits whichever batch it is computed in.
+void blendRows(const float* basis, size_t stride, int K, const float* coef, int coefStride, float* const* out, int B,
+               int n) {
+  const int nPad = roundUpLanes(n);
+  for (int k = 0; k < K; ++k) {
+    const float* __restrict e = basis + static_cast<size_t>(k) * stride;
+    for (int b = 0; b < B; ++b) {
+      const float a = coef[b * coefStride + k];
+      if (a == 0.0f) continue;
+      float* __restrict y = out[b];
+      for (int c = 0; c < nPad; ++c) y[c] += a * e[c];
+    }
+  }
 }
 
-// Dot product with kLanes independent float accumulators (vectorisable without reassociation), lanes
-// summed in double in a fixed order: the result depends only on the inputs.
-inline double dotLanes(const float* __restrict a, const float* __restrict b, int n) {
-  float acc[kLanes] = {0};
-  int c = 0;
-  for (; c + kLanes <= n; c += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += a[c + l] * b[c + l];
-  for (int l = 0; c < n; ++c, ++l) acc[l] += a[c] * b[c];
-  double s = 0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
+// Fixed-lane dot products: lane l sums the elements c = l (mod kLanes) in ascending order, the lanes are then
+// added in double in lane order. Inputs are zero-padded to whole lanes.
+template <int NB>
+void dotGroup(const float* __restrict row, const float* const* vec, int nPad, double* out, size_t outStride) {
+  float acc[NB][kLanes] = {};
+  for (int c = 0; c < nPad; c += kLanes)
+    for (int b = 0; b < NB; ++b)
+      for (int l = 0; l < kLanes; ++l) acc[b][l] += row[c + l] * vec[b][c + l];
+  for (int b = 0; b < NB; ++b) {
+    double s = 0;
+    for (int l = 0; l < kLanes; ++l) s += acc[b][l];
+    out[b * outStride] = s;
+  }
+}
+
+// out[b * outStride + k] = <basis row k, vec_b> for every row k and frame b.
+void dotRows(const float* basis, size_t stride, int K, const float* const* vec, int B, int nPad, double* out,
+             size_t outStride) {
+  for (int k = 0; k < K; ++k) {
+    const float* row = basis + static_cast<size_t>(k) * stride;
+    int b = 0;
+    for (; b + kGroup <= B; b += kGroup) dotGroup<kGroup>(row, vec + b, nPad, out + b * outStride + k, outStride);
+    for (; b < B; ++b) dotGroup<1>(row, vec + b, nPad, out + b * outStride + k, outStride);
+  }
 }
 
 // T = sum_j w_j A_j (3x4 row-major)
@@ -45,46 +75,47 @@ inline void blendTransform(const float* w, const float* A, float T[12]) {
   }
 }
 
+constexpr int kMaxBatchPointers = 64;
+
 class CpuFlameBackend final : public FlameBackend {
  public:
   void forward(FlameModel& m, FlameTape& tape, const BackendForwardInput& in) override {
     const int B = in.batch, V = m.numVertices, stride = m.stride;
     const bool recompute = !m.cpuShapeValid || m.cachedBeta.size() != static_cast<size_t>(in.numShape) ||
                            std::memcmp(m.cachedBeta.data(), in.beta, sizeof(float) * in.numShape) != 0;
-    tape.posed.resize(static_cast<size_t>(B) * stride);
-    tape.posedNoNeck.resize(in.featuresNoNeck ? static_cast<size_t>(B) * stride : 0);
+    // Every padded row is written in full below, so no zero-fill is needed (and a reused tape keeps its memory).
+    tape.posed.resizeUninitialized(static_cast<size_t>(B) * stride);
+    tape.posedNoNeck.resizeUninitialized(in.featuresNoNeck ? static_cast<size_t>(B) * stride : 0);
     const int chunks = (V + kChunkVertices - 1) / kChunkVertices;
     ThreadPool::instance().parallelFor(chunks, [&](int chunk) {
       const int v0 = chunk * kChunkVertices, v1 = std::min(V, v0 + kChunkVertices);
       const int c0 = 3 * v0, n = 3 * (v1 - v0);
       float* vs = m.shapedTemplate.data() + c0;
       if (recompute) {
-        std::memcpy(vs, m.vTemplate.data() + c0, sizeof(float) * n);
-        for (int k = 0; k < in.numShape; ++k)
-          if (in.beta[k] != 0.0f) axpy(in.beta[k], m.shapeBasis.data() + static_cast<size_t>(k) * stride + c0, vs, n);
+        std::memcpy(vs, m.vTemplate.data() + c0, sizeof(float) * roundUpLanes(n));
+        float* one[1] = {vs};
+        blendRows(m.shapeBasis.data() + c0, stride, in.numShape, in.beta, 0, one, 1, n);
       }
-      for (int b = 0; b < B; ++b) std::memcpy(tape.posed.data() + static_cast<size_t>(b) * stride + c0, vs, sizeof(float) * n);
-      for (int k = 0; k < in.numExpression; ++k) {
-        const float* e = m.exprBasis.data() + static_cast<size_t>(k) * stride + c0;
-        for (int b = 0; b < B; ++b) {
-          const float a = in.psi[static_cast<size_t>(b) * in.numExpression + k];
-          if (a != 0.0f) axpy(a, e, tape.posed.data() + static_cast<size_t>(b) * stride + c0, n);
+      float* posed[kMaxBatchPointers];
+      float* posedNoNeck[kMaxBatchPointers];
+      for (int b0 = 0; b0 < B; b0 += kMaxBatchPointers) {
+        const int nb = std::min(B - b0, kMaxBatchPointers);
+        for (int b = 0; b < nb; ++b) {
+          posed[b] = tape.posed.data() + static_cast<size_t>(b0 + b) * stride + c0;
+          std::memcpy(posed[b], vs, sizeof(float) * roundUpLanes(n));
         }
-      }
-      if (in.featuresNoNeck)
-        for (int b = 0; b < B; ++b)
-          std::memcpy(tape.posedNoNeck.data() + static_cast<size_t>(b) * stride + c0,
-                      tape.posed.data() + static_cast<size_t>(b) * stride + c0, sizeof(float) * n);
-      for (int k = 0; k < kPoseFeatures; ++k) {
-        const float* pk = m.poseBasis.data() + static_cast<size_t>(k) * stride + c0;
-        for (int b = 0; b < B; ++b) {
-          const float f = in.features[b * kPoseFeatures + k];
-          if (f != 0.0f) axpy(f, pk, tape.posed.data() + static_cast<size_t>(b) * stride + c0, n);
-          if (in.featuresNoNeck) {
-            const float fn = in.featuresNoNeck[b * kPoseFeatures + k];
-            if (fn != 0.0f) axpy(fn, pk, tape.posedNoNeck.data() + static_cast<size_t>(b) * stride + c0, n);
+        blendRows(m.exprBasis.data() + c0, stride, in.numExpression, in.psi + static_cast<size_t>(b0) * in.numExpression,
+                  in.numExpression, posed, nb, n);
+        if (in.featuresNoNeck) {
+          for (int b = 0; b < nb; ++b) {
+            posedNoNeck[b] = tape.posedNoNeck.data() + static_cast<size_t>(b0 + b) * stride + c0;
+            std::memcpy(posedNoNeck[b], posed[b], sizeof(float) * roundUpLanes(n));
           }
+          blendRows(m.poseBasis.data() + c0, stride, kPoseFeatures, in.featuresNoNeck + b0 * kPoseFeatures, kPoseFeatures,
+                    posedNoNeck, nb, n);
         }
+        blendRows(m.poseBasis.data() + c0, stride, kPoseFeatures, in.features + b0 * kPoseFeatures, kPoseFeatures, posed,
+                  nb, n);
       }
       for (int b = 0; b < B; ++b) {
         skin(m, in.transforms + static_cast<size_t>(b) * kFlameJoints * 12,
@@ -112,48 +143,58 @@ class CpuFlameBackend final : public FlameBackend {
                  oFn = oF + static_cast<size_t>(B) * kPoseFeatures, oPsi = oFn + (noNeck ? B * kPoseFeatures : 0),
                  oBeta = oPsi + static_cast<size_t>(B) * nE, oEye = oBeta + nS, slot = oEye + 2 * B;
     const int chunks = (V + kChunkVertices - 1) / kChunkVertices;
-    std::vector<double> partial(slot * chunks, 0.0);
+    std::vector<double>& partial = partialSums_;  // every slot is written by its chunk below
+    if (partial.size() < slot * chunks) partial.resize(slot * chunks);
     ThreadPool::instance().parallelFor(chunks, [&](int chunk) {
       const int v0 = chunk * kChunkVertices, v1 = std::min(V, v0 + kChunkVertices);
       const int c0 = 3 * v0, n = 3 * (v1 - v0);
       double* part = partial.data() + slot * chunk;
-      // u = dL/dp (rest-pose cotangent) for this chunk, per frame; uNoNeck likewise.
-      std::vector<float> u(static_cast<size_t>(B) * n), un(noNeck ? static_cast<size_t>(B) * n : 0);
+      // u = dL/dp (rest-pose cotangent) for this chunk, per frame, zero-padded to whole lanes; uNoNeck likewise.
+      const int nPad = roundUpLanes(n);
+      thread_local std::vector<float> u, un, usum;
+      thread_local std::vector<const float*> uPtr, unPtr, gPtr;
+      u.assign(static_cast<size_t>(B) * nPad, 0.0f);
+      un.assign(noNeck ? static_cast<size_t>(B) * nPad : 0, 0.0f);
+      uPtr.resize(B);
+      unPtr.resize(B);
       for (int b = 0; b < B; ++b) {
+        uPtr[b] = u.data() + static_cast<size_t>(b) * nPad;
         skinVjp(m, tape.transforms.data() + static_cast<size_t>(b) * 60, tape.posed.data() + static_cast<size_t>(b) * stride,
-                g + static_cast<size_t>(b) * 3 * V, v0, v1, u.data() + static_cast<size_t>(b) * n, part + oT + b * 60);
-        if (noNeck)
+                g + static_cast<size_t>(b) * 3 * V, v0, v1, u.data() + static_cast<size_t>(b) * nPad, part + oT + b * 60);
+        if (noNeck) {
+          unPtr[b] = un.data() + static_cast<size_t>(b) * nPad;
           skinVjp(m, tape.transformsNoNeck.data() + static_cast<size_t>(b) * 60,
                   tape.posedNoNeck.data() + static_cast<size_t>(b) * stride, gNoNeck + static_cast<size_t>(b) * 3 * V, v0,
-                  v1, un.data() + static_cast<size_t>(b) * n, part + oTn + b * 60);
-      }
-      for (int k = 0; k < kPoseFeatures; ++k) {
-        const float* pk = m.poseBasis.data() + static_cast<size_t>(k) * stride + c0;
-        for (int b = 0; b < B; ++b) {
-          part[oF + b * kPoseFeatures + k] = dotLanes(pk, u.data() + static_cast<size_t>(b) * n, n);
-          if (noNeck) part[oFn + b * kPoseFeatures + k] = dotLanes(pk, un.data() + static_cast<size_t>(b) * n, n);
+                  v1, un.data() + static_cast<size_t>(b) * nPad, part + oTn + b * 60);
         }
       }
-      // Blendshapes see the sum of both passes' cotangents.
-      if (noNeck)
+      dotRows(m.poseBasis.data() + c0, stride, kPoseFeatures, uPtr.data(), B, nPad, part + oF, kPoseFeatures);
+      if (noNeck) {
+        dotRows(m.poseBasis.data() + c0, stride, kPoseFeatures, unPtr.data(), B, nPad, part + oFn, kPoseFeatures);
+        // Blendshapes see the sum of both passes' cotangents.
         for (size_t i = 0; i < u.size(); ++i) u[i] += un[i];
-      for (int k = 0; k < nE; ++k) {
-        const float* e = m.exprBasis.data() + static_cast<size_t>(k) * stride + c0;
-        for (int b = 0; b < B; ++b) part[oPsi + static_cast<size_t>(b) * nE + k] = dotLanes(e, u.data() + static_cast<size_t>(b) * n, n);
       }
+      dotRows(m.exprBasis.data() + c0, stride, nE, uPtr.data(), B, nPad, part + oPsi, nE);
       if (nS) {
         // Shape is shared by the batch: sum the cotangents over frames first, one pass over S.
-        std::vector<float> usum(u.begin(), u.begin() + n);
+        usum.assign(u.begin(), u.begin() + nPad);
         for (int b = 1; b < B; ++b)
-          for (int c = 0; c < n; ++c) usum[c] += u[static_cast<size_t>(b) * n + c];
-        for (int k = 0; k < nS; ++k)
-          part[oBeta + k] = dotLanes(m.shapeBasis.data() + static_cast<size_t>(k) * stride + c0, usum.data(), n);
+          for (int c = 0; c < nPad; ++c) usum[c] += u[static_cast<size_t>(b) * nPad + c];
+        const float* one[1] = {usum.data()};
+        dotRows(m.shapeBasis.data() + c0, stride, nS, one, 1, nPad, part + oBeta, 0);
       }
-      if (m.hasEyelids)
-        for (int b = 0; b < B; ++b)
-          for (int e = 0; e < 2; ++e)
-            part[oEye + 2 * b + e] =
-                dotLanes(m.eyelidBasis.data() + static_cast<size_t>(e) * stride + c0, g + static_cast<size_t>(b) * 3 * V + c0, n);
+      if (m.hasEyelids) {
+        // g itself is not padded: copy this chunk's rows into padded buffers first.
+        usum.assign(static_cast<size_t>(B) * nPad, 0.0f);
+        gPtr.resize(B);
+        for (int b = 0; b < B; ++b) {
+          std::memcpy(usum.data() + static_cast<size_t>(b) * nPad, g + static_cast<size_t>(b) * 3 * V + c0, sizeof(float) * n);
+          gPtr[b] = usum.data() + static_cast<size_t>(b) * nPad;
+        }
+        dotRows(m.eyelidBasis.data() + c0, stride, 2, gPtr.data(), B, nPad, part + oEye, 2);
+      } else {
+        std::fill(part + oEye, part + oEye + 2 * B, 0.0);
+      }
     });
     std::vector<double> total(slot, 0.0);
     for (int chunk = 0; chunk < chunks; ++chunk)
@@ -170,6 +211,8 @@ class CpuFlameBackend final : public FlameBackend {
   const float* posedOnHost(FlameModel&, FlameTape& tape) override { return tape.posed.data(); }
 
  private:
+  std::vector<double> partialSums_;  // reused between calls: [chunks, slot]
+
   static void skin(const FlameModel& m, const float* A, const float* p, const float* eyelids, float* out, int v0, int v1) {
     const int stride = m.stride;
     for (int i = v0; i < v1; ++i) {

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 export interface NativeAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
+  memoryBandwidth(megabytes: number): number;
+  rotationMatrices(dims: number, params: Float64Array, out: Float64Array): void;
+  rotationVjp(dims: number, params: Float64Array, gradMatrices: Float64Array, out: Float64Array): void;
   FlameModel: new (desc: Record<string, unknown>) => NativeFlameModel;
 }
 

@@ -55,3 +55,8 @@ export function setThreads(n: number): number {
   }
   return addon().setThreads(n);
 }
+
+/** The machine's read bandwidth in GB/s (best of 5 passes over `megabytes`), measured with the kernels' pool. */
+export function measureMemoryBandwidth(megabytes = 256): number {
+  return addon().memoryBandwidth(megabytes);
+}

@@ -60,6 +60,11 @@ export interface FlameForwardInput {
   jointTransforms?: boolean;
   landmarks?: boolean;
   device?: DeviceRequest;
+  /**
+   * A previous result of this kernel whose native tape and output arrays are recycled (no allocation in a
+   * tracking loop). That result is invalid afterwards: its arrays hold the new values and its vjp throws.
+   */
+  reuse?: FlameForwardResult;
 }
 
 export interface FlameGradients {
@@ -169,11 +174,19 @@ export class FlameKernel {
       if (a) checkFinite(where, name, a);
     }
     const device = resolveDevice(input.device ?? 'cpu');
-    const vertices = new Float32Array(B * V * 3);
-    const verticesNoNeck = input.withNoNeck ? new Float32Array(B * V * 3) : undefined;
-    const jointTransforms = input.jointTransforms ? new Float32Array(B * FLAME_JOINTS * 16) : undefined;
-    const landmarks = input.landmarks && this.numLandmarks > 0 ? new Float32Array(B * this.numLandmarks * 3) : undefined;
-    const tape = this.native.forward({
+    const old = input.reuse;
+    if (old !== undefined && (!(old instanceof FlameForwardResult) || old.kernel !== this)) {
+      fail(where, 'reuse', 'a result of this FlameKernel', old);
+    }
+    const recycle = (prev: Float32Array | undefined, n: number) => (prev && prev.length === n ? prev : new Float32Array(n));
+    const vertices = recycle(old?.vertices, B * V * 3);
+    const verticesNoNeck = input.withNoNeck ? recycle(old?.verticesNoNeck, B * V * 3) : undefined;
+    const jointTransforms = input.jointTransforms ? recycle(old?.jointTransforms, B * FLAME_JOINTS * 16) : undefined;
+    const landmarks = input.landmarks && this.numLandmarks > 0 ? recycle(old?.landmarks, B * this.numLandmarks * 3) : undefined;
+    const handle = old ? old.handle : new TapeHandle();
+    handle.generation++;
+    handle.native = this.native.forward({
+      tape: handle.native,
       device,
       batch: B,
       numShape: shape.length,
@@ -190,10 +203,16 @@ export class FlameKernel {
       jointTransforms,
       landmarks,
     });
-    return new FlameForwardResult(this, this.native, tape, {
+    return new FlameForwardResult(this, this.native, handle, {
       batch: B, dims, numShape: shape.length, numExpression, device, vertices, verticesNoNeck, jointTransforms, landmarks,
     });
   }
+}
+
+/** The native tape shared by the results that recycle it; only the newest generation may use it. */
+class TapeHandle {
+  native: NativeTape | undefined = undefined;
+  generation = 0;
 }
 
 interface ResultFields {
@@ -222,12 +241,16 @@ export class FlameForwardResult {
   /** Parameters per frame in the Jacobian's column order: shape, expression, pose, eyelids. */
   readonly jacobianColumns: number;
 
+  private readonly generation: number;
+
+  /** @internal results are made by FlameKernel.forward */
   constructor(
-    private readonly kernel: FlameKernel,
+    readonly kernel: FlameKernel,
     private readonly native: NativeFlameModel,
-    private readonly tape: NativeTape,
+    readonly handle: TapeHandle,
     private readonly f: ResultFields,
   ) {
+    this.generation = handle.generation;
     this.batch = f.batch;
     this.device = f.device;
     this.vertices = f.vertices;
@@ -240,6 +263,7 @@ export class FlameForwardResult {
   /** Vector-Jacobian product: gradients of every input for the given output cotangents. */
   vjp(cot: FlameCotangents): FlameGradients {
     const where = 'FlameForwardResult.vjp';
+    const tape = this.liveTape(where);
     const n = this.batch * this.kernel.numVertices * 3;
     if (cot.vertices !== undefined) checkTyped(where, 'vertices', cot.vertices, Float32Array, n);
     if (cot.verticesNoNeck !== undefined) {
@@ -259,7 +283,7 @@ export class FlameForwardResult {
       pose: new Float64Array(this.batch * FLAME_JOINTS * this.f.dims),
       eyelids: new Float64Array(this.batch * 2),
     };
-    this.native.vjp(this.tape, {
+    this.native.vjp(tape, {
       gradVertices: cot.vertices,
       gradVerticesNoNeck: cot.verticesNoNeck,
       gradLandmarks: cot.landmarks,
@@ -277,10 +301,18 @@ export class FlameForwardResult {
    */
   jacobian(vertexIndices: Int32Array): Float64Array {
     const where = 'FlameForwardResult.jacobian';
+    const tape = this.liveTape(where);
     if (!(vertexIndices instanceof Int32Array)) fail(where, 'vertexIndices', 'an Int32Array', vertexIndices);
     checkIndices(where, 'vertexIndices', vertexIndices, this.kernel.numVertices);
     const out = new Float64Array(this.batch * vertexIndices.length * 3 * this.jacobianColumns);
-    this.native.jacobian(this.tape, vertexIndices, out);
+    this.native.jacobian(tape, vertexIndices, out);
     return out;
+  }
+
+  private liveTape(where: string): NativeTape {
+    if (this.generation !== this.handle.generation || !this.handle.native) {
+      throw new Error(`${where}: this result was recycled by a later forward({ reuse }) and is no longer valid`);
+    }
+    return this.handle.native;
   }
 }

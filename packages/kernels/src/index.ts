@@ -1,4 +1,4 @@
-export { kernelInfo, resolveDevice, setThreads, type Device, type DeviceRequest, type KernelInfo } from './device.js';
+export { kernelInfo, measureMemoryBandwidth, resolveDevice, setThreads, type Device, type DeviceRequest, type KernelInfo } from './device.js';
 export {
   FLAME_JOINTS,
   POSE_FEATURES,
@@ -12,3 +12,4 @@ export {
   type RotationFormat,
 } from './flame.js';
 export { KernelArgumentError } from './validate.js';
+export { IDENTITY_6D, rotationMatrices, rotationVjp } from './rotation.js';

@@ -44,7 +44,7 @@ export function makeRandomFlameArrays(o: RandomFlameOptions = {}): FlameKernelAr
   for (let i = 0; i < V; i++) {
     let s = 0;
     const w: number[] = [0, 0, 0, 0, 0].map(() => (rng.uniform() < 0.5 ? 0 : rng.uniform()));
-    if (w.every((x) => x === 0)) w[1] = 1;
+    if (!w.some((x) => x !== 0)) w[1] = 1;
     for (const x of w) s += x;
     // float32 weights summing to one as closely as float32 allows
     for (let j = 0; j < 5; j++) skinWeights[5 * i + j] = w[j] / s;

@@ -1,0 +1,33 @@
+import { createRequire } from 'node:module';
+import { kernelInfo } from '@pixel3dmm/kernels';
+import { VERSION } from '../version.js';
+
+function packageVersion(name: string): string | null {
+  try {
+    const require = createRequire(import.meta.url);
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
+export function infoCommand(opts: { json?: boolean }): void {
+  const k = kernelInfo();
+  const info = {
+    pixel3dmm: VERSION,
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    kernels: k,
+    onnxruntime: packageVersion('onnxruntime-node'),
+    sharp: packageVersion('sharp'),
+  };
+  if (opts.json) {
+    console.log(JSON.stringify(info, null, 2));
+    return;
+  }
+  console.log(`pixel3dmm ${info.pixel3dmm} (node ${info.node}, ${info.platform})`);
+  console.log(`native kernels: ${k.compiler}, ${k.threads} CPU threads`);
+  console.log(`CUDA: ${k.builtWithCuda ? `compiled in (runtime ${k.cudaRuntimeVersion})` : 'not compiled in'}; ` +
+    (k.cudaAvailable ? `devices: ${k.cudaDevices.join(', ')}` : `unavailable: ${k.cudaReason}`));
+  console.log(`onnxruntime-node ${info.onnxruntime ?? 'not installed'}, sharp ${info.sharp ?? 'not installed'}`);
+}
