@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MissingFlameFileError, findFlameFiles, loadFlameModel, loadMediapipeEmbedding, rawModelFromPickle } from './files.js';
 import { FormatError, NdArray, PyDict, readPickle, writeNpz } from '@pixel3dmm/formats';
 import { flameModelFromRaw } from './model.js';
+import { FLAME_SIZES, makeFlameLikeDict } from '@pixel3dmm/formats/testing';
+import { ChumpyArray, writePickle } from '@pixel3dmm/formats';
 
 const fixtures = resolve(__dirname, '../../../../shared/fixtures/flame');
 const haveFixtures = existsSync(join(fixtures, 'expected_tiny.json'));
@@ -121,5 +123,27 @@ describe('mediapipe_landmark_embedding.npz (stored ZIP, as metrical-tracker ship
     expect(() => loadMediapipeEmbedding(p, 10)).toThrow(/mp-missing\.npz: missing array 'landmark_indices'/);
     const q = write('mp-range.npz', [['lmk_face_idx', faces], ['lmk_b_coords', bary], ['landmark_indices', ids]]);
     expect(() => loadMediapipeEmbedding(q, 9)).toThrow(/'lmk_face_idx'\[2\] = 9 is not a triangle/);
+  });
+});
+
+describe('a full-size FLAME-layout pickle of our own (5023 vertices, 400 components, written at test time)', () => {
+  it('loads in about a second with every value where the layout puts it', () => {
+    const dict = makeFlameLikeDict({ ...FLAME_SIZES.full, seed: 7 });
+    const path = join(tmp, 'generic_model.pkl');
+    writeFileSync(path, writePickle(dict, { protocol: 2 }));
+    const t0 = performance.now();
+    const m = loadFlameModel({ model: path });
+    const ms = performance.now() - t0;
+    expect(ms).toBeLessThan(5000); // ~0.5 s here; generous for a loaded CI machine
+    expect([m.numVertices, m.numFaces, m.numShape, m.numExpression]).toEqual([5023, 9976, 300, 100]);
+    const sd = (dict.get('shapedirs') as ChumpyArray).x.data as Float64Array; // [V, 3, 400]
+    const pd = (dict.get('posedirs') as NdArray).data as Float64Array; // [V, 3, 36]
+    const V = 5023;
+    for (const [i, c, k] of [[0, 0, 0], [17, 2, 299], [5022, 1, 300], [4000, 2, 399], [123, 1, 150]]) {
+      const fromFile = sd[(i * 3 + c) * 400 + k];
+      const basis = k < 300 ? m.shapeBasis[k * 3 * V + 3 * i + c] : m.exprBasis[(k - 300) * 3 * V + 3 * i + c];
+      expect(basis).toBe(Math.fround(fromFile));
+    }
+    expect(m.poseBasis[35 * 3 * V + 3 * 100 + 1]).toBe(Math.fround(pd[(100 * 3 + 1) * 36 + 35]));
   });
 });

@@ -10,7 +10,7 @@ import {
   NdArray,
   PyDict,
   TorchTensor,
-  writeFileAtomic,
+  writeFileAtomicSync,
   writeNpy,
   writeNpyObject,
   writeObj,
@@ -52,8 +52,8 @@ export function writeFlameFiles(dir: string, raw: RawFlameFiles, modelName = 'ge
     ['bs_style', m.bs_style],
     ['bs_type', m.bs_type],
   ] as Array<[string, PyValue]>);
-  writeFileAtomic(paths.model, writePickle(model, { protocol: 2 }));
-  writeFileAtomic(paths.masks, writePickle(new PyDict(Object.entries(raw.masks)), { protocol: 0 }));
+  writeFileAtomicSync(paths.model, writePickle(model, { protocol: 2 }));
+  writeFileAtomicSync(paths.masks, writePickle(new PyDict(Object.entries(raw.masks)), { protocol: 0 }));
   const e = raw.landmarkEmbedding;
   // DECA's file keeps the dynamic contour tables as legacy torch tensors inside the object array.
   const embedding = new PyDict([
@@ -64,11 +64,11 @@ export function writeFlameFiles(dir: string, raw: RawFlameFiles, modelName = 'ge
     ['full_lmk_faces_idx', e.full_lmk_faces_idx],
     ['full_lmk_bary_coords', e.full_lmk_bary_coords],
   ] as Array<[string, PyValue]>);
-  writeFileAtomic(paths.landmarkEmbedding, writeNpyObject(embedding));
-  writeFileAtomic(paths.leftEyelid, writeNpy(raw.leftEyelid));
-  writeFileAtomic(paths.rightEyelid, writeNpy(raw.rightEyelid));
+  writeFileAtomicSync(paths.landmarkEmbedding, writeNpyObject(embedding));
+  writeFileAtomicSync(paths.leftEyelid, writeNpy(raw.leftEyelid));
+  writeFileAtomicSync(paths.rightEyelid, writeNpy(raw.rightEyelid));
   const t = raw.template;
-  writeFileAtomic(paths.template, writeObj({ positions: t.positions, uvs: t.uvs, faces: t.faces, faceUvs: t.faceUvs }));
+  writeFileAtomicSync(paths.template, writeObj({ positions: t.positions, uvs: t.uvs, faces: t.faces, faceUvs: t.faceUvs }));
   return paths;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Flame, parseFlameParams } from '@pixel3dmm/flame';
-import { NdArray, writeFileAtomic, writeNpy, writeObj, writePly } from '@pixel3dmm/formats';
+import { NdArray, writeFileAtomicSync, writeNpy, writeObj, writePly } from '@pixel3dmm/formats';
 import { chooseFlameModel } from '../model-choice.js';
 
 export function flameCommand(opts: { model?: string; params: string; out: string; world?: boolean }): void {
@@ -25,6 +25,6 @@ export function flameCommand(opts: { model?: string; params: string; out: string
       ? { positions: Float64Array.from(vertices), uvs: Float64Array.from(model.uv.uvs), faces: model.faces, faceUvs: model.uv.faceUvs }
       : { positions: Float64Array.from(vertices), faces: model.faces });
   }
-  writeFileAtomic(opts.out, bytes);
+  writeFileAtomicSync(opts.out, bytes);
   console.log(`${opts.out}: ${model.numVertices} vertices, ${model.numFaces} triangles (${model.source}${opts.world ? ', world space' : ', FLAME space'})`);
 }
