@@ -11,8 +11,11 @@
 // Prints one line per figure and a closing "N passed, N failed". Exit 0 when all pass, 1 otherwise, and 77
 // (skipped) when no CUDA device is usable or the build has no CUDA.
 //
-// Usage: gpu_parity [--small] [--cpu-vs-cpu]
-//   --small       a small model (400 vertices, 40 shape, 12 expression): quick, e.g. under compute-sanitizer
+// A second, smaller model without eyelid blendshapes or expression components covers those paths.
+//
+// Usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu]
+//   --small       a small main model (401 vertices, 40 shape, 12 expression): quick, e.g. under compute-sanitizer
+//   --no-timing   leave out the (informational) timing of forward + vjp
 //   --cpu-vs-cpu  run the whole harness with the CPU backend on both sides (checks the harness without a GPU)
 #include <algorithm>
 #include <chrono>
@@ -60,6 +63,7 @@ class Rng {
 
 struct ModelData {
   int V = 0, nS = 0, nE = 0;
+  bool eyelids = true;
   std::vector<float> vTemplate, shapeBasis, exprBasis, poseBasis, eyelidBasis, skinWeights;
   std::vector<int> jointOffsets, jointVertices;
   std::vector<double> jointWeights;
@@ -76,7 +80,7 @@ struct ModelData {
     d.shapeBasis = shapeBasis.data();
     d.exprBasis = exprBasis.data();
     d.poseBasis = poseBasis.data();
-    d.eyelidBasis = eyelidBasis.data();
+    d.eyelidBasis = eyelids ? eyelidBasis.data() : nullptr;
     d.skinWeights = skinWeights.data();
     d.jointOffsets = jointOffsets.data();
     d.jointVertices = jointVertices.data();
@@ -123,9 +127,10 @@ void randomTriangle(int V, Rng& rng, int* idx, double* bary) {
   for (int c = 0; c < 3; ++c) bary[c] /= s;
 }
 
-ModelData makeModel(int V, int nS, int nE, uint64_t seed) {
+ModelData makeModel(int V, int nS, int nE, bool eyelids, uint64_t seed) {
   Rng rng(seed);
   ModelData m;
+  m.eyelids = eyelids;
   m.V = V;
   m.nS = nS;
   m.nE = nE;
@@ -310,7 +315,7 @@ Result evaluate(FlameModel& model, Device device, const Inputs& in, const Cotang
   a.landmarks = r.landmarks.data();
   p3d::flameForward(model, device, a, tape);
   if (ct) {
-    r.gradShape.assign(in.nS, 0.0);
+    if (wantShape) r.gradShape.assign(in.nS, 0.0);
     r.gradExpression.assign(static_cast<size_t>(B) * in.nE, 0.0);
     r.gradPose.assign(static_cast<size_t>(B) * kFlameJoints * dims, 0.0);
     r.gradEyelids.assign(2 * static_cast<size_t>(B), 0.0);
@@ -546,13 +551,14 @@ void runTiming(Checker& ck, FlameModel& model, Device device, int B) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool small = false, cpuVsCpu = false;
+  bool small = false, cpuVsCpu = false, timing = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--small") small = true;
     else if (arg == "--cpu-vs-cpu") cpuVsCpu = true;
+    else if (arg == "--no-timing") timing = false;
     else {
-      std::fprintf(stderr, "usage: gpu_parity [--small] [--cpu-vs-cpu]\n");
+      std::fprintf(stderr, "usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu]\n");
       return 2;
     }
   }
@@ -563,7 +569,7 @@ int main(int argc, char** argv) {
   } else {
     const p3d::CudaInfo& info = p3d::cudaInfo();
     if (!info.built) {
-      std::printf("gpu_parity: skipped: built without CUDA (%s)\n", info.reason.c_str());
+      std::printf("gpu_parity: skipped: built without CUDA (nvcc not found at configure time, or PIXEL3DMM_WITH_CUDA=OFF)\n");
       return 77;
     }
     if (!info.available) {
@@ -575,12 +581,12 @@ int main(int argc, char** argv) {
 
   Checker ck;
   try {
-    const int V = small ? 400 : 5023, nS = small ? 40 : 300, nE = small ? 12 : 100;
+    const int V = small ? 401 : 5023, nS = small ? 40 : 300, nE = small ? 12 : 100;
     std::printf("gpu_parity: model V = %d, %d shape, %d expression, tolerance %.0e (max |diff| / max |ref|)\n", V, nS,
                 nE, kTolerance);
-    const ModelData data = makeModel(V, nS, nE, 20240601);
+    const ModelData data = makeModel(V, nS, nE, true, 20240601);
     FlameModel model(data.desc());
-    FlameTape reusedTape;  // shared by all cases: grows and shrinks with the batch
+    FlameTape reusedTape;  // shared by all cases of the model: grows and shrinks with the batch
     const Case cases[] = {
         {"B=1, 6D, no-neck, eyelids", 1, 0, 0, RotationFormat::SixD, true, false, true, true, true},
         {"B=16, axis-angle, no-neck, eyelids, landmark rotation", 16, 0, 0, RotationFormat::AxisAngle, true, true, true,
@@ -593,8 +599,23 @@ int main(int argc, char** argv) {
     uint64_t seed = 100;
     for (const Case& c : cases) runCase(ck, model, data, device, c, seed += 10, reusedTape);
     runShapeCache(ck, model, device);
-    std::printf("[timing]\n");
-    runTiming(ck, model, device, 16);
+    {
+      std::printf("[second model: V = 777, 20 shape, no expression, no eyelid blendshapes]\n");
+      const ModelData data2 = makeModel(777, 20, 0, false, 777);
+      FlameModel model2(data2.desc());
+      FlameTape reusedTape2;
+      runCase(ck, model2, data2, device,
+              {"B=4, 6D, no-neck, eyelid inputs", 4, 0, 0, RotationFormat::SixD, true, true, true, true, true}, 7770,
+              reusedTape2);
+      runCase(ck, model2, data2, device,
+              {"B=2, axis-angle, no-neck, no shape gradient", 2, 0, 0, RotationFormat::AxisAngle, false, false, true, true,
+               false},
+              7780, reusedTape2);
+    }
+    if (timing) {
+      std::printf("[timing]\n");
+      runTiming(ck, model, device, 16);
+    }
   } catch (const std::exception& e) {
     std::printf("gpu_parity: error: %s\n", e.what());
     ck.expect(false, "no exception");

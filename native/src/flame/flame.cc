@@ -118,14 +118,14 @@ FlameModel::FlameModel(const FlameModelDesc& d) {
 
 FlameModel::~FlameModel() = default;
 
-FlameBackend* FlameModel::backend(Device d) {
+std::shared_ptr<FlameBackend> FlameModel::backend(Device d) {
   if (d == Device::Cpu) {
     if (!cpu_) cpu_ = makeCpuFlameBackend();
-    return cpu_.get();
+    return cpu_;
   }
 #ifdef P3D_HAVE_CUDA
   if (!cuda_) cuda_ = makeCudaFlameBackend(*this);
-  return cuda_.get();
+  return cuda_;
 #else
   throw std::invalid_argument("this build of the addon has no CUDA support");
 #endif
@@ -159,7 +159,7 @@ void flameForward(FlameModel& m, Device device, const FlameForwardArgs& a, Flame
   require(finiteAll(a.pose, static_cast<size_t>(B) * kFlameJoints * dims), "flameForward: pose must be finite");
   require(!a.eyelids || finiteAll(a.eyelids, static_cast<size_t>(B) * 2), "flameForward: eyelids must be finite");
 
-  FlameBackend* backend = m.backend(device);
+  std::shared_ptr<FlameBackend> backend = m.backend(device);
   if (tape.owner && tape.owner != backend) tape.owner->releaseTape(tape);
   tape.owner = backend;
   tape.device = device;

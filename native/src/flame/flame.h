@@ -78,11 +78,12 @@ class FlameModel {
   bool cpuShapeValid = false;
   AlignedVector<float> shapedTemplate;  // [stride]
 
-  FlameBackend* backend(Device d);
+  /** Shared with every tape made by it, so a tape released after its model (at GC) still has a backend. */
+  std::shared_ptr<FlameBackend> backend(Device d);
 
  private:
-  std::unique_ptr<FlameBackend> cpu_;
-  std::unique_ptr<FlameBackend> cuda_;
+  std::shared_ptr<FlameBackend> cpu_;
+  std::shared_ptr<FlameBackend> cuda_;
 };
 
 /** Inputs and outputs of one batched forward pass. Host pointers; outputs may be null where not wanted. */
@@ -117,7 +118,7 @@ struct FlameTape {
   std::vector<float> shapeCoeffs, exprCoeffs, eyelidCoeffs;
   std::vector<float> gradScratch;        // vertex cotangent plus scattered landmark cotangents
   void* deviceState = nullptr;           // backend-owned (CUDA buffers)
-  FlameBackend* owner = nullptr;
+  std::shared_ptr<FlameBackend> owner;
   ~FlameTape();
 };
 
@@ -135,7 +136,6 @@ struct FlameVjpArgs {
 /** Per-vertex work a backend does; the host passes float32 transforms and coefficients. */
 struct BackendForwardInput {
   int batch, numShape, numExpression;
-  bool recomputeShape;      // beta changed since the cached shaped template
   const float* beta;        // [numShape]
   const float* psi;         // [B, numExpression]
   const float* features;    // [B, 36]
