@@ -17,7 +17,7 @@ export function flameCommand(opts: { model?: string; params: string; out: string
   const params = parseFlameParams(json, opts.params, model);
   const flame = new Flame(model);
   const { vertices } = flame.evaluate([params], { world: !!opts.world });
-  let bytes: Uint8Array;
+  let bytes: Uint8Array | string;
   if (ext === '.npy') bytes = writeNpy(new NdArray('<f4', [model.numVertices, 3], vertices));
   else if (ext === '.ply') bytes = writePly({ positions: vertices, faces: model.faces });
   else {
