@@ -23,7 +23,8 @@ export function previewPoses(model: FlameModel): Array<[string, FlameParams]> {
     ['jaw-open', { ...base, jaw: axisRotation6d('x', 0.3) }],
     ['expression-0', { ...base, expression: expr(0, 2.5) }],
     ['expression-1', { ...base, expression: expr(1, 2.5) }],
-    ['eyes-right-eyelids', { ...base, eyes: [...axisRotation6d('y', 0.35), ...axisRotation6d('y', 0.35)], eyelids: [0.8, 0.8] }],
+    ['eyes-turned', { ...base, eyes: [...axisRotation6d('y', 0.35), ...axisRotation6d('y', 0.35)] }],
+    ['eyelids-closed', { ...base, eyelids: [1, 1] }],
     ['neck-turned', { ...base, neck: axisRotation6d('y', 0.5), jaw: axisRotation6d('x', 0.15) }],
   ];
 }
