@@ -41,6 +41,19 @@ void regressBasis(const FlameModel& m, const float* basis, double out[3 * kFlame
   }
 }
 
+// Landmark l's three vertices and barycentric weights: the 17 contour points of the frame's yaw bin first,
+// then the static ones.
+void landmarkCorners(const FlameModel& m, int bin, int l, const int*& idx, const double*& w) {
+  if (l < m.numDynamicLandmarks) {
+    const size_t o = (static_cast<size_t>(bin) * m.numDynamicLandmarks + l) * 3;
+    idx = &m.dynamicLandmarkVertices[o];
+    w = &m.dynamicLandmarkBary[o];
+  } else {
+    idx = &m.staticLandmarkVertices[3 * (l - m.numDynamicLandmarks)];
+    w = &m.staticLandmarkBary[3 * (l - m.numDynamicLandmarks)];
+  }
+}
+
 }  // namespace
 
 FlameTape::~FlameTape() {
@@ -276,14 +289,7 @@ void flameForward(FlameModel& m, Device device, const FlameForwardArgs& a, Flame
         for (int l = 0; l < L; ++l) {
           const int* idx;
           const double* w;
-          if (l < m.numDynamicLandmarks) {
-            const size_t o = (static_cast<size_t>(tape.landmarkBin[b]) * m.numDynamicLandmarks + l) * 3;
-            idx = &m.dynamicLandmarkVertices[o];
-            w = &m.dynamicLandmarkBary[o];
-          } else {
-            idx = &m.staticLandmarkVertices[3 * (l - m.numDynamicLandmarks)];
-            w = &m.staticLandmarkBary[3 * (l - m.numDynamicLandmarks)];
-          }
+          landmarkCorners(m, tape.landmarkBin[b], l, idx, w);
           for (int d = 0; d < 3; ++d)
             a.landmarks[(static_cast<size_t>(b) * L + l) * 3 + d] =
                 static_cast<float>(w[0] * v[3 * idx[0] + d] + w[1] * v[3 * idx[1] + d] + w[2] * v[3 * idx[2] + d]);
@@ -318,14 +324,7 @@ void flameVjp(FlameModel& m, FlameTape& tape, const FlameVjpArgs& a) {
       for (int l = 0; l < L; ++l) {
         const int* idx;
         const double* w;
-        if (l < m.numDynamicLandmarks) {
-          const size_t o = (static_cast<size_t>(tape.landmarkBin[b]) * m.numDynamicLandmarks + l) * 3;
-          idx = &m.dynamicLandmarkVertices[o];
-          w = &m.dynamicLandmarkBary[o];
-        } else {
-          idx = &m.staticLandmarkVertices[3 * (l - m.numDynamicLandmarks)];
-          w = &m.staticLandmarkBary[3 * (l - m.numDynamicLandmarks)];
-        }
+        landmarkCorners(m, tape.landmarkBin[b], l, idx, w);
         for (int d = 0; d < 3; ++d) {
           const double gl = a.gradLandmarks[(static_cast<size_t>(b) * L + l) * 3 + d];
           for (int c = 0; c < 3; ++c) gb[3 * idx[c] + d] += static_cast<float>(w[c] * gl);

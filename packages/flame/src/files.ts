@@ -177,14 +177,8 @@ export function rawTemplateFromObj(bytes: Uint8Array, file: string): RawTemplate
   return { positions: obj.positions, uvs: obj.uvs, faces: obj.faces, faceUvs: obj.faceUvs };
 }
 
-export interface FlameFilePaths {
-  model: string;
-  masks?: string;
-  landmarkEmbedding?: string;
-  leftEyelid?: string;
-  rightEyelid?: string;
-  template?: string;
-}
+/** Paths of a model file and of whichever companion files are at hand. */
+export type FlameFilePaths = RawFlameSources;
 
 /**
  * The files of a model directory (or of the directory holding a model .pkl): the model is required, each
@@ -222,8 +216,7 @@ export function loadFlameModel(paths: FlameFilePaths): FlameModel {
     raw.rightEyelid = readNpy(readBytes(paths.rightEyelid, 'rightEyelid'), paths.rightEyelid);
   }
   if (paths.template) raw.template = rawTemplateFromObj(readBytes(paths.template, 'template'), paths.template);
-  const names: RawFlameSources = { ...paths };
-  return flameModelFromRaw(raw, names, { source: basename(paths.model), expressionComponents });
+  return flameModelFromRaw(raw, paths, { source: basename(paths.model), expressionComponents });
 }
 
 /** metrical-tracker's MediaPipe embedding: FLAME triangles and barycentrics for a subset of MediaPipe's points. */

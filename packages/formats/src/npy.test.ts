@@ -12,14 +12,8 @@ const vec = (f: string) => new Uint8Array(fs.readFileSync(path.join(vectors, f))
 const enc = (s: string) => new Uint8Array(Array.from(s, (c) => c.charCodeAt(0)));
 
 function expectFormatError(fn: () => unknown, re: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FormatError);
-  expect((err as Error).message).toMatch(re);
+  expect(fn).toThrow(FormatError);
+  expect(fn).toThrow(re);
 }
 
 describe('numpy-written .npy files (test-vectors/)', () => {

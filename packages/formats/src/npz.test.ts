@@ -10,14 +10,8 @@ const vectors = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../t
 const vec = (f: string) => new Uint8Array(fs.readFileSync(path.join(vectors, f)));
 
 function expectFormatError(fn: () => unknown, re: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FormatError);
-  expect((err as Error).message).toMatch(re);
+  expect(fn).toThrow(FormatError);
+  expect(fn).toThrow(re);
 }
 
 describe('crc32', () => {

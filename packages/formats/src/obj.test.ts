@@ -3,14 +3,8 @@ import { FormatError } from './errors.js';
 import { readObj, writeObj } from './obj.js';
 
 function expectFormatError(fn: () => unknown, re: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FormatError);
-  expect((err as Error).message).toMatch(re);
+  expect(fn).toThrow(FormatError);
+  expect(fn).toThrow(re);
 }
 
 // A unit square split into two triangles, with a UV seam: vertex 2 (index 1) has two UVs.

@@ -489,10 +489,10 @@ describe('legacy torch tensors (DECA landmark_embedding.npy style)', () => {
   });
 });
 
-const python = (() => {
-  const r = spawnSync('python3', ['-c', 'import numpy, scipy'], { encoding: 'utf8' });
-  return r.status === 0;
-})();
+// The first python3 with numpy and scipy: the one on PATH, or Debian's (where .ci/run installs them).
+const python = ['python3', '/usr/bin/python3'].find(
+  (exe) => spawnSync(exe, ['-c', 'import numpy, scipy'], { encoding: 'utf8' }).status === 0,
+);
 
 describe.skipIf(!python)('CPython reads what writePickle wrote (skipped without python3 + numpy + scipy)', () => {
   it('protocols 0, 2 and 3 of a FLAME-like dict load in CPython with the same arrays', () => {
@@ -527,7 +527,7 @@ for p in (0, 2, 3):
     assert d['bs_style'] == 'lbs' and d['bs_type'] == 'lrotmin'
 print('ok')
 `;
-      const r = spawnSync('python3', ['-c', script], { cwd: dir, encoding: 'utf8' });
+      const r = spawnSync(python!, ['-c', script], { cwd: dir, encoding: 'utf8' });
       expect(r.stderr).toBe('');
       expect(r.stdout.trim()).toBe('ok');
     } finally {

@@ -3,14 +3,8 @@ import { FormatError } from './errors.js';
 import { readPly, writePly } from './ply.js';
 
 function expectFormatError(fn: () => unknown, re: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FormatError);
-  expect((err as Error).message).toMatch(re);
+  expect(fn).toThrow(FormatError);
+  expect(fn).toThrow(re);
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
