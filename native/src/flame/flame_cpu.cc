@@ -40,16 +40,33 @@ void blendRows(const float* basis, size_t stride, int K, const float* coef, int 
 }
 
 // Fixed-lane dot products: lane l sums the elements c = l (mod kLanes) in ascending order, the lanes are then
-// added in double in lane order. Inputs are zero-padded to whole lanes.
+// added in double in lane order. Inputs are zero-padded to whole lanes. The 16 lanes are two 8-float vectors
+// (GCC vector extensions, so the accumulators stay in registers); a target without 256-bit vectors computes
+// the same lanes in halves, with the same results.
+typedef float Vec8 __attribute__((vector_size(32)));
+inline Vec8 load8(const float* p) {
+  Vec8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
 template <int NB>
 void dotGroup(const float* __restrict row, const float* const* vec, int nPad, double* out, size_t outStride) {
-  float acc[NB][kLanes] = {};
-  for (int c = 0; c < nPad; c += kLanes)
-    for (int b = 0; b < NB; ++b)
-      for (int l = 0; l < kLanes; ++l) acc[b][l] += row[c + l] * vec[b][c + l];
+  Vec8 lo[NB], hi[NB];
+  for (int b = 0; b < NB; ++b) lo[b] = hi[b] = Vec8{};
+  const float* v[NB];
+  for (int b = 0; b < NB; ++b) v[b] = vec[b];
+  for (int c = 0; c < nPad; c += kLanes) {
+    const Vec8 r0 = load8(row + c), r1 = load8(row + c + 8);
+    for (int b = 0; b < NB; ++b) {
+      lo[b] += r0 * load8(v[b] + c);
+      hi[b] += r1 * load8(v[b] + c + 8);
+    }
+  }
   for (int b = 0; b < NB; ++b) {
     double s = 0;
-    for (int l = 0; l < kLanes; ++l) s += acc[b][l];
+    for (int l = 0; l < 8; ++l) s += lo[b][l];
+    for (int l = 0; l < 8; ++l) s += hi[b][l];
     out[b * outStride] = s;
   }
 }
