@@ -99,20 +99,23 @@ auto guarded(const Napi::Env& env, F&& fn) -> decltype(fn()) {
   }
 }
 
+// Per-environment data: the addon may be loaded by several worker threads, each its own environment.
+struct AddonData {
+  Napi::FunctionReference tapeConstructor;
+};
+
 class FlameTapeWrap : public Napi::ObjectWrap<FlameTapeWrap> {
  public:
-  static Napi::FunctionReference constructor;
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function fn = DefineClass(env, "FlameTape", {});
-    constructor = Napi::Persistent(fn);
-    constructor.SuppressDestruct();
+    env.GetInstanceData<AddonData>()->tapeConstructor = Napi::Persistent(fn);
     exports.Set("FlameTape", fn);
   }
+  static Napi::Function Constructor(const Napi::Env& env) { return env.GetInstanceData<AddonData>()->tapeConstructor.Value(); }
   explicit FlameTapeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FlameTapeWrap>(info) {}
   p3d::FlameTape tape;
   Napi::ObjectReference model;  // keeps the model alive as long as the tape
 };
-Napi::FunctionReference FlameTapeWrap::constructor;
 
 class FlameModelWrap : public Napi::ObjectWrap<FlameModelWrap> {
  public:
@@ -205,7 +208,7 @@ class FlameModelWrap : public Napi::ObjectWrap<FlameModelWrap> {
     Napi::Object tapeObj;
     FlameTapeWrap* tw;
     if (reuse.IsUndefined() || reuse.IsNull()) {
-      tapeObj = FlameTapeWrap::constructor.New({});
+      tapeObj = FlameTapeWrap::Constructor(env).New({});
       tw = FlameTapeWrap::Unwrap(tapeObj);
       tw->model = Napi::Persistent(Value());
     } else {
@@ -269,7 +272,7 @@ class FlameModelWrap : public Napi::ObjectWrap<FlameModelWrap> {
   }
 
   FlameTapeWrap* tapeArg(const Napi::Env& env, const Napi::Value& v) {
-    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(FlameTapeWrap::constructor.Value()))
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(FlameTapeWrap::Constructor(env)))
       throw Napi::TypeError::New(env, "expected a FlameTape returned by forward()");
     FlameTapeWrap* tw = FlameTapeWrap::Unwrap(v.As<Napi::Object>());
     if (tw->model.IsEmpty() || !tw->model.Value().StrictEquals(Value()))
@@ -355,6 +358,7 @@ Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
   exports.Set("rotationMatrices", Napi::Function::New(env, RotationMatrices));
   exports.Set("rotationVjp", Napi::Function::New(env, RotationVjp));

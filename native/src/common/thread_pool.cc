@@ -14,8 +14,9 @@ ThreadPool::ThreadPool() { startWorkers(static_cast<int>(std::max(1u, std::threa
 ThreadPool::~ThreadPool() { stopWorkers(); }
 
 void ThreadPool::setThreadCount(int n) {
+  std::lock_guard<std::mutex> call(callMutex_);
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (n == threadCount()) return;
+  if (n == static_cast<int>(workers_.size()) + 1) return;
   stopWorkers();
   startWorkers(n - 1);
 }
@@ -23,6 +24,7 @@ void ThreadPool::setThreadCount(int n) {
 void ThreadPool::startWorkers(int n) {
   stopping_ = false;
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { workerLoop(); });
+  threads_ = n + 1;
 }
 
 void ThreadPool::stopWorkers() {
@@ -67,6 +69,7 @@ void ThreadPool::workerLoop() {
 
 void ThreadPool::parallelFor(int count, const std::function<void(int)>& fn) {
   if (count <= 0) return;
+  std::lock_guard<std::mutex> call(callMutex_);
   if (workers_.empty() || count == 1) {
     for (int i = 0; i < count; ++i) fn(i);
     return;

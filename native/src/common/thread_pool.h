@@ -4,6 +4,7 @@
 // each task's results into a slot of their own and reduce the slots in index order afterwards, so results
 // never depend on which thread ran which task or on how many threads there are.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -18,10 +19,13 @@ class ThreadPool {
   static ThreadPool& instance();
 
   /** Number of threads that run tasks (workers plus the calling thread). */
-  int threadCount() const { return static_cast<int>(workers_.size()) + 1; }
+  int threadCount() const { return threads_.load(); }
   /** Resize the pool; n <= 0 means one thread per hardware core. */
   void setThreadCount(int n);
-  /** Run fn(i) for i in [0, count); returns when all are done. Not re-entrant. */
+  /**
+   * Run fn(i) for i in [0, count); returns when all are done. Calls from different threads (Node worker
+   * threads share this pool) are serialised; a call from inside fn is not allowed.
+   */
   void parallelFor(int count, const std::function<void(int)>& fn);
 
   ~ThreadPool();
@@ -34,6 +38,8 @@ class ThreadPool {
   void runTasks();
 
   std::vector<std::thread> workers_;
+  std::atomic<int> threads_{1};
+  std::mutex callMutex_;  // one parallelFor (or resize) at a time
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
