@@ -95,6 +95,8 @@ describe('pixel3dmm info and demo', () => {
     expect(typeof info.kernels.builtWithCuda).toBe('boolean');
     expect(info.kernels.cudaAvailable || typeof info.kernels.cudaReason === 'string').toBe(true);
     expect(info.kernels.threads).toBeGreaterThan(0);
+    expect(info.sharp).toMatch(/^\d+\.\d+/);
+    expect(info.onnxruntime).toMatch(/^\d+\.\d+/);
   });
 
   it('runs the demo on the built-in synthetic subject', () => {

@@ -1,11 +1,24 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { kernelInfo } from '@pixel3dmm/kernels';
 import { VERSION } from '../version.js';
 
+/** A dependency's version from its package.json, found next to its resolved entry point. */
 function packageVersion(name: string): string | null {
   try {
     const require = createRequire(import.meta.url);
-    return (require(`${name}/package.json`) as { version: string }).version;
+    let dir = dirname(require.resolve(name));
+    for (;;) {
+      const p = join(dir, 'package.json');
+      if (existsSync(p)) {
+        const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name && pkg.version) return pkg.version;
+      }
+      const up = dirname(dir);
+      if (up === dir) return null;
+      dir = up;
+    }
   } catch {
     return null;
   }
