@@ -11,6 +11,7 @@
 #include "../common/bandwidth.h"
 #include "../common/thread_pool.h"
 #include "../flame/flame.h"
+#include "../raster/raster.h"
 #include "device_info.h"
 
 namespace {
@@ -357,6 +358,120 @@ Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, p3d::measureReadBandwidth(mb, 5));
 }
 
+// ---- Rasterizer (native/src/raster). Sizes are checked here against the typed-array lengths; the kernels
+// check every index (tri / attrTri entries, triangle ids in rast) before doing any work.
+int sizeField(const Napi::Env& env, const Napi::Object& o, const char* key, int lo, int hi) {
+  const int v = intField(env, o, key, 0, false);
+  if (v < lo || v > hi)
+    throw Napi::RangeError::New(env, std::string(key) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v;
+}
+
+p3d::raster::RasterDims rasterDims(const Napi::Env& env, const Napi::Object& o, const int32_t** tri) {
+  p3d::raster::RasterDims d;
+  d.batch = sizeField(env, o, "batch", 1, 1 << 20);
+  d.numVertices = sizeField(env, o, "numVertices", 0, 1 << 28);
+  d.height = sizeField(env, o, "height", 1, 1 << 15);
+  d.width = sizeField(env, o, "width", 1, 1 << 15);
+  const size_t triLen = typedLength<int32_t>(o, "tri");
+  if (triLen % 3 != 0 || triLen / 3 >= (1u << 24)) throw Napi::RangeError::New(env, "tri must be [T,3] with T < 2^24");
+  d.numTriangles = static_cast<int>(triLen / 3);
+  *tri = typedField<int32_t>(env, o, "tri", triLen, false);
+  return d;
+}
+
+// rasterize({pos, numVertices, tri, batch, height, width, rast})
+Napi::Value Rasterize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "rasterize: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int32_t* tri;
+  const p3d::raster::RasterDims d = rasterDims(env, o, &tri);
+  const size_t B = d.batch, pix = B * d.height * d.width;
+  const float* pos = typedField<float>(env, o, "pos", B * d.numVertices * 4, false);
+  float* rast = typedField<float>(env, o, "rast", pix * 4, false);
+  guarded(env, [&] {
+    p3d::raster::rasterizeForward(d, pos, tri, rast);
+    return 0;
+  });
+  return env.Undefined();
+}
+
+// rasterizeBackward({pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos})
+Napi::Value RasterizeBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "rasterizeBackward: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int32_t* tri;
+  const p3d::raster::RasterDims d = rasterDims(env, o, &tri);
+  const size_t B = d.batch, pix = B * d.height * d.width;
+  const float* pos = typedField<float>(env, o, "pos", B * d.numVertices * 4, false);
+  const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
+  const float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, false);
+  float* gradPos = typedField<float>(env, o, "gradPos", B * d.numVertices * 4, false);
+  guarded(env, [&] {
+    p3d::raster::rasterizeBackward(d, pos, tri, rast, gradRast, gradPos);
+    return 0;
+  });
+  return env.Undefined();
+}
+
+p3d::raster::InterpDims interpDims(const Napi::Env& env, const Napi::Object& o, const int32_t** attrTri) {
+  p3d::raster::InterpDims d;
+  d.batch = sizeField(env, o, "batch", 1, 1 << 20);
+  d.height = sizeField(env, o, "height", 1, 1 << 15);
+  d.width = sizeField(env, o, "width", 1, 1 << 15);
+  d.attrBatch = sizeField(env, o, "attrBatch", 1, 1 << 20);
+  if (d.attrBatch != 1 && d.attrBatch != d.batch) throw Napi::RangeError::New(env, "attrBatch must be 1 or batch");
+  d.attrVertices = sizeField(env, o, "attrVertices", 0, 1 << 28);
+  d.channels = sizeField(env, o, "channels", 1, 1 << 16);
+  const size_t triLen = typedLength<int32_t>(o, "attrTri");
+  if (triLen % 3 != 0 || triLen / 3 >= (1u << 24)) throw Napi::RangeError::New(env, "attrTri must be [T,3] with T < 2^24");
+  d.numTriangles = static_cast<int>(triLen / 3);
+  *attrTri = typedField<int32_t>(env, o, "attrTri", triLen, false);
+  return d;
+}
+
+// interpolate({attr, attrBatch, attrVertices, channels, rast, batch, height, width, attrTri, out})
+Napi::Value Interpolate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "interpolate: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int32_t* attrTri;
+  const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
+  const size_t pix = static_cast<size_t>(d.batch) * d.height * d.width;
+  const float* attr = typedField<float>(env, o, "attr", static_cast<size_t>(d.attrBatch) * d.attrVertices * d.channels, false);
+  const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
+  float* out = typedField<float>(env, o, "out", pix * d.channels, false);
+  guarded(env, [&] {
+    p3d::raster::interpolateForward(d, attr, rast, attrTri, out);
+    return 0;
+  });
+  return env.Undefined();
+}
+
+// interpolateBackward({attr, attrBatch, attrVertices, channels, rast, batch, height, width, attrTri, gradOut,
+//                      gradAttr?, gradRast?})
+Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "interpolateBackward: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int32_t* attrTri;
+  const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
+  const size_t pix = static_cast<size_t>(d.batch) * d.height * d.width;
+  const size_t attrLen = static_cast<size_t>(d.attrBatch) * d.attrVertices * d.channels;
+  const float* attr = typedField<float>(env, o, "attr", attrLen, false);
+  const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
+  const float* gradOut = typedField<float>(env, o, "gradOut", pix * d.channels, false);
+  float* gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
+  float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, true);
+  guarded(env, [&] {
+    p3d::raster::interpolateBackward(d, attr, rast, attrTri, gradOut, gradAttr, gradRast);
+    return 0;
+  });
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
@@ -364,6 +479,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rotationVjp", Napi::Function::New(env, RotationVjp));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("rasterize", Napi::Function::New(env, Rasterize));
+  exports.Set("rasterizeBackward", Napi::Function::New(env, RasterizeBackward));
+  exports.Set("interpolate", Napi::Function::New(env, Interpolate));
+  exports.Set("interpolateBackward", Napi::Function::New(env, InterpolateBackward));
   FlameTapeWrap::Init(env, exports);
   FlameModelWrap::Init(env, exports);
   return exports;

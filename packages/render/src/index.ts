@@ -1,8 +1,9 @@
 /**
  * @pixel3dmm/render - differentiable rasterizer ops (kernels-design.md section 2).
  *
- * For now this entry point only documents the shared conventions once; the native kernels and their
- * TypeScript wrappers come later. The independent float64 reference lives in `@pixel3dmm/render/testing`.
+ * This entry point documents the shared conventions once and exports the ops on the native CPU kernels
+ * (raster.ts: rasterize, rasterizeBackward, interpolate, interpolateBackward). The independent float64
+ * reference lives in `@pixel3dmm/render/testing`.
  *
  * Layouts (kernels-design.md 2.3; float32 / int32, batch-major, channel-last, contiguous):
  * - `pos`      [B,V,4]  clip space (x, y, z, w), OpenGL convention: visible iff -w <= x,y,z <= w.
@@ -49,3 +50,15 @@ export function pixelIndex(b: number, py: number, px: number, H: number, W: numb
 export function pixelCentreNdc(px: number, py: number, H: number, W: number): [number, number] {
   return [(2 * px + 1) / W - 1, (2 * py + 1) / H - 1];
 }
+
+export {
+  MAX_IMAGE_SIDE,
+  MAX_TRIANGLES,
+  interpolate,
+  interpolateBackward,
+  rasterize,
+  rasterizeBackward,
+  type AttrShape,
+  type InterpolateGradients,
+  type RastShape,
+} from './raster.js';

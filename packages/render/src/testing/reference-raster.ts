@@ -26,7 +26,7 @@
  * - Depth: zw = (sum z_i a_i)/(sum w_i a_i) from the homogeneous edge functions of 2.1 evaluated at the
  *   pixel centre on the ORIGINAL (unclipped) triangle; zw > 1 is rejected (far plane); the winner has the
  *   smallest key (orderedBits(zw), triId). This float64 reference orders by the 64-bit ordered bits of the
- *   double (the kernels use the 32-bit bits of the float32); same order: -0 < +0, +NaN after +Inf.
+ *   double (the kernels use the 32-bit bits of the float32); same order, after -0 is made +0 (so a depth tie at 0 goes to the smaller id); +NaN after +Inf.
  * - Output (u, v, zw) recomputed with the 2.1 formula, clamped: u, v to [0, 1] (NaN -> 0), rescaled by
  *   1/(u+v) if u+v > 1, zw to [-1, 1] (NaN -> 0).
  */
@@ -291,7 +291,7 @@ export function referenceRasterize(pos: FloatArray, V: number, tri: Int32Array, 
     const fy = (2 * py + 1) / H - 1;
     const r = baryAt(vtx(b, tri[3 * t]), vtx(b, tri[3 * t + 1]), vtx(b, tri[3 * t + 2]), fx, fy);
     if (r.zw > 1) return;
-    const key = orderedBits64(r.zw);
+    const key = orderedBits64(r.zw + 0); // + 0: -0 and +0 are the same depth (ties go to the smaller id)
     const p = (b * H + py) * W + px;
     const old = bestKey[p];
     if (old === null || key < old || (key === old && t < bestT[p])) {

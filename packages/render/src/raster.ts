@@ -1,0 +1,224 @@
+// Rasterize and interpolate (forward and backward) on the native CPU kernels (native/src/raster), with every
+// size and index validated here before any native code runs. Layouts: see index.ts (kernels-design.md 2.3).
+//
+// Determinism: every output is bitwise identical for any thread count (setThreads from @pixel3dmm/kernels),
+// and a frame rendered in a batch is bitwise identical to the frame rendered alone.
+import { checkIndices, checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+
+/** The rasterizer entry points of the addon (native/src/addon/addon.cc). */
+interface RasterNative {
+  rasterize(args: Record<string, unknown>): void;
+  rasterizeBackward(args: Record<string, unknown>): void;
+  interpolate(args: Record<string, unknown>): void;
+  interpolateBackward(args: Record<string, unknown>): void;
+}
+
+function native(): RasterNative {
+  return nativeAddon() as unknown as RasterNative;
+}
+
+/** Largest triangle count: ids are stored as float32 triId + 1, exact up to 2^24. */
+export const MAX_TRIANGLES = 2 ** 24 - 1;
+/** Largest image side in pixels. */
+export const MAX_IMAGE_SIDE = 2 ** 15;
+const MAX_BATCH = 2 ** 20;
+const MAX_VERTICES = 2 ** 28;
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Shape of a rast buffer [batch, height, width, 4]. */
+export interface RastShape {
+  batch: number;
+  height: number;
+  width: number;
+}
+
+/** Shape of an attribute buffer [batch, vertices, channels]; batch is 1 (broadcast over frames) or the rast batch. */
+export interface AttrShape {
+  batch: number;
+  vertices: number;
+  channels: number;
+}
+
+function checkElements(where: string, name: string, count: number): void {
+  if (count > MAX_ELEMENTS) fail(where, name, `at most ${MAX_ELEMENTS} elements`, count);
+}
+
+function checkImage(where: string, s: RastShape): void {
+  if (typeof s !== 'object' || s === null) fail(where, 'the rast shape', 'an object {batch, height, width}', s);
+  checkInteger(where, 'batch', s.batch, 1, MAX_BATCH);
+  checkInteger(where, 'height', s.height, 1, MAX_IMAGE_SIDE);
+  checkInteger(where, 'width', s.width, 1, MAX_IMAGE_SIDE);
+  checkElements(where, 'rast', s.batch * s.height * s.width * 4);
+}
+
+/** A triangle list [T,3] with every index in [0, numVertices). Returns T. */
+function checkTriangles(where: string, name: string, tri: unknown, numVertices: number): number {
+  if (!(tri instanceof Int32Array) || tri.length % 3 !== 0) fail(where, name, 'an Int32Array of length 3*T', tri);
+  const T = tri.length / 3;
+  if (T > MAX_TRIANGLES) fail(where, name, `at most ${MAX_TRIANGLES} triangles`, T);
+  checkIndices(where, name, tri, numVertices);
+  return T;
+}
+
+/** The triangle ids of rast (channel 3) must be 0 (background) or an integer in [1, T]. */
+function checkRast(where: string, rast: unknown, s: RastShape, T: number): Float32Array {
+  const r = checkTyped(where, 'rast', rast, Float32Array, s.batch * s.height * s.width * 4);
+  for (let i = 3; i < r.length; i += 4) {
+    const id = r[i];
+    if (id !== 0 && !(Number.isInteger(id) && id >= 1 && id <= T)) {
+      fail(where, `the triangle id of rast pixel ${(i - 3) / 4}`, `0 or an integer in [1, ${T}]`, id);
+    }
+  }
+  return r;
+}
+
+function output(where: string, name: string, out: unknown, length: number): Float32Array {
+  if (out === undefined) return new Float32Array(length);
+  return checkTyped(where, name, out, Float32Array, length);
+}
+
+/**
+ * Forward rasterize. pos [batch, numVertices, 4] clip space, tri [T,3] -> rast [batch, height, width, 4] =
+ * (u, v, z/w, triId+1), zeros for background, row 0 = bottom. `out` (optional) is filled and returned.
+ */
+export function rasterize(
+  pos: Float32Array,
+  numVertices: number,
+  tri: Int32Array,
+  batch: number,
+  height: number,
+  width: number,
+  out?: Float32Array,
+): Float32Array {
+  const where = 'rasterize';
+  checkInteger(where, 'numVertices', numVertices, 0, MAX_VERTICES);
+  checkImage(where, { batch, height, width });
+  checkElements(where, 'pos', batch * numVertices * 4);
+  checkTyped(where, 'pos', pos, Float32Array, batch * numVertices * 4);
+  checkTriangles(where, 'tri', tri, numVertices);
+  const rast = output(where, 'out', out, batch * height * width * 4);
+  native().rasterize({ pos, numVertices, tri, batch, height, width, rast });
+  return rast;
+}
+
+/**
+ * Backward of rasterize: gradRast [batch, height, width, 2] (du, dv) -> gradPos [batch, numVertices, 4]
+ * (x, y, w; z = 0). rast is the forward output for the same pos / tri (its triangle ids choose the pixels).
+ */
+export function rasterizeBackward(
+  pos: Float32Array,
+  numVertices: number,
+  tri: Int32Array,
+  batch: number,
+  height: number,
+  width: number,
+  rast: Float32Array,
+  gradRast: Float32Array,
+  out?: Float32Array,
+): Float32Array {
+  const where = 'rasterizeBackward';
+  checkInteger(where, 'numVertices', numVertices, 0, MAX_VERTICES);
+  const shape = { batch, height, width };
+  checkImage(where, shape);
+  checkElements(where, 'pos', batch * numVertices * 4);
+  checkTyped(where, 'pos', pos, Float32Array, batch * numVertices * 4);
+  const T = checkTriangles(where, 'tri', tri, numVertices);
+  checkRast(where, rast, shape, T);
+  checkTyped(where, 'gradRast', gradRast, Float32Array, batch * height * width * 2);
+  const gradPos = output(where, 'out', out, batch * numVertices * 4);
+  native().rasterizeBackward({ pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos });
+  return gradPos;
+}
+
+function checkInterpArgs(
+  where: string,
+  attr: unknown,
+  a: AttrShape,
+  rast: unknown,
+  s: RastShape,
+  attrTri: unknown,
+): { attr: Float32Array; rast: Float32Array; attrTri: Int32Array } {
+  checkImage(where, s);
+  if (typeof a !== 'object' || a === null) fail(where, 'the attr shape', 'an object {batch, vertices, channels}', a);
+  checkInteger(where, 'attr batch', a.batch, 1, MAX_BATCH);
+  if (a.batch !== 1 && a.batch !== s.batch) fail(where, 'attr batch', `1 or the rast batch ${s.batch}`, a.batch);
+  checkInteger(where, 'attr vertices', a.vertices, 0, MAX_VERTICES);
+  checkInteger(where, 'attr channels', a.channels, 1, 2 ** 16);
+  checkElements(where, 'attr', a.batch * a.vertices * a.channels);
+  checkElements(where, 'the interpolated image', s.batch * s.height * s.width * a.channels);
+  const at = checkTyped(where, 'attr', attr, Float32Array, a.batch * a.vertices * a.channels);
+  const T = checkTriangles(where, 'attrTri', attrTri, a.vertices);
+  const r = checkRast(where, rast, s, T);
+  return { attr: at, rast: r, attrTri: attrTri as Int32Array };
+}
+
+function nativeInterpArgs(attr: Float32Array, a: AttrShape, rast: Float32Array, s: RastShape, attrTri: Int32Array) {
+  return {
+    attr,
+    attrBatch: a.batch,
+    attrVertices: a.vertices,
+    channels: a.channels,
+    rast,
+    batch: s.batch,
+    height: s.height,
+    width: s.width,
+    attrTri,
+  };
+}
+
+/**
+ * Interpolate: attr [a.batch, a.vertices, a.channels] (a.batch = 1 broadcasts over frames), rast [B,H,W,4]
+ * from rasterize, attrTri [T,3] indexing attr (T = the triangle count given to rasterize) ->
+ * [B,H,W,C] = u*attr[i0] + v*attr[i1] + (1-u-v)*attr[i2]; zeros for background.
+ */
+export function interpolate(
+  attr: Float32Array,
+  attrShape: AttrShape,
+  rast: Float32Array,
+  rastShape: RastShape,
+  attrTri: Int32Array,
+  out?: Float32Array,
+): Float32Array {
+  const where = 'interpolate';
+  const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
+  const o = output(where, 'out', out, rastShape.batch * rastShape.height * rastShape.width * attrShape.channels);
+  native().interpolate({ ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri), out: o });
+  return o;
+}
+
+export interface InterpolateGradients {
+  /** [a.batch, a.vertices, a.channels]; summed over the frames when a.batch = 1. Null when not requested. */
+  gradAttr: Float32Array | null;
+  /** [B,H,W,2] (du, dv), to be added to the other gradients of rast before rasterizeBackward. Null when not requested. */
+  gradRast: Float32Array | null;
+}
+
+/**
+ * Backward of interpolate for gradOut [B,H,W,C]. `want` selects the outputs (both by default); skip the
+ * attribute gradient for constant attributes (UVs, masks).
+ */
+export function interpolateBackward(
+  attr: Float32Array,
+  attrShape: AttrShape,
+  rast: Float32Array,
+  rastShape: RastShape,
+  attrTri: Int32Array,
+  gradOut: Float32Array,
+  want: { attr?: boolean; rast?: boolean } = {},
+): InterpolateGradients {
+  const where = 'interpolateBackward';
+  const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
+  const pixels = rastShape.batch * rastShape.height * rastShape.width;
+  checkTyped(where, 'gradOut', gradOut, Float32Array, pixels * attrShape.channels);
+  const gradAttr = want.attr === false ? null : new Float32Array(attrShape.batch * attrShape.vertices * attrShape.channels);
+  const gradRast = want.rast === false ? null : new Float32Array(pixels * 2);
+  if (gradAttr || gradRast) {
+    native().interpolateBackward({
+      ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri),
+      gradOut,
+      gradAttr: gradAttr ?? undefined,
+      gradRast: gradRast ?? undefined,
+    });
+  }
+  return { gradAttr, gradRast };
+}
