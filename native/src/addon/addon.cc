@@ -12,6 +12,7 @@
 #include "../common/thread_pool.h"
 #include "../flame/flame.h"
 #include "../raster/raster.h"
+#include "../raster/texture_antialias.h"
 #include "device_info.h"
 
 namespace {
@@ -472,6 +473,118 @@ Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- Texture and antialias (native/src/raster/texture_cpu.cc, antialias_cpu.cc). Lengths checked here; the
+// antialias kernels check tri / opp entries and rast ids themselves.
+p3d::raster::TextureDims textureDims(const Napi::Env& env, const Napi::Object& o) {
+  p3d::raster::TextureDims d;
+  d.texHeight = sizeField(env, o, "texHeight", 1, 1 << 16);
+  d.texWidth = sizeField(env, o, "texWidth", 1, 1 << 16);
+  d.channels = sizeField(env, o, "channels", 1, 1 << 16);
+  const int wrap = sizeField(env, o, "wrap", 0, 1);
+  d.wrap = wrap == 1;
+  const size_t uvLen = typedLength<float>(o, "uv");
+  if (uvLen % 2 != 0) throw Napi::RangeError::New(env, "uv must be [N,2]");
+  d.count = static_cast<int64_t>(uvLen / 2);
+  return d;
+}
+
+// texture({tex, texHeight, texWidth, channels, wrap, uv, out})
+Napi::Value Texture(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "texture: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const p3d::raster::TextureDims d = textureDims(env, o);
+  const size_t texLen = static_cast<size_t>(d.texHeight) * d.texWidth * d.channels;
+  const float* tex = typedField<float>(env, o, "tex", texLen, false);
+  const float* uv = typedField<float>(env, o, "uv", static_cast<size_t>(d.count) * 2, false);
+  float* out = typedField<float>(env, o, "out", static_cast<size_t>(d.count) * d.channels, false);
+  guarded(env, [&] {
+    p3d::raster::textureForward(d, tex, uv, out);
+    return 0;
+  });
+  return env.Undefined();
+}
+
+// textureBackward({tex, texHeight, texWidth, channels, wrap, uv, gradOut, gradUv?, gradTex?})
+Napi::Value TextureBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "textureBackward: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const p3d::raster::TextureDims d = textureDims(env, o);
+  const size_t texLen = static_cast<size_t>(d.texHeight) * d.texWidth * d.channels;
+  const float* tex = typedField<float>(env, o, "tex", texLen, false);
+  const float* uv = typedField<float>(env, o, "uv", static_cast<size_t>(d.count) * 2, false);
+  const float* gradOut = typedField<float>(env, o, "gradOut", static_cast<size_t>(d.count) * d.channels, false);
+  float* gradUv = typedField<float>(env, o, "gradUv", static_cast<size_t>(d.count) * 2, true);
+  float* gradTex = typedField<float>(env, o, "gradTex", texLen, true);
+  guarded(env, [&] {
+    p3d::raster::textureBackward(d, tex, uv, gradOut, gradUv, gradTex);
+    return 0;
+  });
+  return env.Undefined();
+}
+
+struct AntialiasArgs {
+  p3d::raster::AntialiasDims d;
+  const float* color;
+  const float* rast;
+  const float* pos;
+  const int32_t* tri;
+  const int32_t* opp;
+};
+
+AntialiasArgs antialiasArgs(const Napi::Env& env, const Napi::Object& o) {
+  AntialiasArgs a;
+  a.d.batch = sizeField(env, o, "batch", 1, 1 << 20);
+  a.d.height = sizeField(env, o, "height", 1, 1 << 15);
+  a.d.width = sizeField(env, o, "width", 1, 1 << 15);
+  a.d.channels = sizeField(env, o, "channels", 1, 1 << 16);
+  a.d.numVertices = sizeField(env, o, "numVertices", 0, 1 << 28);
+  const size_t triLen = typedLength<int32_t>(o, "tri");
+  if (triLen % 3 != 0 || triLen / 3 >= (1u << 24)) throw Napi::RangeError::New(env, "tri must be [T,3] with T < 2^24");
+  a.d.numTriangles = static_cast<int>(triLen / 3);
+  a.tri = typedField<int32_t>(env, o, "tri", triLen, false);
+  a.opp = typedField<int32_t>(env, o, "opp", triLen, false);
+  const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
+  a.color = typedField<float>(env, o, "color", pix * a.d.channels, false);
+  a.rast = typedField<float>(env, o, "rast", pix * 4, false);
+  a.pos = typedField<float>(env, o, "pos", static_cast<size_t>(a.d.batch) * a.d.numVertices * 4, false);
+  return a;
+}
+
+// antialias({color, channels, rast, batch, height, width, pos, numVertices, tri, opp, out})
+Napi::Value Antialias(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "antialias: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const AntialiasArgs a = antialiasArgs(env, o);
+  const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
+  float* out = typedField<float>(env, o, "out", pix * a.d.channels, false);
+  guarded(env, [&] {
+    p3d::raster::antialiasForward(a.d, a.color, a.rast, a.pos, a.tri, a.opp, out);
+    return 0;
+  });
+  return env.Undefined();
+}
+
+// antialiasBackward({color, channels, rast, batch, height, width, pos, numVertices, tri, opp, gradOut,
+//                    gradColor?, gradPos?})
+Napi::Value AntialiasBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "antialiasBackward: expected an arguments object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const AntialiasArgs a = antialiasArgs(env, o);
+  const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
+  const float* gradOut = typedField<float>(env, o, "gradOut", pix * a.d.channels, false);
+  float* gradColor = typedField<float>(env, o, "gradColor", pix * a.d.channels, true);
+  float* gradPos = typedField<float>(env, o, "gradPos", static_cast<size_t>(a.d.batch) * a.d.numVertices * 4, true);
+  guarded(env, [&] {
+    p3d::raster::antialiasBackward(a.d, a.color, a.rast, a.pos, a.tri, a.opp, gradOut, gradColor, gradPos);
+    return 0;
+  });
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
@@ -483,6 +596,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rasterizeBackward", Napi::Function::New(env, RasterizeBackward));
   exports.Set("interpolate", Napi::Function::New(env, Interpolate));
   exports.Set("interpolateBackward", Napi::Function::New(env, InterpolateBackward));
+  exports.Set("texture", Napi::Function::New(env, Texture));
+  exports.Set("textureBackward", Napi::Function::New(env, TextureBackward));
+  exports.Set("antialias", Napi::Function::New(env, Antialias));
+  exports.Set("antialiasBackward", Napi::Function::New(env, AntialiasBackward));
   FlameTapeWrap::Init(env, exports);
   FlameModelWrap::Init(env, exports);
   return exports;

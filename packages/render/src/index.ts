@@ -62,3 +62,12 @@ export {
   type InterpolateGradients,
   type RastShape,
 } from './raster.js';
+export {
+  MAX_TEXTURE_SIDE,
+  texture,
+  textureBackward,
+  type TextureGradients,
+  type TextureShape,
+  type TextureWrapMode,
+} from './texture.js';
+export { antialias, antialiasBackward, antialiasTopology, type AntialiasGradients } from './antialias.js';

@@ -1,0 +1,50 @@
+// Texture sampling and analytic silhouette antialiasing, CPU kernels (kernels-design.md 2.5 texture_bwd, 2.6).
+//
+// texture: tex [Ht,Wt,C], uv [N,2] -> out [N,C]; bilinear, texel (i, j) centred at uv ((i+0.5)/Wt, (j+0.5)/Ht),
+//   u along the width (column), v along the height (row, v = 0 at row 0); out-of-range texel indices wrap
+//   (modulo) or clamp to the edge; a non-finite uv gives 0 (and zero gradients). The per-pixel math runs in
+//   float64 from the float32 inputs, so results match the float64 reference to float32 rounding.
+//   Backward: gradUv [N,2] per pixel (exclusive writes); gradTex [Ht,Wt,C] (optional) is reduced without
+//   atomics: texture rows are split into bands, each band task scans the pixels in ascending order and adds
+//   the contributions that fall in its rows, so every texel sums in (pixel, corner) order for any band count.
+//
+// antialias: color [B,H,W,C], rast [B,H,W,4], pos [B,V,4], tri [T,3], opp [T,3] (opposite vertex of the other
+//   triangle on edge k = (tri[t][k], tri[t][k+1]), -1 = boundary) -> out [B,H,W,C]. Pass A evaluates every
+//   pixel's right and up pair into an exclusive record; pass B gathers, per pixel, its 4 incident records in a
+//   fixed order (own horizontal, own vertical, left neighbour's horizontal, lower neighbour's vertical).
+//   Backward: gradColor by the same gather; gradPos [B,V,4] (x, y, w; z = 0) reduced per frame by a
+//   sequential scan of the records in ascending order (parallel over frames only), so results are identical
+//   for any thread count and a frame in a batch equals the frame alone. Edge analysis in float64.
+//
+// Callers (the N-API binding) have checked buffer lengths; the kernels check every index (tri, opp, rast ids)
+// and throw std::invalid_argument before any work.
+#pragma once
+#include <cstdint>
+
+namespace p3d {
+namespace raster {
+
+struct TextureDims {
+  int64_t count = 0;  // N uv pairs
+  int texHeight = 0, texWidth = 0, channels = 0;
+  bool wrap = true;  // false = clamp
+};
+
+void textureForward(const TextureDims& d, const float* tex, const float* uv, float* out);
+/** gradUv and gradTex may each be null (not computed). */
+void textureBackward(const TextureDims& d, const float* tex, const float* uv, const float* gradOut, float* gradUv,
+                     float* gradTex);
+
+struct AntialiasDims {
+  int batch = 0, height = 0, width = 0, channels = 0, numVertices = 0, numTriangles = 0;
+};
+
+void antialiasForward(const AntialiasDims& d, const float* color, const float* rast, const float* pos,
+                      const int32_t* tri, const int32_t* opp, float* out);
+/** gradColor and gradPos may each be null (not computed). */
+void antialiasBackward(const AntialiasDims& d, const float* color, const float* rast, const float* pos,
+                       const int32_t* tri, const int32_t* opp, const float* gradOut, float* gradColor,
+                       float* gradPos);
+
+}  // namespace raster
+}  // namespace p3d

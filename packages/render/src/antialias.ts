@@ -1,0 +1,193 @@
+// Analytic silhouette antialiasing (nvdiffrast semantics; forward, backward to colour and to clip-space
+// positions) on the native CPU kernels (native/src/raster/antialias_cpu.cc). Semantics: referenceAntialias in
+// ./testing/reference-raster.ts (kernels-design.md 2.1 "Antialias", 2.6).
+//
+// The forward pass is a gather (each pixel pulls the corrections of its 4 incident pixel pairs), an exact
+// 45-degree edge is used by horizontal pairs only, and position gradients are reduced per vertex in a fixed
+// order, so every output is bitwise identical for any thread count (setThreads) and a frame in a batch equals
+// the frame alone.
+import { checkIndices, checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+import type { RastShape } from './raster.js';
+
+interface AntialiasNative {
+  antialias(args: Record<string, unknown>): void;
+  antialiasBackward(args: Record<string, unknown>): void;
+}
+
+function native(): AntialiasNative {
+  return nativeAddon() as unknown as AntialiasNative;
+}
+
+const MAX_TRIANGLES = 2 ** 24 - 1;
+const MAX_VERTICES = 2 ** 28;
+const MAX_BATCH = 2 ** 20;
+const MAX_SIDE = 2 ** 15;
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
+function checkTriangles(where: string, tri: unknown, numVertices: number): number {
+  if (!(tri instanceof Int32Array) || tri.length % 3 !== 0) fail(where, 'tri', 'an Int32Array of length 3*T', tri);
+  const T = tri.length / 3;
+  if (T > MAX_TRIANGLES) fail(where, 'tri', `at most ${MAX_TRIANGLES} triangles`, T);
+  checkIndices(where, 'tri', tri, numVertices);
+  return T;
+}
+
+/**
+ * Antialias topology of a triangle list [T,3] over numVertices vertices: opp [T,3], where opp[t*3+k] is the
+ * vertex opposite edge k = (tri[t][k], tri[t][(k+1)%3]) in the other triangle sharing that edge, or -1 for a
+ * boundary edge. Non-manifold edges (shared by more than 2 triangles) count as boundary; degenerate triangles
+ * (repeated indices) get -1 and are nobody's neighbour. Build it once per topology and pass it to antialias.
+ */
+export function antialiasTopology(tri: Int32Array, numVertices: number): Int32Array {
+  const where = 'antialiasTopology';
+  checkInteger(where, 'numVertices', numVertices, 0, MAX_VERTICES);
+  const T = checkTriangles(where, tri, numVertices);
+  const opp = new Int32Array(3 * T).fill(-1);
+  // Undirected edges grouped by their lower vertex (CSR), each entry = the corner t*3+k owning the edge.
+  const start = new Int32Array(numVertices + 1);
+  const good = (t: number): boolean =>
+    tri[3 * t] !== tri[3 * t + 1] && tri[3 * t + 1] !== tri[3 * t + 2] && tri[3 * t] !== tri[3 * t + 2];
+  for (let t = 0; t < T; t++) {
+    if (!good(t)) continue;
+    for (let k = 0; k < 3; k++) start[Math.min(tri[3 * t + k], tri[3 * t + ((k + 1) % 3)]) + 1]++;
+  }
+  for (let v = 0; v < numVertices; v++) start[v + 1] += start[v];
+  const fill = start.slice(0, numVertices);
+  const corner = new Int32Array(start[numVertices]);
+  for (let t = 0; t < T; t++) {
+    if (!good(t)) continue;
+    for (let k = 0; k < 3; k++) corner[fill[Math.min(tri[3 * t + k], tri[3 * t + ((k + 1) % 3)])]++] = 3 * t + k;
+  }
+  const hiOf = (ck: number): number => Math.max(tri[ck], tri[ck - (ck % 3) + (((ck % 3) + 1) % 3)]);
+  const thirdOf = (ck: number): number => tri[ck - (ck % 3) + (((ck % 3) + 2) % 3)];
+  for (let v = 0; v < numVertices; v++) {
+    for (let i = start[v]; i < start[v + 1]; i++) {
+      const hi = hiOf(corner[i]);
+      let count = 0;
+      let other = -1;
+      for (let j = start[v]; j < start[v + 1]; j++) {
+        if (hiOf(corner[j]) !== hi) continue;
+        count++;
+        if (j !== i) other = corner[j];
+      }
+      if (count === 2) opp[corner[i]] = thirdOf(other);
+    }
+  }
+  return opp;
+}
+
+interface Checked {
+  args: Record<string, unknown>;
+  pixels: number;
+  recheck: () => void;
+}
+
+function checkArgs(
+  where: string,
+  color: unknown,
+  channels: number,
+  rast: unknown,
+  s: RastShape,
+  pos: unknown,
+  numVertices: number,
+  tri: unknown,
+  opp: Int32Array | undefined,
+): Checked {
+  if (typeof s !== 'object' || s === null) fail(where, 'the rast shape', 'an object {batch, height, width}', s);
+  checkInteger(where, 'batch', s.batch, 1, MAX_BATCH);
+  checkInteger(where, 'height', s.height, 1, MAX_SIDE);
+  checkInteger(where, 'width', s.width, 1, MAX_SIDE);
+  checkInteger(where, 'channels', channels, 1, 2 ** 16);
+  checkInteger(where, 'numVertices', numVertices, 0, MAX_VERTICES);
+  const pixels = s.batch * s.height * s.width;
+  if (pixels * Math.max(4, channels) > MAX_ELEMENTS) fail(where, 'the image', `at most ${MAX_ELEMENTS} elements`, pixels * channels);
+  if (s.batch * numVertices * 4 > MAX_ELEMENTS) fail(where, 'pos', `at most ${MAX_ELEMENTS} elements`, s.batch * numVertices * 4);
+  checkTyped(where, 'color', color, Float32Array, pixels * channels);
+  const r = checkTyped(where, 'rast', rast, Float32Array, pixels * 4);
+  checkTyped(where, 'pos', pos, Float32Array, s.batch * numVertices * 4);
+  const T = checkTriangles(where, tri, numVertices);
+  const t3 = tri as Int32Array;
+  const o = opp === undefined ? antialiasTopology(t3, numVertices) : checkTyped(where, 'opp', opp, Int32Array, 3 * T);
+  const recheck = () => {
+    for (let i = 0; i < o.length; i++) {
+      if (o[i] < -1 || o[i] >= numVertices) fail(where, `opp[${i}]`, `-1 or an index in [0, ${numVertices})`, o[i]);
+    }
+    for (let i = 3; i < r.length; i += 4) {
+      const id = r[i];
+      if (id !== 0 && !(Number.isInteger(id) && id >= 1 && id <= T)) {
+        fail(where, `the triangle id of rast pixel ${(i - 3) / 4}`, `0 or an integer in [1, ${T}]`, id);
+      }
+    }
+  };
+  return {
+    args: { color, channels, rast: r, batch: s.batch, height: s.height, width: s.width, pos, numVertices, tri: t3, opp: o },
+    pixels,
+    recheck,
+  };
+}
+
+function callChecked(call: () => void, recheck: () => void): void {
+  try {
+    call();
+  } catch (e) {
+    recheck();
+    throw e;
+  }
+}
+
+/**
+ * Antialias forward: color [B,H,W,channels], rast [B,H,W,4] (from rasterize with the same pos / tri), pos [B,V,4],
+ * tri [T,3], opp = antialiasTopology(tri, V) (computed here when omitted) -> [B,H,W,channels].
+ */
+export function antialias(
+  color: Float32Array,
+  channels: number,
+  rast: Float32Array,
+  rastShape: RastShape,
+  pos: Float32Array,
+  numVertices: number,
+  tri: Int32Array,
+  opp?: Int32Array,
+  out?: Float32Array,
+): Float32Array {
+  const where = 'antialias';
+  const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
+  const o = out === undefined ? new Float32Array(c.pixels * channels) : checkTyped(where, 'out', out, Float32Array, c.pixels * channels);
+  callChecked(() => native().antialias({ ...c.args, out: o }), c.recheck);
+  return o;
+}
+
+export interface AntialiasGradients {
+  /** [B,H,W,channels]. Null when not requested. */
+  gradColor: Float32Array | null;
+  /** [B,V,4] (x, y, w; z = 0), to be added to the rasterize/interpolate position gradients. Null when not requested. */
+  gradPos: Float32Array | null;
+}
+
+/** Backward of antialias for gradOut [B,H,W,channels]; `want` selects the outputs (both by default). */
+export function antialiasBackward(
+  color: Float32Array,
+  channels: number,
+  rast: Float32Array,
+  rastShape: RastShape,
+  pos: Float32Array,
+  numVertices: number,
+  tri: Int32Array,
+  gradOut: Float32Array,
+  opp?: Int32Array,
+  want: { color?: boolean; pos?: boolean } = {},
+): AntialiasGradients {
+  const where = 'antialiasBackward';
+  const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
+  checkTyped(where, 'gradOut', gradOut, Float32Array, c.pixels * channels);
+  if (typeof want !== 'object' || want === null) fail(where, 'want', 'an object {color?, pos?}', want);
+  const gradColor = want.color === false ? null : new Float32Array(c.pixels * channels);
+  const gradPos = want.pos === false ? null : new Float32Array(rastShape.batch * numVertices * 4);
+  if (gradColor || gradPos) {
+    callChecked(
+      () => native().antialiasBackward({ ...c.args, gradOut, gradColor: gradColor ?? undefined, gradPos: gradPos ?? undefined }),
+      c.recheck,
+    );
+  }
+  return { gradColor, gradPos };
+}

@@ -1,0 +1,111 @@
+// Bilinear texture sampling (forward, backward to uv and optionally to the texture) on the native CPU kernels
+// (native/src/raster/texture_cpu.cc), with every size validated here before any native code runs.
+//
+// Convention (nvdiffrast's texel centres; see referenceTexture in ./testing/reference-raster.ts): tex is
+// [height, width, channels]; uv = (0,0) is a corner of the texture and (1,1) the opposite one; u runs along the
+// width (column), v along the height (row, v = 0 at row 0); texel (i, j) is centred at ((i+0.5)/W, (j+0.5)/H).
+// Out-of-range texel indices wrap (repeat) or clamp to the edge. A non-finite uv samples 0 (zero gradients).
+// The per-pixel math runs in float64, so results equal the float64 reference up to float32 rounding.
+//
+// Determinism: every output is bitwise identical for any thread count; the texture gradient is reduced
+// without atomics (each texel sums its contributions in ascending pixel order).
+import { checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+
+interface TextureNative {
+  texture(args: Record<string, unknown>): void;
+  textureBackward(args: Record<string, unknown>): void;
+}
+
+function native(): TextureNative {
+  return nativeAddon() as unknown as TextureNative;
+}
+
+/** Largest texture side in texels. */
+export const MAX_TEXTURE_SIDE = 2 ** 16;
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Out-of-range texel addressing. */
+export type TextureWrapMode = 'wrap' | 'clamp';
+
+/** Shape of a texture [height, width, channels]. */
+export interface TextureShape {
+  height: number;
+  width: number;
+  channels: number;
+}
+
+interface Checked {
+  tex: Float32Array;
+  uv: Float32Array;
+  count: number;
+  args: Record<string, unknown>;
+}
+
+function checkArgs(where: string, tex: unknown, s: TextureShape, uv: unknown, mode: unknown): Checked {
+  if (typeof s !== 'object' || s === null) fail(where, 'the texture shape', 'an object {height, width, channels}', s);
+  checkInteger(where, 'texture height', s.height, 1, MAX_TEXTURE_SIDE);
+  checkInteger(where, 'texture width', s.width, 1, MAX_TEXTURE_SIDE);
+  checkInteger(where, 'texture channels', s.channels, 1, 2 ** 16);
+  const texLen = s.height * s.width * s.channels;
+  if (texLen > MAX_ELEMENTS) fail(where, 'tex', `at most ${MAX_ELEMENTS} elements`, texLen);
+  const t = checkTyped(where, 'tex', tex, Float32Array, texLen);
+  if (mode !== 'wrap' && mode !== 'clamp') fail(where, 'mode', "'wrap' or 'clamp'", mode);
+  if (!(uv instanceof Float32Array) || uv.length % 2 !== 0) fail(where, 'uv', 'a Float32Array of length 2*N', uv);
+  const count = uv.length / 2;
+  if (count * s.channels > MAX_ELEMENTS) fail(where, 'the sampled image', `at most ${MAX_ELEMENTS} elements`, count * s.channels);
+  return {
+    tex: t,
+    uv,
+    count,
+    args: { tex: t, texHeight: s.height, texWidth: s.width, channels: s.channels, wrap: mode === 'wrap' ? 1 : 0, uv },
+  };
+}
+
+/**
+ * Bilinear lookup: tex [height, width, channels], uv [N,2] (any leading shape, e.g. [B,H,W,2]) -> [N, channels].
+ * `out` (optional) is filled and returned.
+ */
+export function texture(
+  tex: Float32Array,
+  texShape: TextureShape,
+  uv: Float32Array,
+  mode: TextureWrapMode = 'wrap',
+  out?: Float32Array,
+): Float32Array {
+  const where = 'texture';
+  const c = checkArgs(where, tex, texShape, uv, mode);
+  const o = out === undefined ? new Float32Array(c.count * texShape.channels) : checkTyped(where, 'out', out, Float32Array, c.count * texShape.channels);
+  native().texture({ ...c.args, out: o });
+  return o;
+}
+
+export interface TextureGradients {
+  /** [N,2] (du, dv). Null when not requested. */
+  gradUv: Float32Array | null;
+  /** [height, width, channels]. Null when not requested. */
+  gradTex: Float32Array | null;
+}
+
+/**
+ * Backward of texture for gradOut [N, channels]. `want` selects the outputs: uv by default, the texture
+ * gradient only when `want.tex` is true (constant textures such as masks need none).
+ */
+export function textureBackward(
+  tex: Float32Array,
+  texShape: TextureShape,
+  uv: Float32Array,
+  gradOut: Float32Array,
+  mode: TextureWrapMode = 'wrap',
+  want: { uv?: boolean; tex?: boolean } = {},
+): TextureGradients {
+  const where = 'textureBackward';
+  const c = checkArgs(where, tex, texShape, uv, mode);
+  checkTyped(where, 'gradOut', gradOut, Float32Array, c.count * texShape.channels);
+  if (typeof want !== 'object' || want === null) fail(where, 'want', 'an object {uv?, tex?}', want);
+  const gradUv = want.uv === false ? null : new Float32Array(c.count * 2);
+  const gradTex = want.tex === true ? new Float32Array(c.tex.length) : null;
+  if (gradUv || gradTex) {
+    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined });
+  }
+  return { gradUv, gradTex };
+}
