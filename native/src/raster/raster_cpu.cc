@@ -20,12 +20,17 @@
 // per-triangle-corner sums, and each vertex gathers its corners in ascending corner order (tri*3 + k) through
 // a vertex -> corner CSR. Broadcast attributes additionally sum over frames in ascending order.
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "../common/thread_pool.h"
 #include "raster.h"
@@ -94,21 +99,41 @@ struct ClipVert {
 };
 
 /**
+ * Per-calling-thread scratch buffers, reused across calls: fresh multi-megabyte allocations cost more than the
+ * kernels themselves (page faults on first touch). Every buffer is fully overwritten before it is read, so reuse
+ * never changes a result. thread_local: Node worker threads may call the kernels concurrently.
+ */
+struct Scratch {
+  std::vector<int32_t> fixedX, fixedY;
+  std::vector<uint8_t> flags, numSubs;
+  std::vector<SubTri> subs;
+  std::vector<std::vector<int64_t>> tileStart, tileList;
+  std::vector<float> fxTab, G;
+  std::vector<int64_t> fragStart, frag;
+  std::vector<int32_t> cornerStart, corner, cornerCursor;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+/**
  * Pixels grouped by (frame, triangle id): group (b, t) is frag[start[b*(T+1) + t] .. start[b*(T+1) + t + 1])
  * with pixel indices (global, b*H*W + local) in ascending order.
  */
 struct Fragments {
-  std::vector<int64_t> start;  // [B * (T + 1)], offsets into frag (global)
-  std::vector<int64_t> frag;   // [B * H * W] (only the covered prefix of each frame's range is used)
+  std::vector<int64_t>& start;  // [B * (T + 1)], offsets into frag (global)
+  std::vector<int64_t>& frag;   // [B * H * W] (only the covered prefix of each frame's range is used)
   int T = 0;
   int64_t begin(int b, int t) const { return start[static_cast<size_t>(b) * (T + 1) + t]; }
   int64_t end(int b, int t) const { return start[static_cast<size_t>(b) * (T + 1) + t + 1]; }
 };
 
 Fragments buildFragments(const float* rast, int B, int64_t HW, int T) {
-  Fragments f;
-  f.T = T;
-  f.start.assign(static_cast<size_t>(B) * (T + 1), 0);
+  Scratch& sc = scratch();
+  Fragments f{sc.fragStart, sc.frag, T};
+  f.start.resize(static_cast<size_t>(B) * (T + 1));  // every entry is written below
   f.frag.resize(static_cast<size_t>(B) * HW);
   parallelFor(B, [&](int64_t b) {
     int64_t* st = f.start.data() + b * (T + 1);
@@ -139,7 +164,8 @@ void buildCorners(const int32_t* tri, int T, int V, std::vector<int32_t>& start,
   corner.resize(3 * static_cast<size_t>(T));
   for (int64_t c = 0; c < 3 * static_cast<int64_t>(T); ++c) ++start[tri[c] + 1];
   for (int v = 0; v < V; ++v) start[v + 1] += start[v];
-  std::vector<int32_t> cursor(start.begin(), start.end() - 1);
+  std::vector<int32_t>& cursor = scratch().cornerCursor;
+  cursor.assign(start.begin(), start.end() - 1);
   for (int64_t c = 0; c < 3 * static_cast<int64_t>(T); ++c) corner[cursor[tri[c]]++] = static_cast<int32_t>(c);
 }
 
@@ -164,8 +190,13 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
 
   // 1. Vertex stage.
   const size_t BV = static_cast<size_t>(B) * V;
-  std::unique_ptr<int32_t[]> fixedX(new int32_t[BV]), fixedY(new int32_t[BV]);
-  std::unique_ptr<uint8_t[]> flags(new uint8_t[BV]);  // bit 0: finite, bit 1: behind (z < -w)
+  Scratch& sc = scratch();
+  sc.fixedX.resize(BV);
+  sc.fixedY.resize(BV);
+  sc.flags.resize(BV);
+  int32_t* fixedX = sc.fixedX.data();
+  int32_t* fixedY = sc.fixedY.data();
+  uint8_t* flags = sc.flags.data();  // bit 0: finite, bit 1: behind (z < -w)
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
   parallelFor(B * vChunks, [&](int64_t task) {
     const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
@@ -186,8 +217,10 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
 
   // 2. Setup: two sub-triangle slots per (b, t).
   const size_t BT = static_cast<size_t>(B) * T;
-  std::unique_ptr<SubTri[]> subs(new SubTri[2 * BT]);
-  std::unique_ptr<uint8_t[]> numSubs(new uint8_t[BT]);
+  sc.subs.resize(2 * BT);
+  sc.numSubs.resize(BT);
+  SubTri* subs = sc.subs.data();
+  uint8_t* numSubs = sc.numSubs.data();
   const int64_t tChunks = ceilDivPos(T, kTriChunk);
   parallelFor(B * tChunks, [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
@@ -206,6 +239,46 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         nb += behind[k] ? 1 : 0;
       }
       if (!finite || nb == 3) continue;
+      // Orientation, coverage-only CCW swap, top-left flags and the pixel bounding box of one (sub-)triangle.
+      auto emit = [&](int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X2, int32_t Y2) {
+        const int64_t A = (static_cast<int64_t>(X1) - X0) * (static_cast<int64_t>(Y2) - Y0) -
+                          (static_cast<int64_t>(X2) - X0) * (static_cast<int64_t>(Y1) - Y0);
+        if (A == 0) return;
+        if (A < 0) {
+          std::swap(X1, X2);
+          std::swap(Y1, Y2);
+        }
+        SubTri st;
+        st.X[0] = X0;
+        st.X[1] = X1;
+        st.X[2] = X2;
+        st.Y[0] = Y0;
+        st.Y[1] = Y1;
+        st.Y[2] = Y2;
+        for (int e = 0; e < 3; ++e) {
+          const int e1 = (e + 1) % 3;
+          st.incl[e] = (st.Y[e1] < st.Y[e] || (st.Y[e1] == st.Y[e] && st.X[e1] < st.X[e])) ? 1 : 0;
+        }
+        const int64_t minX = std::min({X0, X1, X2}), maxX = std::max({X0, X1, X2});
+        const int64_t minY = std::min({Y0, Y1, Y2}), maxY = std::max({Y0, Y1, Y2});
+        const int64_t px0 = std::max<int64_t>(0, ceilDiv16(minX - 8)), px1 = std::min<int64_t>(W - 1, floorDiv16(maxX - 8));
+        const int64_t py0 = std::max<int64_t>(0, ceilDiv16(minY - 8)), py1 = std::min<int64_t>(H - 1, floorDiv16(maxY - 8));
+        if (px0 > px1 || py0 > py1) return;
+        st.px0 = static_cast<int32_t>(px0);
+        st.px1 = static_cast<int32_t>(px1);
+        st.py0 = static_cast<int32_t>(py0);
+        st.py1 = static_cast<int32_t>(py1);
+        st.tri = static_cast<int32_t>(t);
+        subs[2 * slot + numSubs[slot]++] = st;
+      };
+      if (nb == 0) {
+        // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64).
+        const size_t i0 = static_cast<size_t>(b * V + idx[0]), i1 = static_cast<size_t>(b * V + idx[1]),
+                     i2 = static_cast<size_t>(b * V + idx[2]);
+        if (!(pos[4 * i0 + 3] > 0 && pos[4 * i1 + 3] > 0 && pos[4 * i2 + 3] > 0)) continue;
+        emit(fixedX[i0], fixedY[i0], fixedX[i1], fixedY[i1], fixedX[i2], fixedY[i2]);
+        continue;
+      }
       auto original = [&](int k) {
         const size_t i = static_cast<size_t>(b * V + idx[k]);
         const float* p = pos + 4 * i;
@@ -237,31 +310,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         const ClipVert* v1 = &poly[k];
         const ClipVert* v2 = &poly[k + 1];
         if (!(v0->w > 0 && v1->w > 0 && v2->w > 0)) continue;
-        const int64_t A = (static_cast<int64_t>(v1->X) - v0->X) * (static_cast<int64_t>(v2->Y) - v0->Y) -
-                          (static_cast<int64_t>(v2->X) - v0->X) * (static_cast<int64_t>(v1->Y) - v0->Y);
-        if (A == 0) continue;
-        if (A < 0) std::swap(v1, v2);
-        SubTri st;
-        const ClipVert* vs[3] = {v0, v1, v2};
-        for (int e = 0; e < 3; ++e) {
-          st.X[e] = vs[e]->X;
-          st.Y[e] = vs[e]->Y;
-        }
-        for (int e = 0; e < 3; ++e) {
-          const int e1 = (e + 1) % 3;
-          st.incl[e] = (st.Y[e1] < st.Y[e] || (st.Y[e1] == st.Y[e] && st.X[e1] < st.X[e])) ? 1 : 0;
-        }
-        const int64_t minX = std::min({st.X[0], st.X[1], st.X[2]}), maxX = std::max({st.X[0], st.X[1], st.X[2]});
-        const int64_t minY = std::min({st.Y[0], st.Y[1], st.Y[2]}), maxY = std::max({st.Y[0], st.Y[1], st.Y[2]});
-        const int64_t px0 = std::max<int64_t>(0, ceilDiv16(minX - 8)), px1 = std::min<int64_t>(W - 1, floorDiv16(maxX - 8));
-        const int64_t py0 = std::max<int64_t>(0, ceilDiv16(minY - 8)), py1 = std::min<int64_t>(H - 1, floorDiv16(maxY - 8));
-        if (px0 > px1 || py0 > py1) continue;
-        st.px0 = static_cast<int32_t>(px0);
-        st.px1 = static_cast<int32_t>(px1);
-        st.py0 = static_cast<int32_t>(py0);
-        st.py1 = static_cast<int32_t>(py1);
-        st.tri = static_cast<int32_t>(t);
-        subs[2 * slot + numSubs[slot]++] = st;
+        emit(v0->X, v0->Y, v1->X, v1->Y, v2->X, v2->Y);
       }
     }
   });
@@ -269,7 +318,12 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   // 3. Binning, per frame, in ascending (t, sub-triangle) order.
   const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
   const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
-  std::vector<std::vector<int64_t>> tileStart(B), tileList(B);
+  if (sc.tileStart.size() < static_cast<size_t>(B)) {
+    sc.tileStart.resize(B);
+    sc.tileList.resize(B);
+  }
+  std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
+  std::vector<std::vector<int64_t>>& tileList = sc.tileList;
   parallelFor(B, [&](int64_t b) {
     std::vector<int64_t>& start = tileStart[b];
     start.assign(numTiles + 1, 0);
@@ -282,7 +336,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       for (int k = 0; k < numSubs[slot]; ++k) forTiles(subs[2 * slot + k], [&](int64_t tile) { ++start[tile + 1]; });
     }
     for (int64_t i = 0; i < numTiles; ++i) start[i + 1] += start[i];
-    std::vector<int64_t> cursor(start.begin(), start.end() - 1);
+    std::vector<int64_t> cursor(start.begin(), start.end() - 1);  // numTiles entries: small
     tileList[b].resize(start[numTiles]);
     for (int64_t t = 0; t < T; ++t) {
       const size_t slot = static_cast<size_t>(b * T + t);
@@ -291,13 +345,27 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
   });
 
+  // Pixel-centre NDC x of every column (the same float32 expression as pixelCentre), padded so that 8-wide
+  // loads past the last column stay in bounds.
+  std::vector<float>& fxTab = sc.fxTab;
+  fxTab.assign(static_cast<size_t>(W) + 16, 0.0f);
+  for (int px = 0; px < W; ++px) fxTab[px] = pixelCentre(px, W);
+
   // 4. Tile raster + resolve.
   parallelFor(B * numTiles, [&](int64_t task) {
     const int64_t b = task / numTiles, tile = task % numTiles;
     const int tx0 = static_cast<int>(tile % tilesX) * kTile, ty0 = static_cast<int>(tile / tilesX) * kTile;
     const int tx1 = std::min(W, tx0 + kTile) - 1, ty1 = std::min(H, ty0 + kTile) - 1;
-    uint64_t key[kTile * kTile];
-    std::fill(key, key + kTile * kTile, ~0ull);
+    alignas(32) uint64_t key[kTile * kTile + 32];
+    // Raw (a0/s, a1/s, z/w) of the current winner of each pixel: the values resolve would recompute with baryAt /
+    // zwOf for the winning triangle at the same pixel centre (identical float32 operations), kept so that resolve
+    // only applies the clamps.
+    // Padded: the 8-wide row updates below may read and write back (unchanged) up to 2 * 8 entries past a row.
+    alignas(32) float winU[kTile * kTile + 32], winV[kTile * kTile + 32], winZ[kTile * kTile + 32];
+    std::fill(key, key + kTile * kTile + 32, ~0ull);
+    std::fill(winU, winU + kTile * kTile + 32, 0.0f);
+    std::fill(winV, winV + kTile * kTile + 32, 0.0f);
+    std::fill(winZ, winZ + kTile * kTile + 32, 0.0f);
     const float* posB = pos + b * static_cast<int64_t>(V) * 4;
     const std::vector<int64_t>& list = tileList[b];
     for (int64_t li = tileStart[b][tile]; li < tileStart[b][tile + 1]; ++li) {
@@ -312,28 +380,215 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         dX[e] = static_cast<int64_t>(st.X[e1]) - st.X[e];
         dY[e] = static_cast<int64_t>(st.Y[e1]) - st.Y[e];
       }
+      // E == 0 counts as inside only on top-left edges: inside iff E > -incl, i.e. E + incl > 0.
+      const int64_t bias[3] = {st.incl[0] ? 1 : 0, st.incl[1] ? 1 : 0, st.incl[2] ? 1 : 0};
+      const int64_t stepX[3] = {16 * dY[0], 16 * dY[1], 16 * dY[2]};
+      const int64_t Px0 = 16 * static_cast<int64_t>(x0) + 8;
+      int64_t Erow[3];
+      {
+        const int64_t Py = 16 * static_cast<int64_t>(y0) + 8;
+        for (int e = 0; e < 3; ++e) Erow[e] = dX[e] * (Py - st.Y[e]) - dY[e] * (Px0 - st.X[e]) + bias[e];
+      }
+      const float x0c = p0[0], y0c = p0[1], z0c = p0[2], w0c = p0[3];
+      const float x1c = p1[0], y1c = p1[1], z1c = p1[2], w1c = p1[3];
+      const float x2c = p2[0], y2c = p2[1], z2c = p2[2], w2c = p2[3];
+      const uint32_t triId = static_cast<uint32_t>(st.tri);
+#if defined(__AVX2__)
+      // Every edge value met in this (triangle, tile) rectangle lies between its values at the rectangle's
+      // corners (it is linear); when all of them fit in int32 the stepping below is exact in int32 lanes.
+      bool fits32 = true;
+      for (int e = 0; e < 3; ++e) {
+        const int64_t a = Erow[e], bx = -stepX[e] * (x1 - x0), by = 16 * dX[e] * (y1 - y0);
+        const int64_t lo = a + std::min<int64_t>(0, bx) + std::min<int64_t>(0, by);
+        const int64_t hi = a + std::max<int64_t>(0, bx) + std::max<int64_t>(0, by);
+        fits32 = fits32 && lo > -(int64_t{1} << 30) && hi < (int64_t{1} << 30);
+      }
+      const __m256i laneIdx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      __m256i laneStep[3];
+      for (int e = 0; e < 3; ++e)
+        laneStep[e] = _mm256_mullo_epi32(laneIdx, _mm256_set1_epi32(static_cast<int32_t>(fits32 ? stepX[e] : 0)));
+      const __m256i zero = _mm256_setzero_si256();
+#endif
       for (int py = y0; py <= y1; ++py) {
-        const int64_t Py = 16 * static_cast<int64_t>(py) + 8, Px0 = 16 * static_cast<int64_t>(x0) + 8;
-        int64_t E[3];
-        for (int e = 0; e < 3; ++e) E[e] = dX[e] * (Py - st.Y[e]) - dY[e] * (Px0 - st.X[e]);
+        // Coverage of the row as a bit mask (edge functions stepped exactly: int32 lanes when fits32, else int64).
+        uint32_t mask = 0;
+#if defined(__AVX2__)
+        if (fits32) {
+          const __m256i e0 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[0])), laneStep[0]);
+          const __m256i e1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[1])), laneStep[1]);
+          const __m256i e2 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[2])), laneStep[2]);
+          const __m256i in = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)),
+                                              _mm256_cmpgt_epi32(e2, zero));
+          mask = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in)));
+          if (x1 - x0 >= 8) {
+            const __m256i e0b = _mm256_sub_epi32(e0, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[0])));
+            const __m256i e1b = _mm256_sub_epi32(e1, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[1])));
+            const __m256i e2b = _mm256_sub_epi32(e2, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[2])));
+            const __m256i inb = _mm256_and_si256(
+                _mm256_and_si256(_mm256_cmpgt_epi32(e0b, zero), _mm256_cmpgt_epi32(e1b, zero)), _mm256_cmpgt_epi32(e2b, zero));
+            mask |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(inb))) << 8;
+          }
+          mask &= (2u << (x1 - x0)) - 1u;
+        } else
+#endif
+        {
+          int64_t E0 = Erow[0], E1 = Erow[1], E2 = Erow[2];
+          for (int i = 0; i <= x1 - x0; ++i) {
+            mask |= static_cast<uint32_t>((E0 > 0) & (E1 > 0) & (E2 > 0)) << i;
+            E0 -= stepX[0];
+            E1 -= stepX[1];
+            E2 -= stepX[2];
+          }
+        }
+        for (int e = 0; e < 3; ++e) Erow[e] += 16 * dX[e];
+        if (!mask) continue;
+        // Row constants of baryAt (the same float32 operations as baryAt, evaluated once per row).
         const float fy = pixelCentre(py, H);
-        for (int px = x0; px <= x1; ++px) {
-          const bool inside = (E[0] > 0 || (E[0] == 0 && st.incl[0])) && (E[1] > 0 || (E[1] == 0 && st.incl[1])) &&
-                              (E[2] > 0 || (E[2] == 0 && st.incl[2]));
-          for (int e = 0; e < 3; ++e) E[e] -= 16 * dY[e];
-          if (!inside) continue;
-          const Bary r = baryAt(p0, p1, p2, pixelCentre(px, W), fy);
-          const float zw = zwOf(r, p0, p1, p2);
-          if (zw > 1.0f) continue;
-          const uint64_t k = depthKey(zw, static_cast<uint32_t>(st.tri));
-          uint64_t& slot = key[(py - ty0) * kTile + (px - tx0)];
-          if (k < slot) slot = k;
+        const float q0y = y0c - fy * w0c, q1y = y1c - fy * w1c, q2y = y2c - fy * w2c;
+        uint64_t* keyRow = key + (py - ty0) * kTile + (x0 - tx0);
+        const float* fxRow = fxTab.data() + x0;
+        for (int g = 0; g <= x1 - x0; g += 8) {
+          const uint32_t m = (mask >> g) & 0xFFu;
+          if (!m) continue;
+#if defined(__AVX2__)
+          {
+            const __m256 fx = _mm256_loadu_ps(fxRow + g);
+            const __m256 q0x = _mm256_sub_ps(_mm256_set1_ps(x0c), _mm256_mul_ps(fx, _mm256_set1_ps(w0c)));
+            const __m256 q1x = _mm256_sub_ps(_mm256_set1_ps(x1c), _mm256_mul_ps(fx, _mm256_set1_ps(w1c)));
+            const __m256 q2x = _mm256_sub_ps(_mm256_set1_ps(x2c), _mm256_mul_ps(fx, _mm256_set1_ps(w2c)));
+            const __m256 Q0y = _mm256_set1_ps(q0y), Q1y = _mm256_set1_ps(q1y), Q2y = _mm256_set1_ps(q2y);
+            const __m256 a0 = _mm256_sub_ps(_mm256_mul_ps(q1x, Q2y), _mm256_mul_ps(Q1y, q2x));
+            const __m256 a1 = _mm256_sub_ps(_mm256_mul_ps(q2x, Q0y), _mm256_mul_ps(Q2y, q0x));
+            const __m256 a2 = _mm256_sub_ps(_mm256_mul_ps(q0x, Q1y), _mm256_mul_ps(Q0y, q1x));
+            const __m256 num = _mm256_add_ps(
+                _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(z0c), a0), _mm256_mul_ps(_mm256_set1_ps(z1c), a1)),
+                _mm256_mul_ps(_mm256_set1_ps(z2c), a2));
+            const __m256 den = _mm256_add_ps(
+                _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(w0c), a0), _mm256_mul_ps(_mm256_set1_ps(w1c), a1)),
+                _mm256_mul_ps(_mm256_set1_ps(w2c), a2));
+            const __m256 zw = _mm256_div_ps(num, den);
+            const __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
+            const __m256 u = _mm256_div_ps(a0, sum);
+            const __m256 v = _mm256_div_ps(a1, sum);
+            // Branch-free form of the scalar update below: a lane takes part iff it is covered and !(zw > 1);
+            // key = orderedBits(zw + 0) << 32 | tri; it replaces the slot iff key < slot (unsigned).
+            const __m256i bitSel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+            const __m256i covered =
+                _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int32_t>(m)), bitSel), bitSel);
+            const __m256i far = _mm256_castps_si256(_mm256_cmp_ps(zw, _mm256_set1_ps(1.0f), _CMP_GT_OQ));
+            const __m256i valid = _mm256_andnot_si256(far, covered);
+            const __m256i zb = _mm256_castps_si256(_mm256_add_ps(zw, _mm256_setzero_ps()));
+            const __m256i ob = _mm256_xor_si256(
+                zb, _mm256_or_si256(_mm256_srai_epi32(zb, 31), _mm256_set1_epi32(static_cast<int32_t>(0x80000000u))));
+            // Reorder to (0,1,4,5,2,3,6,7) so that unpacklo / unpackhi give pixels 0..3 / 4..7 in memory order.
+            const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+            const __m256i obP = _mm256_permutevar8x32_epi32(ob, perm);
+            const __m256i validP = _mm256_permutevar8x32_epi32(valid, perm);
+            const __m256i triV = _mm256_set1_epi32(static_cast<int32_t>(triId));
+            const __m256i kLo = _mm256_unpacklo_epi32(triV, obP), kHi = _mm256_unpackhi_epi32(triV, obP);
+            const __m256i vLo = _mm256_unpacklo_epi32(validP, validP), vHi = _mm256_unpackhi_epi32(validP, validP);
+            uint64_t* slotP = keyRow + g;
+            const __m256i sLo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slotP));
+            const __m256i sHi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slotP + 4));
+            const __m256i flip = _mm256_set1_epi64x(static_cast<int64_t>(0x8000000000000000ull));
+            const __m256i bLo = _mm256_and_si256(
+                vLo, _mm256_cmpgt_epi64(_mm256_xor_si256(sLo, flip), _mm256_xor_si256(kLo, flip)));
+            const __m256i bHi = _mm256_and_si256(
+                vHi, _mm256_cmpgt_epi64(_mm256_xor_si256(sHi, flip), _mm256_xor_si256(kHi, flip)));
+            if (_mm256_testz_si256(_mm256_or_si256(bLo, bHi), _mm256_or_si256(bLo, bHi))) continue;
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(slotP), _mm256_blendv_epi8(sLo, kLo, bLo));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(slotP + 4), _mm256_blendv_epi8(sHi, kHi, bHi));
+            // Per-pixel 32-bit lanes of the replace mask, in memory order.
+            const __m256 b32 = _mm256_castsi256_ps(_mm256_permute4x64_epi64(
+                _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(bLo), _mm256_castsi256_ps(bHi), _MM_SHUFFLE(2, 0, 2, 0))),
+                _MM_SHUFFLE(3, 1, 2, 0)));
+            const int pi = static_cast<int>(slotP - key);
+            _mm256_storeu_ps(winU + pi, _mm256_blendv_ps(_mm256_loadu_ps(winU + pi), u, b32));
+            _mm256_storeu_ps(winV + pi, _mm256_blendv_ps(_mm256_loadu_ps(winV + pi), v, b32));
+            _mm256_storeu_ps(winZ + pi, _mm256_blendv_ps(_mm256_loadu_ps(winZ + pi), zw, b32));
+          }
+#else
+          alignas(32) float zw8[8], u8[8], v8[8];
+          for (int j = 0; j < 8; ++j) {
+            if (!((m >> j) & 1u)) continue;
+            const float fx = fxRow[g + j];
+            const float q0x = x0c - fx * w0c, q1x = x1c - fx * w1c, q2x = x2c - fx * w2c;
+            const float a0 = q1x * q2y - q1y * q2x;
+            const float a1 = q2x * q0y - q2y * q0x;
+            const float a2 = q0x * q1y - q0y * q1x;
+            zw8[j] = (z0c * a0 + z1c * a1 + z2c * a2) / (w0c * a0 + w1c * a1 + w2c * a2);
+            const float sum = a0 + a1 + a2;
+            u8[j] = a0 / sum;
+            v8[j] = a1 / sum;
+          }
+          for (uint32_t bits = m; bits; bits &= bits - 1) {
+            const int j = __builtin_ctz(bits);
+            const float zw = zw8[j];
+            if (zw > 1.0f) continue;
+            const uint64_t k = depthKey(zw, triId);
+            uint64_t& slot = keyRow[g + j];
+            if (k < slot) {
+              slot = k;
+              const int pi = static_cast<int>(&slot - key);
+              winU[pi] = u8[j];
+              winV[pi] = v8[j];
+              winZ[pi] = zw;
+            }
+          }
+#endif
         }
       }
     }
     for (int py = ty0; py <= ty1; ++py) {
-      const float fy = pixelCentre(py, H);
-      for (int px = tx0; px <= tx1; ++px) {
+      int px = tx0;
+#if defined(__AVX2__)
+      // 8 pixels at a time: the clamps of clampedOutputRaw as compare + blend (the same results, NaN -> 0
+      // included), then a 4x8 transpose into (u, v, zw, id) quadruples.
+      for (; px + 7 <= tx1; px += 8) {
+        const int pi = (py - ty0) * kTile + (px - tx0);
+        auto clamp8 = [](__m256 x, float lo, float hi) {
+          const __m256 L = _mm256_set1_ps(lo), Hh = _mm256_set1_ps(hi);
+          __m256 r = _mm256_blendv_ps(x, L, _mm256_cmp_ps(x, L, _CMP_LT_OQ));
+          r = _mm256_blendv_ps(r, Hh, _mm256_cmp_ps(x, Hh, _CMP_GT_OQ));
+          return _mm256_blendv_ps(r, _mm256_setzero_ps(), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+        };
+        __m256 u = clamp8(_mm256_loadu_ps(winU + pi), 0.0f, 1.0f);
+        __m256 v = clamp8(_mm256_loadu_ps(winV + pi), 0.0f, 1.0f);
+        const __m256 sum = _mm256_add_ps(u, v);
+        const __m256 over = _mm256_cmp_ps(sum, _mm256_set1_ps(1.0f), _CMP_GT_OQ);
+        u = _mm256_blendv_ps(u, _mm256_div_ps(u, sum), over);
+        v = _mm256_blendv_ps(v, _mm256_div_ps(v, sum), over);
+        __m256 z = clamp8(_mm256_loadu_ps(winZ + pi), -1.0f, 1.0f);
+        const __m256i k0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + pi));
+        const __m256i k1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + pi + 4));
+        const __m256i ones = _mm256_set1_epi64x(-1);
+        auto low32 = [](__m256i a, __m256i b) {  // low dwords of the 8 u64 lanes of (a, b), in order
+          return _mm256_castps_si256(_mm256_castsi256_ps(_mm256_permute4x64_epi64(
+              _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _MM_SHUFFLE(2, 0, 2, 0))),
+              _MM_SHUFFLE(3, 1, 2, 0))));
+        };
+        const __m256i t = low32(k0, k1);
+        const __m256 bg = _mm256_castsi256_ps(low32(_mm256_cmpeq_epi64(k0, ones), _mm256_cmpeq_epi64(k1, ones)));
+        __m256 id = _mm256_cvtepi32_ps(_mm256_add_epi32(t, _mm256_set1_epi32(1)));
+        const __m256 zero = _mm256_setzero_ps();
+        u = _mm256_blendv_ps(u, zero, bg);
+        v = _mm256_blendv_ps(v, zero, bg);
+        z = _mm256_blendv_ps(z, zero, bg);
+        id = _mm256_blendv_ps(id, zero, bg);
+        const __m256 t0 = _mm256_unpacklo_ps(u, v), t1 = _mm256_unpackhi_ps(u, v);
+        const __m256 t2 = _mm256_unpacklo_ps(z, id), t3 = _mm256_unpackhi_ps(z, id);
+        const __m256 a = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+        const __m256 bq = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+        const __m256 c = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+        const __m256 dq = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+        float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + px);
+        _mm256_storeu_ps(out, _mm256_permute2f128_ps(a, bq, 0x20));
+        _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(c, dq, 0x20));
+        _mm256_storeu_ps(out + 16, _mm256_permute2f128_ps(a, bq, 0x31));
+        _mm256_storeu_ps(out + 24, _mm256_permute2f128_ps(c, dq, 0x31));
+      }
+#endif
+      for (; px <= tx1; ++px) {
         float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + px);
         const uint64_t k = key[(py - ty0) * kTile + (px - tx0)];
         if (k == ~0ull) {
@@ -341,10 +596,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
           continue;
         }
         const uint32_t t = static_cast<uint32_t>(k & 0xFFFFFFFFull);
-        const int32_t* it = tri + 3 * static_cast<int64_t>(t);
-        const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
-        const Bary r = baryAt(p0, p1, p2, pixelCentre(px, W), fy);
-        clampedOutput(r, zwOf(r, p0, p1, p2), out);
+        const int pi = (py - ty0) * kTile + (px - tx0);
+        clampedOutputRaw(winU[pi], winV[pi], winZ[pi], out);
         out[3] = static_cast<float>(t + 1);
       }
     }
@@ -361,7 +614,8 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   const Fragments f = buildFragments(rast, B, HW, T);
 
   // Per-triangle-corner sums G[b, t, k, (x, y, w)], each group in ascending pixel order.
-  std::vector<float> G(static_cast<size_t>(B) * T * 9);
+  std::vector<float>& G = scratch().G;
+  G.resize(static_cast<size_t>(B) * T * 9);  // every entry is written below
   const int64_t tChunks = ceilDivPos(T, kTriChunk);
   parallelFor(B * tChunks, [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
@@ -386,7 +640,8 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
     }
   });
 
-  std::vector<int32_t> cStart, corner;
+  std::vector<int32_t>& cStart = scratch().cornerStart;
+  std::vector<int32_t>& corner = scratch().corner;
   buildCorners(tri, T, V, cStart, corner);
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
   parallelFor(B * vChunks, [&](int64_t task) {
@@ -411,6 +666,21 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
 }
 
 namespace {
+/**
+ * Calls fn with the channel count as a compile-time constant for small counts (so the per-channel loops unroll;
+ * the float operations and their order are the same) and as a plain int otherwise.
+ */
+template <typename F>
+void withChannels(int C, F&& fn) {
+  switch (C) {
+    case 1: fn(std::integral_constant<int, 1>{}); break;
+    case 2: fn(std::integral_constant<int, 2>{}); break;
+    case 3: fn(std::integral_constant<int, 3>{}); break;
+    case 4: fn(std::integral_constant<int, 4>{}); break;
+    default: fn(C); break;
+  }
+}
+
 void checkInterp(const InterpDims& d, const float* rast, const int32_t* attrTri, const char* where) {
   if (d.batch < 1 || d.height < 1 || d.width < 1 || d.attrVertices < 0 || d.channels < 1 || d.numTriangles < 0 ||
       !(d.attrBatch == 1 || d.attrBatch == d.batch))
@@ -423,7 +693,8 @@ void checkInterp(const InterpDims& d, const float* rast, const int32_t* attrTri,
 void interpolateForward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri, float* out) {
   checkInterp(d, rast, attrTri, "interpolate");
   const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = d.batch * HW;
-  const int C = d.channels;
+  withChannels(d.channels, [&](auto Cc) {
+  const int C = Cc;
   parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
     const int64_t p1 = std::min(N, (task + 1) * kPixelChunk);
     for (int64_t p = task * kPixelChunk; p < p1; ++p) {
@@ -443,12 +714,15 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
       for (int c = 0; c < C; ++c) o[c] = u * a0[c] + v * a1[c] + w * a2[c];
     }
   });
+  });
 }
 
 void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
                          const float* gradOut, float* gradAttr, float* gradRast) {
   checkInterp(d, rast, attrTri, "interpolateBackward");
-  const int B = d.batch, T = d.numTriangles, Va = d.attrVertices, C = d.channels;
+  withChannels(d.channels, [&](auto Cc) {
+  const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
+  const int C = Cc;
   const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = B * HW;
   if (gradRast) {
     parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
@@ -477,7 +751,8 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   if (!gradAttr) return;
   const Fragments f = buildFragments(rast, B, HW, T);
   // Per-corner sums G[b, t, k, c], each (b, t) group in ascending pixel order.
-  std::vector<float> G(static_cast<size_t>(B) * T * 3 * C);
+  std::vector<float>& G = scratch().G;
+  G.resize(static_cast<size_t>(B) * T * 3 * C);  // every entry is written below
   const int64_t tChunks = ceilDivPos(T, kTriChunk);
   parallelFor(B * tChunks, [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
@@ -498,7 +773,8 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       }
     }
   });
-  std::vector<int32_t> cStart, corner;
+  std::vector<int32_t>& cStart = scratch().cornerStart;
+  std::vector<int32_t>& corner = scratch().corner;
   buildCorners(attrTri, T, Va, cStart, corner);
   const int Ba = d.attrBatch;
   const int64_t vChunks = ceilDivPos(Va, kVertexChunk);
@@ -517,6 +793,7 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
         }
       }
     }
+  });
   });
 }
 

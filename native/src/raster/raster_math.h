@@ -50,10 +50,13 @@ P3D_HD float clampNan(float x, float lo, float hi) {
   return x < lo ? lo : (x > hi ? hi : x);
 }
 
-/** Forward output (u, v, z/w) with the clamps of 2.1: u, v to [0,1], rescaled if u+v > 1, zw to [-1,1]. */
-P3D_HD void clampedOutput(const Bary& r, float zw, float out[3]) {
-  float u = clampNan(r.a0 / r.s, 0.0f, 1.0f);
-  float v = clampNan(r.a1 / r.s, 0.0f, 1.0f);
+/**
+ * Forward output (u, v, z/w) with the clamps of 2.1 from the raw u0 = a0/s, v0 = a1/s, zw: u, v to [0,1],
+ * rescaled if u+v > 1, zw to [-1,1].
+ */
+P3D_HD void clampedOutputRaw(float u0, float v0, float zw, float out[3]) {
+  float u = clampNan(u0, 0.0f, 1.0f);
+  float v = clampNan(v0, 0.0f, 1.0f);
   const float sum = u + v;
   if (sum > 1.0f) {
     u = u / sum;
@@ -63,6 +66,9 @@ P3D_HD void clampedOutput(const Bary& r, float zw, float out[3]) {
   out[1] = v;
   out[2] = clampNan(zw, -1.0f, 1.0f);
 }
+
+/** Forward output (u, v, z/w) with the clamps of 2.1: u, v to [0,1], rescaled if u+v > 1, zw to [-1,1]. */
+P3D_HD void clampedOutput(const Bary& r, float zw, float out[3]) { clampedOutputRaw(r.a0 / r.s, r.a1 / r.s, zw, out); }
 
 /** Unsigned order == float order; -0 and +0 are made equal by the caller adding +0.0f first. */
 P3D_HD uint32_t orderedBits(float f) {

@@ -51,25 +51,44 @@ function checkImage(where: string, s: RastShape): void {
   checkElements(where, 'rast', s.batch * s.height * s.width * 4);
 }
 
-/** A triangle list [T,3] with every index in [0, numVertices). Returns T. */
-function checkTriangles(where: string, name: string, tri: unknown, numVertices: number): number {
+/**
+ * The shape of a triangle list [T,3]. Returns T. The per-index range check (every index in [0, numVertices))
+ * is done by the native kernel before any work; when the kernel rejects its input, checkTriangleIndices /
+ * checkRast rerun here (see callChecked) to report the first bad entry with a precise message.
+ */
+function checkTriangles(where: string, name: string, tri: unknown): number {
   if (!(tri instanceof Int32Array) || tri.length % 3 !== 0) fail(where, name, 'an Int32Array of length 3*T', tri);
   const T = tri.length / 3;
   if (T > MAX_TRIANGLES) fail(where, name, `at most ${MAX_TRIANGLES} triangles`, T);
-  checkIndices(where, name, tri, numVertices);
   return T;
 }
 
+function checkTriangleIndices(where: string, name: string, tri: Int32Array, numVertices: number): void {
+  checkIndices(where, name, tri, numVertices);
+}
+
+/**
+ * Runs a native call whose kernel validates the indices (triangle indices, rast triangle ids) itself before doing
+ * any work (an O(pixels) scan in JS costs as much as the kernel). If the call throws, `recheck` repeats the
+ * validation in JS so that a bad input is reported with the same message as before; other errors are rethrown.
+ */
+function callChecked(call: () => void, recheck: () => void): void {
+  try {
+    call();
+  } catch (e) {
+    recheck();
+    throw e;
+  }
+}
+
 /** The triangle ids of rast (channel 3) must be 0 (background) or an integer in [1, T]. */
-function checkRast(where: string, rast: unknown, s: RastShape, T: number): Float32Array {
-  const r = checkTyped(where, 'rast', rast, Float32Array, s.batch * s.height * s.width * 4);
+function checkRastIds(where: string, r: Float32Array, T: number): void {
   for (let i = 3; i < r.length; i += 4) {
     const id = r[i];
     if (id !== 0 && !(Number.isInteger(id) && id >= 1 && id <= T)) {
       fail(where, `the triangle id of rast pixel ${(i - 3) / 4}`, `0 or an integer in [1, ${T}]`, id);
     }
   }
-  return r;
 }
 
 function output(where: string, name: string, out: unknown, length: number): Float32Array {
@@ -95,9 +114,12 @@ export function rasterize(
   checkImage(where, { batch, height, width });
   checkElements(where, 'pos', batch * numVertices * 4);
   checkTyped(where, 'pos', pos, Float32Array, batch * numVertices * 4);
-  checkTriangles(where, 'tri', tri, numVertices);
+  checkTriangles(where, 'tri', tri);
   const rast = output(where, 'out', out, batch * height * width * 4);
-  native().rasterize({ pos, numVertices, tri, batch, height, width, rast });
+  callChecked(
+    () => native().rasterize({ pos, numVertices, tri, batch, height, width, rast }),
+    () => checkTriangleIndices(where, 'tri', tri, numVertices),
+  );
   return rast;
 }
 
@@ -122,11 +144,17 @@ export function rasterizeBackward(
   checkImage(where, shape);
   checkElements(where, 'pos', batch * numVertices * 4);
   checkTyped(where, 'pos', pos, Float32Array, batch * numVertices * 4);
-  const T = checkTriangles(where, 'tri', tri, numVertices);
-  checkRast(where, rast, shape, T);
+  const T = checkTriangles(where, 'tri', tri);
+  checkTyped(where, 'rast', rast, Float32Array, batch * height * width * 4);
   checkTyped(where, 'gradRast', gradRast, Float32Array, batch * height * width * 2);
   const gradPos = output(where, 'out', out, batch * numVertices * 4);
-  native().rasterizeBackward({ pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos });
+  callChecked(
+    () => native().rasterizeBackward({ pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos }),
+    () => {
+      checkTriangleIndices(where, 'tri', tri, numVertices);
+      checkRastIds(where, rast, T);
+    },
+  );
   return gradPos;
 }
 
@@ -137,7 +165,7 @@ function checkInterpArgs(
   rast: unknown,
   s: RastShape,
   attrTri: unknown,
-): { attr: Float32Array; rast: Float32Array; attrTri: Int32Array } {
+): { attr: Float32Array; rast: Float32Array; attrTri: Int32Array; recheck: () => void } {
   checkImage(where, s);
   if (typeof a !== 'object' || a === null) fail(where, 'the attr shape', 'an object {batch, vertices, channels}', a);
   checkInteger(where, 'attr batch', a.batch, 1, MAX_BATCH);
@@ -147,9 +175,14 @@ function checkInterpArgs(
   checkElements(where, 'attr', a.batch * a.vertices * a.channels);
   checkElements(where, 'the interpolated image', s.batch * s.height * s.width * a.channels);
   const at = checkTyped(where, 'attr', attr, Float32Array, a.batch * a.vertices * a.channels);
-  const T = checkTriangles(where, 'attrTri', attrTri, a.vertices);
-  const r = checkRast(where, rast, s, T);
-  return { attr: at, rast: r, attrTri: attrTri as Int32Array };
+  const T = checkTriangles(where, 'attrTri', attrTri);
+  const r = checkTyped(where, 'rast', rast, Float32Array, s.batch * s.height * s.width * 4);
+  const at3 = attrTri as Int32Array;
+  const recheck = () => {
+    checkTriangleIndices(where, 'attrTri', at3, a.vertices);
+    checkRastIds(where, r, T);
+  };
+  return { attr: at, rast: r, attrTri: at3, recheck };
 }
 
 function nativeInterpArgs(attr: Float32Array, a: AttrShape, rast: Float32Array, s: RastShape, attrTri: Int32Array) {
@@ -182,7 +215,7 @@ export function interpolate(
   const where = 'interpolate';
   const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
   const o = output(where, 'out', out, rastShape.batch * rastShape.height * rastShape.width * attrShape.channels);
-  native().interpolate({ ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri), out: o });
+  callChecked(() => native().interpolate({ ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri), out: o }), c.recheck);
   return o;
 }
 
@@ -213,12 +246,16 @@ export function interpolateBackward(
   const gradAttr = want.attr === false ? null : new Float32Array(attrShape.batch * attrShape.vertices * attrShape.channels);
   const gradRast = want.rast === false ? null : new Float32Array(pixels * 2);
   if (gradAttr || gradRast) {
-    native().interpolateBackward({
-      ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri),
-      gradOut,
-      gradAttr: gradAttr ?? undefined,
-      gradRast: gradRast ?? undefined,
-    });
+    callChecked(
+      () =>
+        native().interpolateBackward({
+          ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri),
+          gradOut,
+          gradAttr: gradAttr ?? undefined,
+          gradRast: gradRast ?? undefined,
+        }),
+      c.recheck,
+    );
   }
   return { gradAttr, gradRast };
 }
