@@ -1,22 +1,14 @@
 import { KernelArgumentError, nativeAddon, setThreads } from '@pixel3dmm/kernels';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import { interpolate, interpolateBackward, rasterize, rasterizeBackward } from './raster.js';
 import { referenceInterpolate, referenceRasterize } from './testing/reference-raster.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
+const rng = (seed: number): (() => number) => makeRng(seed).uniform;
 
 /** OpenGL perspective of a camera-space point (camera looks down -z). */
 function project(p: number[], f: number, n = 0.1, fa = 50): number[] {

@@ -1,18 +1,11 @@
 import { KernelArgumentError, setThreads } from '@pixel3dmm/kernels';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import { texture, textureBackward, type TextureShape } from './texture.js';
 import { referenceTexture, type WrapMode } from './testing/reference-raster.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
+const rng = (seed: number): (() => number) => makeRng(seed).uniform;
 
 function randomArray(seed: number, n: number, lo: number, hi: number): Float32Array {
   const r = rng(seed);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import {
   baryAt,
   nearClipPoint,
@@ -17,17 +18,8 @@ import {
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
+const rng = (seed: number): (() => number) => makeRng(seed).uniform;
 
 /** OpenGL perspective: focal (NDC units) f, near n, far fa. Camera looks down -z. */
 function project(p: [number, number, number], f: number, n = 0.1, fa = 50): [number, number, number, number] {
