@@ -9,3 +9,4 @@ export * from './obj.js';
 export * from './ply.js';
 export * from './atomic-write.js';
 export * from './testing/flame-like.js';
+export * from './preprocessed.js';

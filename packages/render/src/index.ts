@@ -70,4 +70,5 @@ export {
   type TextureShape,
   type TextureWrapMode,
 } from './texture.js';
+export * from './camera.js';
 export { antialias, antialiasBackward, antialiasTopology, type AntialiasGradients } from './antialias.js';
