@@ -80,3 +80,29 @@ export interface ObjectiveResult {
   terms: Record<string, number>;
   gradient: TrackingGradient;
 }
+
+/** UV-space nearest neighbours of the valid vertex set, found once per frame (spec 6.1). */
+export interface Correspondences {
+  /** [J,2] integer pixel coordinates (col, row) at render size S of each valid vertex's nearest UV pixel. */
+  pixels: Int32Array;
+  /** [J] squared UV distance of that neighbour (compared with delta_uv). */
+  dist2: Float32Array;
+}
+
+/** One evaluation of the objective on a batch of frames. */
+export interface ObjectiveRequest {
+  variables: TrackingVariables;
+  /** Positions into variables.frames forming the batch (time order when options.smoothness). */
+  batch: number[];
+  /** The inputs of those frames, same order as batch. */
+  frames: FrameData[];
+  /** Their correspondences (from the objective's `correspondences`), same order as batch. */
+  correspondences: Correspondences[];
+  options: ObjectiveOptions;
+}
+
+/** What the optimiser needs from the objective (implemented in objective/). */
+export interface TrackingObjectiveApi {
+  correspondences(frame: FrameData, variables: TrackingVariables, position: number): Correspondences;
+  evaluate(request: ObjectiveRequest): ObjectiveResult;
+}
