@@ -87,7 +87,7 @@ describe('pixel3dmm synth-model and flame', () => {
   });
 });
 
-describe('pixel3dmm info and demo', () => {
+describe('pixel3dmm info', () => {
   it('reports the addon and why CUDA is or is not usable', () => {
     const r = run('info', '--json');
     expect(r.code, r.err).toBe(0);
@@ -97,15 +97,5 @@ describe('pixel3dmm info and demo', () => {
     expect(info.kernels.threads).toBeGreaterThan(0);
     expect(info.sharp).toMatch(/^\d+\.\d+/);
     expect(info.onnxruntime).toMatch(/^\d+\.\d+/);
-  });
-
-  it('runs the demo on the built-in synthetic subject', () => {
-    const out = join(tmp, 'demo');
-    const r = run('demo', '--out', out, '--json');
-    expect(r.code, r.err).toBe(0);
-    const summary = JSON.parse(r.out);
-    expect(summary.vertices).toBe(5023);
-    expect(readdirSync(join(out, 'meshes')).length).toBe(summary.frames);
-    for (const p of summary.previews) expect(existsSync(p)).toBe(true);
   });
 });

@@ -1,10 +1,15 @@
 // The `pixel3dmm` command line.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { benchFlameCommand } from './commands/bench-flame.js';
+import { benchTrackCommand } from './commands/bench-track.js';
 import { demoCommand } from './commands/demo.js';
 import { flameCommand } from './commands/flame.js';
 import { infoCommand } from './commands/info.js';
+import { MAX_RENDER_SIZE, renderCommand } from './commands/render.js';
+import { CHANNELS } from './commands/render-channels.js';
 import { synthModelCommand } from './commands/synth-model.js';
+import { synthCommand } from './commands/synth.js';
+import { trackCommand } from './commands/track.js';
 import { VERSION } from './version.js';
 
 export function parseInteger(name: string, min: number, max: number) {
@@ -32,6 +37,18 @@ export function buildProgram(): Command {
     .action(synthModelCommand);
 
   program
+    .command('synth')
+    .description('render a synthetic subject with known FLAME parameters into the preprocessed-data layout ' +
+      '(crops, landmarks, segmentation, UV and normal maps as the networks write them) plus ground_truth.json')
+    .requiredOption('--frames <n>', 'number of frames', parseInteger('--frames', 1, 99999))
+    .requiredOption('--out <dir>', 'output folder (PREPROCESSED_DATA/VID); must be empty or new unless --force')
+    .option('--model <path>', 'FLAME .pkl or a directory of FLAME files (default: PIXEL3DMM_FLAME_MODEL, else the built-in synthetic head)')
+    .option('--seed <n>', 'seed of the identity, motion and noise', parseInteger('--seed', 0, 2 ** 32 - 1), 0)
+    .option('--noise <level>', 'none (exact), realistic or heavy network/detector errors', 'none')
+    .option('--force', 'replace a previous synthetic subject in --out')
+    .action(synthCommand);
+
+  program
     .command('flame')
     .description('evaluate a FLAME model for one parameter file and write the mesh')
     .option('--model <path>', 'FLAME .pkl or a directory of FLAME files (default: PIXEL3DMM_FLAME_MODEL, else the built-in synthetic head)')
@@ -39,6 +56,21 @@ export function buildProgram(): Command {
     .requiredOption('--out <file>', 'mesh.ply, mesh.obj or verts.npy')
     .option('--world', 'apply the global head pose (rotation, translation)')
     .action(flameCommand);
+
+  program
+    .command('render')
+    .description('render a mesh (or a posed FLAME model) with the tracking camera: camera at (0,0,1) looking down -z, ' +
+      'focal 2000/512 of the size, principal point at the centre, near 0.1, far 5; .png to look at, .npy for numbers')
+    .option('--mesh <file>', 'world-space mesh, .obj or .ply')
+    .option('--model <path>', 'without --mesh: FLAME .pkl or directory (default: PIXEL3DMM_FLAME_MODEL, else the built-in synthetic head)')
+    .option('--params <file>', 'without --mesh: FLAME parameter JSON (default: the neutral head at the origin)')
+    .requiredOption('--size <n>', 'image size S (S x S pixels)', parseInteger('--size', 1, MAX_RENDER_SIZE))
+    .requiredOption('--out <file>', 'output .png or .npy (triangle-id: int32 [S,S] = triangle index + 1, 0 = background; ' +
+      'others: float32 [S,S,C]); rows top-down as in an image')
+    .addOption(new Option('--channel <name>', 'triangle-id, uv (the mesh\'s texture coordinates), normal (area-weighted vertex ' +
+      'normals, PNG (n+1)/2), depth (camera-space, metres), mask (coverage, antialiased)').choices(CHANNELS).default('triangle-id'))
+    .option('--no-antialias', 'mask: plain 0/1 coverage instead of the antialiased mask')
+    .action(renderCommand);
 
   const bench = program.command('bench').description('benchmarks of the kernels');
   bench
@@ -48,13 +80,40 @@ export function buildProgram(): Command {
     .option('--model <path>', 'FLAME model (default: the built-in synthetic head)')
     .option('--json', 'print JSON')
     .action(benchFlameCommand);
+  bench
+    .command('track')
+    .description('tracker timings at 256x256: camera warm-up step, stage-1 iteration, stage-2 iteration at batch 16, and stage-1 ' +
+      'frames per second with early stopping on a synthetic video')
+    .option('--frames <n>', 'frames of the synthetic video (at least 16)', parseInteger('--frames', 16, 1000), 16)
+    .option('--json', 'print JSON')
+    .action(benchTrackCommand);
 
   program
     .command('demo')
-    .description('the main job on the built-in synthetic subject')
+    .description('synthesise a short video of the built-in synthetic head, track it (reduced joint iterations) and report ' +
+      'the posed-vertex error against the ground truth')
+    .argument('[overrides...]', 'tracker configuration overrides, key=value (configs/tracking.json)')
     .option('--out <dir>', 'output directory', 'pixel3dmm-demo')
+    .option('--frames <n>', 'frames to synthesise', parseInteger('--frames', 2, 1000), 8)
+    .option('--noise <level>', 'none (exact network outputs), realistic or heavy', 'realistic')
+    .option('--seed <n>', 'seed of the synthetic identity, motion and noise', parseInteger('--seed', 0, 2 ** 32 - 1), 0)
     .option('--json', 'print JSON')
     .action(demoCommand);
+
+  program
+    .command('track')
+    .description('track a preprocessed subject (PREPROCESSED_DATA/VID) and write TRACKING_OUTPUT/{VID}_nV1.../: parameters, ' +
+      'meshes, cameras, telemetry and result.mp4; one frame is a single-image fit')
+    .argument('<input>', 'a preprocessed folder, or a NAME under PIXEL3DMM_PREPROCESSED_DATA')
+    .argument('[overrides...]', 'tracker configuration overrides, key=value (configs/tracking.json), e.g. iters=800')
+    .option('--out <dir>', 'TRACKING_OUTPUT (default: PIXEL3DMM_TRACKING_OUTPUT)')
+    .option('--model <path>', 'FLAME .pkl or a directory of FLAME files (default: PIXEL3DMM_FLAME_MODEL, else the built-in synthetic head)')
+    .option('--assets <dir>', "Pixel3DMM's tracking assets folder (needed with a real FLAME model)")
+    .option('--force', 'track again even if the output folder holds a finished run')
+    .option('--no-video', 'do not write result.mp4')
+    .option('--json', 'print a JSON summary')
+    .action(trackCommand);
+
   return program;
 }
 

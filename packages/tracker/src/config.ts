@@ -17,6 +17,8 @@ export interface TrackerConfig {
   batch_size: number;
   early_stopping_delta: number;
   camera_steps: number;
+  /** 'adam' (the original) or 'lm': Levenberg-Marquardt for the landmark half of the camera warm-up (run/camera-lm.ts). */
+  camera_solver: string;
   extra_cam_steps: boolean;
   seed: number;
 

@@ -71,6 +71,11 @@ export interface ObjectiveOptions {
   silhouetteScale: number;
   /** Adds temporal smoothness (6.7) over the batch, which must then be a contiguous window in time order. */
   smoothness: boolean;
+  /**
+   * Whether to compute the shape gradient (default true). Pass false while shape is frozen (stage 1 of a video):
+   * it skips a pass over the identity bases, and gradient.shared.shape then holds only the regulariser terms.
+   */
+  wantShape?: boolean;
 }
 
 export interface ObjectiveResult {

@@ -134,3 +134,11 @@ export function generateSyntheticHead(options: SyntheticHeadOptions = {}): RawFl
     },
   };
 }
+
+/**
+ * Mirror partner of every vertex of the synthetic head (x -> -x, eyeballs included): the synthetic
+ * equivalent of Pixel3DMM's flame_mirror_index.npy. A fresh copy each call.
+ */
+export function syntheticMirrorIndex(): Int32Array {
+  return core().g.mirror.slice();
+}

@@ -1,0 +1,140 @@
+// `pixel3dmm bench track`: what the tracker's loop costs at 256x256 on the built-in synthetic head, each
+// figure the median of repeated runs of exactly what the schedule does per step:
+// - one camera warm-up step (landmark half and UV half): FLAME, projection, loss, gradient, Adam;
+// - one stage-1 iteration: FLAME (+ neck-free pass), rendering, every loss, gradients, Adam;
+// - one stage-2 iteration at batch 16: the same for 16 frames plus smoothness, SparseAdam and Adam;
+// - stage-1 frames per second with early stopping on a synthetic video (frames after the first; the first
+//   frame's camera warm-up and its fixed 200 steps are reported separately).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { builtInFlameModel } from '@pixel3dmm/flame';
+import { kernelInfo } from '@pixel3dmm/kernels';
+import {
+  Adam,
+  SparseAdam,
+  TrackingObjective,
+  VariableStore,
+  builtInTrackingAssets,
+  cameraGroups,
+  defaultTrackerConfig,
+  openPreprocessed,
+  runTracking,
+  stage1Groups,
+  stage2Groups,
+  withOverrides,
+  writeSyntheticSubject,
+  type FrameData,
+  type FrameGroup,
+  type ObjectiveOptions,
+  type PhaseGroups,
+} from '@pixel3dmm/tracker';
+
+function median(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function timeMs(fn: () => void, minRuns: number, minMs: number): number {
+  fn(); // warm-up (workspaces, grids)
+  const t: number[] = [];
+  const start = performance.now();
+  while (t.length < minRuns || performance.now() - start < minMs) {
+    const s = performance.now();
+    fn();
+    t.push(performance.now() - s);
+  }
+  return median(t);
+}
+
+const SHARED = new Set(['shape', 'focal', 'pp']);
+
+export async function benchTrackCommand(opts: { json?: boolean; frames: number }): Promise<void> {
+  const S = 256;
+  const B = 16;
+  const N = Math.max(opts.frames, B);
+  const model = builtInFlameModel(0);
+  const config = withOverrides(defaultTrackerConfig(), { size: S });
+  const tmp = mkdtempSync(join(tmpdir(), 'pixel3dmm-bench-track-'));
+  try {
+    const log = (s: string) => {
+      if (!opts.json) process.stderr.write(`${s}\n`);
+    };
+    log(`synthesising ${N} frames at ${S}x${S} ...`);
+    await writeSyntheticSubject({ out: tmp, frames: N, model, seed: 0, noise: 'realistic' });
+    const seq = await openPreprocessed(tmp, config, { maxFrames: N });
+    const frames: FrameData[] = [];
+    for (let i = 0; i < N; i++) frames.push(await seq.frame(i));
+    const objective = new TrackingObjective(model, builtInTrackingAssets(model), config);
+    const corr = frames.map((f) => objective.correspondences(f));
+    const store = new VariableStore({ shape: new Float64Array(model.numShape), focal: config.focal_init, numFrames: N, numExpression: model.numExpression });
+    const adamFor = (g: PhaseGroups, pos: number) =>
+      new Adam([...g.frame.map(({ group, lr }) => ({ name: group, params: store.frames[pos][group], lr })), ...g.shared.map(({ group, lr }) => ({ name: group, params: store.shared(group), lr }))]);
+    const step = (batch: number[], options: ObjectiveOptions, adam: Adam) => {
+      const r = objective.evaluate({ variables: store.view(), batch, frames: batch.map((i) => frames[i]), correspondences: batch.map((i) => corr[i]), options });
+      adam.step((name) => (SHARED.has(name) ? (name === 'shape' ? r.gradient.shared.shape : name === 'focal' ? [r.gradient.shared.focal] : r.gradient.shared.pp) : r.gradient.frames[0][name as FrameGroup]));
+    };
+
+    log('timing single steps ...');
+    const camAdam = adamFor(cameraGroups(config, true), 0);
+    const cameraLandmarksMs = timeMs(() => step([0], { phase: 'camera-landmarks', silhouetteScale: 1, smoothness: false, wantShape: false }, camAdam), 20, 1000);
+    const cameraUvMs = timeMs(() => step([0], { phase: 'camera-uv', silhouetteScale: 1, smoothness: false, wantShape: false }, camAdam), 20, 1000);
+    const s1Adam = adamFor(stage1Groups(config, false), 1);
+    const stage1Ms = timeMs(() => step([1], { phase: 'track', silhouetteScale: 1, smoothness: false, wantShape: false }, s1Adam), 10, 2000);
+    const g2 = stage2Groups(config);
+    const sparse = new SparseAdam(N, g2.frame.map(({ group, lr }) => ({ name: group, dim: store.frames[0][group].length, row: (r: number) => store.frames[r][group], lr })));
+    const shared = new Adam(g2.shared.map(({ group, lr }) => ({ name: group, params: store.shared(group), lr })));
+    const window = Array.from({ length: B }, (_, i) => i);
+    const stage2Ms = timeMs(() => {
+      const r = objective.evaluate({ variables: store.view(), batch: window, frames: window.map((i) => frames[i]), correspondences: window.map((i) => corr[i]), options: { phase: 'track', silhouetteScale: 1, smoothness: true, wantShape: true } });
+      sparse.step(window, (name, k) => r.gradient.frames[k][name as FrameGroup]);
+      shared.step((name) => (name === 'shape' ? r.gradient.shared.shape : name === 'focal' ? [r.gradient.shared.focal] : r.gradient.shared.pp));
+    }, 3, 3000);
+
+    log(`tracking stage 1 over ${N} frames (default schedule, early stopping) ...`);
+    const run = await runTracking({
+      objective: new TrackingObjective(model, builtInTrackingAssets(model), config),
+      frames: seq,
+      config: withOverrides(config, { global_iters: 0 }),
+      shapePrior: new Float64Array(model.numShape),
+      numExpression: model.numExpression,
+    });
+    const later = run.telemetry.slice(1);
+    const laterSeconds = later.reduce((a, t) => a + t.seconds, 0);
+    const first = run.telemetry[0];
+    const result = {
+      size: S,
+      model: model.source,
+      cpus: cpus().length,
+      threads: kernelInfo().threads,
+      cameraStepMs: { landmarks: cameraLandmarksMs, uv: cameraUvMs },
+      stage1IterationMs: stage1Ms,
+      stage2IterationMs: { batch: B, ms: stage2Ms, perFrameMs: stage2Ms / B },
+      stage1: {
+        frames: later.length,
+        framesPerSecond: later.length / laterSeconds,
+        meanIterations: later.reduce((a, t) => a + t.iterations, 0) / later.length,
+        earlyStopped: later.filter((t) => t.earlyStopped).length,
+        firstFrame: { cameraSteps: first.camera?.steps ?? 0, cameraSeconds: first.camera?.seconds ?? 0, iterations: first.iterations, seconds: first.seconds },
+      },
+      estimates: {
+        defaultStage2Seconds: (config.global_iters * stage2Ms) / 1000,
+        note: `stage 2 at the defaults (global_iters=${config.global_iters}, batch ${B}) would take about this long, whatever the video length`,
+      },
+    };
+    if (opts.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      console.log(`tracker at ${S}x${S}, ${model.source}, ${result.threads} threads on ${result.cpus} CPUs (medians)`);
+      console.log(`  camera warm-up step:       ${cameraLandmarksMs.toFixed(1)} ms (landmark half), ${cameraUvMs.toFixed(1)} ms (UV half)`);
+      console.log(`  stage-1 iteration:         ${stage1Ms.toFixed(1)} ms (FLAME, render, all losses, gradients, Adam)`);
+      console.log(`  stage-2 iteration (B=${B}):  ${stage2Ms.toFixed(1)} ms (${(stage2Ms / B).toFixed(1)} ms per frame)`);
+      console.log(`  stage 1 with early stopping: ${result.stage1.framesPerSecond.toFixed(2)} frames/s over ${later.length} frames ` +
+        `(${result.stage1.meanIterations.toFixed(1)} steps per frame, ${result.stage1.earlyStopped} stopped early)`);
+      console.log(`  first frame: ${result.stage1.firstFrame.cameraSteps} camera steps (${result.stage1.firstFrame.cameraSeconds.toFixed(1)} s) + ` +
+        `${first.iterations} steps, ${first.seconds.toFixed(1)} s in all`);
+      console.log(`  stage 2 at the defaults (${config.global_iters} iterations): about ${(result.estimates.defaultStage2Seconds / 60).toFixed(1)} min`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,182 @@
+// The per-pixel terms (pixel3dmm-spec.md 6.2-6.4). `mean` is over every element of the tensor, masked or not:
+// the denominators are B·S²·C with C the channel count of the tensor (2 for UV, 3 for normals, 1 for fg).
+// Each function returns the weighted loss and writes (not adds) the gradient of that weighted loss with respect
+// to the rendered image into `grad` (float32, the renderer's layout [B,S,S,C]). Sums run in float64.
+
+/** sign(x) with sign(0) = 0 (torch.sign, the subgradient of |x| used by autograd). */
+function sign(x: number): number {
+  return x > 0 ? 1 : x < 0 ? -1 : 0;
+}
+
+export interface DenseImages {
+  size: number;
+  batch: number;
+}
+
+/**
+ * 6.2 dense UV: mean_{b,h,w,c} ((UV - uv_images)·uv_mask)² ·100·weight (L1 without the ×100 when !l2).
+ * `targets[b]` [S,S,2] and `masks[b]` [S,S] per frame; `rendered` [B,S,S,2].
+ */
+export function uvPixelLoss(
+  d: DenseImages,
+  targets: readonly Float32Array[],
+  masks: readonly Uint8Array[],
+  rendered: Float32Array,
+  l2: boolean,
+  weight: number,
+  grad: Float32Array,
+): number {
+  const { size: S, batch: B } = d;
+  const P = S * S, count = B * P * 2;
+  const scale = l2 ? 100 * weight : weight;
+  let sum = 0;
+  grad.fill(0, 0, B * P * 2);
+  for (let b = 0; b < B; b++) {
+    const t = targets[b], m = masks[b], o = b * P;
+    for (let i = 0; i < P; i++) {
+      if (!m[i]) continue;
+      const k = 2 * (o + i);
+      const e0 = t[2 * i] - rendered[k], e1 = t[2 * i + 1] - rendered[k + 1];
+      if (l2) {
+        sum += e0 * e0 + e1 * e1;
+        grad[k] = (-2 * scale * e0) / count;
+        grad[k + 1] = (-2 * scale * e1) / count;
+      } else {
+        sum += Math.abs(e0) + Math.abs(e1);
+        grad[k] = (-scale * sign(e0)) / count;
+        grad[k + 1] = (-scale * sign(e1)) / count;
+      }
+    }
+  }
+  return (scale * sum) / count;
+}
+
+/**
+ * The eye exclusion E = 1 - [dilate(eyes > 0) > 0] of the normal loss: the original blurs the eyes mask with a
+ * k×k Gaussian (σ = k, reflect padding) and thresholds it at > 0. All Gaussian weights are positive, and with
+ * reflect padding every reflected window position is also inside the clamped window, so this is exactly a k×k
+ * box dilation over the clamped window. `eyes(i)` reads pixel i of one frame; out[i] = E.
+ */
+export function eyeExclusion(
+  S: number,
+  kernel: number,
+  eyes: Float32Array,
+  stride: number,
+  offset: number,
+  frameOffset: number,
+  rowScratch: Int32Array,
+  out: Uint8Array,
+): void {
+  const r = Math.floor(kernel / 2);
+  // Only the eyes' bounding box grown by r can be excluded: find it, set everything else to 1.
+  let x0 = S, x1 = -1, y0 = S, y1 = -1;
+  for (let y = 0; y < S; y++) {
+    for (let x = 0, i = (frameOffset + y * S) * stride + offset; x < S; x++, i += stride) {
+      if (eyes[i] > 0) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  }
+  out.fill(1);
+  if (x1 < 0) return;
+  const bx0 = Math.max(0, x0 - r), bx1 = Math.min(S - 1, x1 + r), by0 = Math.max(0, y0 - r), by1 = Math.min(S - 1, y1 + r);
+  const isEye = (x: number, y: number) => (eyes[(frameOffset + y * S + x) * stride + offset] > 0 ? 1 : 0);
+  // Horizontal pass over the eye rows: rowScratch[y*S + x] = eye pixels within columns [x-r, x+r] (clamped).
+  for (let y = y0; y <= y1; y++) {
+    let run = 0;
+    // Start with columns [bx0-r-1, bx0+r-1]: the first step adds bx0+r and drops bx0-r-1.
+    for (let x = Math.max(0, bx0 - r - 1); x < Math.min(S, bx0 + r); x++) run += isEye(x, y);
+    for (let x = bx0; x <= bx1; x++) {
+      if (x + r < S) run += isEye(x + r, y);
+      if (x - r - 1 >= 0) run -= isEye(x - r - 1, y);
+      rowScratch[y * S + x] = run;
+    }
+  }
+  // Vertical pass: a pixel is excluded when any eye row within ±r has a count > 0 at its column.
+  for (let x = bx0; x <= bx1; x++) {
+    for (let y = by0; y <= by1; y++) {
+      for (let yy = Math.max(y0, y - r); yy <= Math.min(y1, y + r); yy++) {
+        if (rowScratch[yy * S + x] > 0) {
+          out[y * S + x] = 0;
+          break;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * 6.3 normals: Δ = N̂ - n_F, valid = mean_c |Δ_c| < δ_n, L = mean_{b,c,h,w} |Δ·valid·normal_mask·E| ·weight
+ * (squared with l2). `exclusion` [B,S,S] is E of eyeExclusion; the rendered normals of pixel i are read at
+ * rendered[i*stride + offset + c] (an interleaved render buffer); `grad` is [B,S,S,3].
+ */
+export function normalLoss(
+  d: DenseImages,
+  targets: readonly Float32Array[],
+  masks: readonly Uint8Array[],
+  exclusion: Uint8Array,
+  rendered: Float32Array,
+  stride: number,
+  offset: number,
+  deltaN: number,
+  l2: boolean,
+  weight: number,
+  grad: Float32Array,
+): number {
+  const { size: S, batch: B } = d;
+  const P = S * S, count = B * P * 3;
+  let sum = 0;
+  grad.fill(0, 0, B * P * 3);
+  for (let b = 0; b < B; b++) {
+    const t = targets[b], m = masks[b], o = b * P;
+    for (let i = 0; i < P; i++) {
+      if (!m[i] || !exclusion[o + i]) continue;
+      const k = 3 * (o + i), r = (o + i) * stride + offset;
+      const e0 = t[3 * i] - rendered[r], e1 = t[3 * i + 1] - rendered[r + 1], e2 = t[3 * i + 2] - rendered[r + 2];
+      if (!((Math.abs(e0) + Math.abs(e1) + Math.abs(e2)) / 3 < deltaN)) continue;
+      if (l2) {
+        sum += e0 * e0 + e1 * e1 + e2 * e2;
+        grad[k] = (-2 * weight * e0) / count;
+        grad[k + 1] = (-2 * weight * e1) / count;
+        grad[k + 2] = (-2 * weight * e2) / count;
+      } else {
+        sum += Math.abs(e0) + Math.abs(e1) + Math.abs(e2);
+        grad[k] = (-weight * sign(e0)) / count;
+        grad[k + 1] = (-weight * sign(e1)) / count;
+        grad[k + 2] = (-weight * sign(e2)) / count;
+      }
+    }
+  }
+  return (weight * sum) / count;
+}
+
+/**
+ * 6.4 one-sided silhouette: mean_{b,h,w} |valid_bg·(fg_mask - fg)| ·weight. `rendered` [B,S,S] (fg).
+ */
+export function silhouetteLoss(
+  d: DenseImages,
+  foreground: readonly Uint8Array[],
+  validBackground: readonly Uint8Array[],
+  rendered: Float32Array,
+  weight: number,
+  grad: Float32Array,
+): number {
+  const { size: S, batch: B } = d;
+  const P = S * S, count = B * P;
+  let sum = 0;
+  grad.fill(0, 0, B * P);
+  for (let b = 0; b < B; b++) {
+    const f = foreground[b], vb = validBackground[b], o = b * P;
+    for (let i = 0; i < P; i++) {
+      if (!vb[i]) continue;
+      const e = f[i] - rendered[o + i];
+      if (e === 0) continue;
+      sum += Math.abs(e);
+      grad[o + i] = (-weight * sign(e)) / count;
+    }
+  }
+  return (weight * sum) / count;
+}

@@ -1,0 +1,326 @@
+// Every loss against an independent statement of its spec formula (closed forms, brute force) and its gradient
+// against central differences.
+import { describe, expect, it } from 'vitest';
+import { WFLW_TO_IBUG68 } from '@pixel3dmm/formats';
+import { builtInFlameModel, syntheticMirrorIndex } from '@pixel3dmm/flame';
+import type { Correspondences, FrameData } from '../../types.js';
+import { eyeExclusion, normalLoss, silhouetteLoss, uvPixelLoss } from './dense.js';
+import { closureLoss, EYELID_LOWER, EYELID_UPPER, EYES_68, landmarkLoss, landmarkTargets, vertexLandmarkLoss } from './landmarks.js';
+import { eyeSymmetry, MirrorQuadratic, mirrorLossDirect, smoothness, squaredNormPerFrame } from './regularizers.js';
+import { bruteForceCorrespondences, findCorrespondences, uvCorrespondenceLoss, UvGrid } from './uv-correspondence.js';
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Central-difference check of d f / d x[i] for the listed indices of a float array. */
+function checkGradient(
+  x: Float32Array | Float64Array,
+  f: () => number,
+  grad: ArrayLike<number>,
+  indices: number[],
+  h: number,
+  rel = 1e-3,
+  abs = 1e-9,
+): void {
+  for (const i of indices) {
+    const x0 = x[i];
+    x[i] = x0 + h;
+    const fp = f();
+    x[i] = x0 - h;
+    const fm = f();
+    x[i] = x0;
+    const fd = (fp - fm) / ((x0 + h - (x0 - h)) as number);
+    expect(Math.abs(fd - grad[i]), `index ${i}: fd ${fd} vs analytic ${grad[i]}`).toBeLessThanOrEqual(abs + rel * Math.max(Math.abs(fd), Math.abs(grad[i])));
+  }
+}
+
+describe('UV correspondences: nearest neighbours', () => {
+  it('the grid search is exactly the brute-force 1-NN (index and squared distance), masked zeros and ties included', () => {
+    const S = 48, r = rng(1);
+    const uv = new Float32Array(2 * S * S);
+    for (let i = 0; i < S * S; i++) {
+      const masked = r() < 0.4; // the masked pixels of the network map are (0,0)
+      if (!masked) {
+        // A smooth map plus noise and a few exact duplicates (ties resolve to the lower index).
+        uv[2 * i] = Math.min(1, Math.max(0, 0.3 + 0.4 * ((i % S) / S) + 0.02 * (r() - 0.5)));
+        uv[2 * i + 1] = Math.min(1, Math.max(0, 0.2 + 0.5 * (Math.floor(i / S) / S) + 0.02 * (r() - 0.5)));
+        if (i > 10 && r() < 0.05) {
+          uv[2 * i] = uv[2 * i - 20];
+          uv[2 * i + 1] = uv[2 * i - 19];
+        }
+      }
+    }
+    const J = 500;
+    const q = new Float64Array(2 * J);
+    for (let j = 0; j < J; j++) {
+      // Mostly inside the map's range, some far outside [0,1] and some exactly on points.
+      q[2 * j] = j % 50 === 0 ? 1.7 : j % 37 === 0 ? uv[2 * j] : r() * 1.2 - 0.1;
+      q[2 * j + 1] = j % 50 === 0 ? -0.4 : j % 37 === 0 ? uv[2 * j + 1] : r() * 1.2 - 0.1;
+    }
+    const grid = new UvGrid(S);
+    const a = findCorrespondences(grid, uv, q);
+    const b = bruteForceCorrespondences(uv, S, q);
+    expect(Array.from(a.pixels)).toEqual(Array.from(b.pixels));
+    expect(Array.from(a.dist2)).toEqual(Array.from(b.dist2));
+  });
+});
+
+describe('UV correspondence loss (6.1)', () => {
+  const S = 32, V = 6, valid = Int32Array.of(1, 2, 4, 5);
+  const setup = () => {
+    const corr: Correspondences = {
+      pixels: Int32Array.of(10, 12, 20, 5, 3, 3, 25, 30),
+      dist2: Float32Array.of(1e-5, 1e-5, 1e-4 /* above delta_uv */, 0),
+    };
+    const projected = new Float32Array(3 * V);
+    const pts = [
+      [0, 0, -1],
+      [11.3, 10.6, -1.0], // valid
+      [19.2, 6.1, -1.0], // valid
+      [0, 0, -1],
+      [3.5, 3.5, -1.0], // masked by dist2
+      [5.0, 31.9, -1.0], // |g - p|_1 = 20 + 1.9 >= 20: rejected
+    ];
+    pts.forEach((p, v) => projected.set(p, 3 * v));
+    return { corr, projected };
+  };
+  const reference = (projected: Float32Array, corr: Correspondences, l2: boolean) => {
+    // Spec: mean over (b, j, c) of (w (g - p)/S)² ·100, or of |w (g - p)/S|.
+    let s = 0;
+    for (let j = 0; j < valid.length; j++) {
+      const v = valid[j];
+      const dx = corr.pixels[2 * j] - projected[3 * v], dy = corr.pixels[2 * j + 1] - projected[3 * v + 1];
+      const w = corr.dist2[j] < 5e-5 && Math.abs(dx) + Math.abs(dy) < 20 ? 1 : 0;
+      s += l2 ? (w * dx / S) ** 2 + (w * dy / S) ** 2 : Math.abs((w * dx) / S) + Math.abs((w * dy) / S);
+    }
+    return ((l2 ? 100 : 1) * s) / (valid.length * 2);
+  };
+  for (const l2 of [true, false]) {
+    it(`matches the spec's mean and its gradient (${l2 ? 'L2 ×100' : 'L1'})`, () => {
+      const { corr, projected } = setup();
+      const grad = new Float64Array(3 * V);
+      const run = (g: Float64Array) =>
+        uvCorrespondenceLoss({
+          size: S, batch: 1, numVertices: V, valid, correspondences: [corr], projected, depth: null,
+          deltaUv: 5e-5, distUv: 20, l2, weight: 7, gradProjected: g,
+        });
+      const value = run(grad);
+      expect(value).toBeCloseTo(7 * reference(projected, corr, l2), 12);
+      checkGradient(projected, () => run(new Float64Array(3 * V)), grad, [3, 4, 6, 7, 12, 13, 15, 16], 1e-2, 1e-3);
+      expect(grad[12]).toBe(0); // masked by dist2
+      expect(grad[15]).toBe(0); // beyond dist_uv
+    });
+  }
+  it('visibility: truncated depth lookup at each frame\'s own pixels, rendered z < z_s + 0.01', () => {
+    const { corr, projected } = setup();
+    const B = 2;
+    const proj2 = new Float32Array(2 * 3 * V);
+    proj2.set(projected, 0);
+    proj2.set(projected, 3 * V);
+    // Frame 1: vertex 2 projects elsewhere (same correspondence) so that it reads a different depth pixel.
+    proj2[3 * V + 3 * 2] = 18.7;
+    proj2[3 * V + 3 * 2 + 1] = 4.2;
+    const depth = new Float32Array(B * S * S);
+    depth.fill(-1.0);
+    depth[0 * S * S + 10 * S + 11] = -0.5; // frame 0, vertex 1 at (row 10, col 11): occluded by a nearer surface
+    depth[1 * S * S + 4 * S + 18] = 0; // frame 1, vertex 2 at (row 4, col 18): background -> occluded
+    const grad = new Float64Array(2 * 3 * V);
+    const value = uvCorrespondenceLoss({
+      size: S, batch: B, numVertices: V, valid, correspondences: [corr, corr], projected: proj2,
+      depth: { data: depth, stride: 1, offset: 0 }, deltaUv: 5e-5, distUv: 20, l2: true, weight: 1, gradProjected: grad,
+    });
+    // Survivors: frame 0 vertex 2 (depth -1 < -1 + 0.01) and frame 1 vertex 1.
+    const e = (dx: number, dy: number) => (dx * dx + dy * dy) / (S * S);
+    const expected = (100 * (e(20 - 19.2, 5 - 6.1) + e(10 - 11.3, 12 - 10.6))) / (B * valid.length * 2);
+    expect(value).toBeCloseTo(expected, 6);
+    expect(grad[3 * 1]).toBe(0);
+    expect(grad[3 * V + 3 * 2]).toBe(0);
+    expect(grad[3 * 2]).not.toBe(0);
+    expect(grad[3 * V + 3 * 1]).not.toBe(0);
+  });
+});
+
+describe('dense terms (6.2-6.4)', () => {
+  const S = 8, B = 2, P = S * S;
+  const r = rng(5);
+  const mask = () => Uint8Array.from({ length: P }, () => (r() < 0.7 ? 1 : 0));
+  it('uv_pixel: mean over B·S²·2 with the mask, ×100 (L2) or L1, and its gradient', () => {
+    const targets = [0, 1].map(() => Float32Array.from({ length: 2 * P }, () => r()));
+    const masks = [mask(), mask()];
+    const rendered = Float32Array.from({ length: B * 2 * P }, () => r());
+    for (const l2 of [true, false]) {
+      const grad = new Float32Array(B * 2 * P);
+      const v = uvPixelLoss({ size: S, batch: B }, targets, masks, rendered, l2, 3, grad);
+      let s = 0;
+      for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) for (let c = 0; c < 2; c++) {
+        const e = (targets[b][2 * i + c] - rendered[2 * (b * P + i) + c]) * masks[b][i];
+        s += l2 ? e * e : Math.abs(e);
+      }
+      expect(v).toBeCloseTo(((l2 ? 300 : 3) * s) / (B * P * 2), 10);
+      checkGradient(rendered, () => uvPixelLoss({ size: S, batch: B }, targets, masks, rendered, l2, 3, new Float32Array(B * 2 * P)), grad, [0, 5, 77, 130, 255], 1e-3, 2e-3, 1e-7);
+    }
+  });
+  it('eye exclusion equals a literal 13×13 Gaussian blur with reflect padding, thresholded at > 0', () => {
+    const S2 = 40, k = 13;
+    for (const pixels of [[[2, 3], [20, 20], [21, 20], [39, 39], [10, 37]], [[15, 12], [30, 14], [22, 25]], []]) {
+    const eyes = new Float32Array(S2 * S2);
+    for (const [x, y] of pixels) eyes[y * S2 + x] = 0.3;
+    const out = new Uint8Array(S2 * S2);
+    eyeExclusion(S2, k, eyes, 1, 0, 0, new Int32Array(S2 * S2), out);
+    const refl = (i: number) => (i < 0 ? -i : i >= S2 ? 2 * (S2 - 1) - i : i);
+    const sigma = 13, half = 6;
+    for (let y = 0; y < S2; y++) for (let x = 0; x < S2; x++) {
+      let blur = 0;
+      for (let dy = -half; dy <= half; dy++) for (let dx = -half; dx <= half; dx++) {
+        const wgt = Math.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma));
+        blur += wgt * (eyes[refl(y + dy) * S2 + refl(x + dx)] > 0 ? 1 : 0);
+      }
+      expect(out[y * S2 + x], `pixel ${x},${y}`).toBe(blur > 0 ? 0 : 1);
+    }
+    }
+  });
+  it('normals: outlier threshold on mean|Δ|, masks, E; mean over B·3·S² and its gradient', () => {
+    const targets = [0, 1].map(() => Float32Array.from({ length: 3 * P }, () => r() * 2 - 1));
+    const rendered = new Float32Array(B * 3 * P);
+    for (let b = 0; b < B; b++) for (let i = 0; i < 3 * P; i++) rendered[b * 3 * P + i] = targets[b][i] + (r() < 0.2 ? 0.9 : 0.3) * (r() - 0.5);
+    const masks = [mask(), mask()];
+    const excl = Uint8Array.from({ length: B * P }, () => (r() < 0.8 ? 1 : 0));
+    for (const l2 of [false, true]) {
+      const grad = new Float32Array(B * 3 * P);
+      const v = normalLoss({ size: S, batch: B }, targets, masks, excl, rendered, 3, 0, 0.33, l2, 11, grad);
+      let s = 0, kept = 0;
+      for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) {
+        const d = [0, 1, 2].map((c) => targets[b][3 * i + c] - rendered[3 * (b * P + i) + c]);
+        const valid = (Math.abs(d[0]) + Math.abs(d[1]) + Math.abs(d[2])) / 3 < 0.33 ? 1 : 0;
+        kept += valid * masks[b][i] * excl[b * P + i];
+        for (const e of d) s += l2 ? (e * valid * masks[b][i] * excl[b * P + i]) ** 2 : Math.abs(e * valid * masks[b][i] * excl[b * P + i]);
+      }
+      expect(kept).toBeGreaterThan(10);
+      expect(v).toBeCloseTo((11 * s) / (B * 3 * P), 10);
+      checkGradient(rendered, () => normalLoss({ size: S, batch: B }, targets, masks, excl, rendered, 3, 0, 0.33, l2, 11, new Float32Array(B * 3 * P)), grad, [0, 4, 50, 200, 300], 1e-4, 5e-3, 1e-6);
+    }
+  });
+  it('silhouette: one-sided |valid_bg (fg_mask - fg)|, mean over B·S², and its gradient', () => {
+    const fgm = [mask(), mask()], vbg = [mask(), mask()];
+    const rendered = Float32Array.from({ length: B * P }, () => r());
+    const grad = new Float32Array(B * P);
+    const v = silhouetteLoss({ size: S, batch: B }, fgm, vbg, rendered, 50, grad);
+    let s = 0;
+    for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) s += Math.abs(vbg[b][i] * (fgm[b][i] - rendered[b * P + i]));
+    expect(v).toBeCloseTo((50 * s) / (B * P), 10);
+    checkGradient(rendered, () => silhouetteLoss({ size: S, batch: B }, fgm, vbg, rendered, 50, new Float32Array(B * P)), grad, [1, 9, 70, 100], 1e-3, 2e-3, 1e-7);
+  });
+});
+
+describe('landmark terms (6.5)', () => {
+  const S = 64, B = 2;
+  const r = rng(9);
+  const frames: FrameData[] = [0, 1].map((b) => {
+    const landmarks98 = Float32Array.from({ length: 196 }, () => r() * S);
+    const landmarkValid = Uint8Array.from({ length: 98 }, (_, k) => (k === WFLW_TO_IBUG68[37] && b === 1 ? 0 : 1));
+    return { landmarks98, landmarkValid } as unknown as FrameData;
+  });
+  const t = landmarkTargets(frames);
+  const projLmk = Float32Array.from({ length: B * 68 * 3 }, () => r() * S);
+  it('lmk: mean((a/S - b/S)²·m) over B·n·2, and its gradient', () => {
+    const grad = new Float64Array(B * 68 * 3);
+    const v = landmarkLoss(S, t, projLmk, EYES_68, 5000, grad);
+    let s = 0;
+    for (let b = 0; b < B; b++) for (const k of EYES_68) {
+      const w = WFLW_TO_IBUG68[k];
+      const m = frames[b].landmarkValid[w];
+      for (let c = 0; c < 2; c++) s += ((projLmk[3 * (b * 68 + k) + c] - frames[b].landmarks98[2 * w + c]) / S) ** 2 * m;
+    }
+    expect(v).toBeCloseTo((5000 * s) / (B * 12 * 2), 8);
+    checkGradient(projLmk, () => landmarkLoss(S, t, projLmk, EYES_68, 5000, new Float64Array(B * 68 * 3)), grad, [3 * 36, 3 * 40 + 1, 3 * (68 + 37), 3 * (68 + 47) + 1], 1e-2);
+    expect(grad[3 * (68 + 37)]).toBe(0); // invalid in frame 1
+  });
+  it('eyelid closure: diffs upper - lower, masked by the upper landmark, and its gradient', () => {
+    const grad = new Float64Array(B * 68 * 3);
+    const v = closureLoss(S, t, projLmk, EYELID_UPPER, EYELID_LOWER, 5e5, grad);
+    let s = 0;
+    for (let b = 0; b < B; b++) for (let k = 0; k < 4; k++) {
+      const u = EYELID_UPPER[k], l = EYELID_LOWER[k];
+      const m = frames[b].landmarkValid[WFLW_TO_IBUG68[u]];
+      for (let c = 0; c < 2; c++) {
+        const dp = projLmk[3 * (b * 68 + u) + c] - projLmk[3 * (b * 68 + l) + c];
+        const di = frames[b].landmarks98[2 * WFLW_TO_IBUG68[u] + c] - frames[b].landmarks98[2 * WFLW_TO_IBUG68[l] + c];
+        s += ((dp - di) ** 2 / (S * S)) * m;
+      }
+    }
+    expect(v).toBeCloseTo((5e5 * s) / (B * 4 * 2), 6);
+    checkGradient(projLmk, () => closureLoss(S, t, projLmk, EYELID_UPPER, EYELID_LOWER, 5e5, new Float64Array(B * 68 * 3)), grad, [3 * 37, 3 * 41 + 1, 3 * 44, 3 * (68 + 46)], 1e-2);
+  });
+  it('iris: one vertex against one WFLW landmark', () => {
+    const V = 10;
+    const proj = Float32Array.from({ length: B * V * 3 }, () => r() * S);
+    const grad = new Float64Array(B * V * 3);
+    const v = vertexLandmarkLoss(S, t, proj, V, 7, 96, 5e4, grad);
+    let s = 0;
+    for (let b = 0; b < B; b++) for (let c = 0; c < 2; c++) s += ((proj[3 * (b * V + 7) + c] - frames[b].landmarks98[2 * 96 + c]) / S) ** 2;
+    expect(v).toBeCloseTo((5e4 * s) / (B * 2), 8);
+    checkGradient(proj, () => vertexLandmarkLoss(S, t, proj, V, 7, 96, 5e4, new Float64Array(B * V * 3)), grad, [21, 22, 3 * (V + 7)], 1e-2);
+  });
+});
+
+describe('regularisers (6.6) and smoothness (6.7)', () => {
+  const r = rng(3);
+  it('squared norms around a centre, eye symmetry and smoothness: values and gradients', () => {
+    const B = 3;
+    const xs = [0, 1, 2].map(() => Float64Array.from({ length: 12 }, () => r() - 0.5));
+    const gs = xs.map(() => new Float64Array(12));
+    const I = [1, 0, 0, 0, 1, 0];
+    const f1 = () => squaredNormPerFrame(xs, I, 0.01, xs.map(() => new Float64Array(12)), 6, 12);
+    const v1 = squaredNormPerFrame(xs, I, 0.01, gs, 6, 12);
+    let s = 0;
+    for (const x of xs) for (let k = 0; k < 6; k++) s += (x[6 + k] - I[k]) ** 2;
+    expect(v1).toBeCloseTo((0.01 * s) / B, 14);
+    checkGradient(xs[1], f1, gs[1], [5, 6, 9, 11], 1e-5, 1e-6);
+    const gs2 = xs.map(() => new Float64Array(12));
+    eyeSymmetry(xs, 0.1, gs2);
+    checkGradient(xs[2], () => eyeSymmetry(xs, 0.1, xs.map(() => new Float64Array(12))), gs2[2], [0, 3, 6, 11], 1e-5, 1e-6);
+    const gs3 = xs.map(() => new Float64Array(12));
+    const v3 = smoothness(xs, 50, gs3);
+    let s3 = 0;
+    for (let b = 0; b + 1 < B; b++) for (let k = 0; k < 12; k++) s3 += (xs[b + 1][k] - xs[b][k]) ** 2;
+    expect(v3).toBeCloseTo((50 * s3) / ((B - 1) * 12), 12);
+    for (let b = 0; b < B; b++) checkGradient(xs[b], () => smoothness(xs, 50, xs.map(() => new Float64Array(12))), gs3[b], [0, 7], 1e-5, 1e-6);
+  });
+  it('mirror: the precomputed quadratic equals the direct evaluation, with its gradient', () => {
+    // The built-in head with its first 24 shape and 12 expression components (the same math at a fraction of
+    // the Gram matrix's cost).
+    const full = builtInFlameModel(0);
+    const n3 = 3 * full.numVertices;
+    const model = { ...full, numShape: 24, numExpression: 12, shapeBasis: full.shapeBasis.subarray(0, 24 * n3), exprBasis: full.exprBasis.subarray(0, 12 * n3) };
+    // An imperfect mirror index (as FLAME's): swap a few partners so the template's residual is non-zero.
+    const mirror = syntheticMirrorIndex();
+    for (const v of [10, 200, 3000, 4000]) mirror[v] = mirror[v + 1];
+    const mq = new MirrorQuadratic(model, mirror);
+    const shape = Float64Array.from({ length: model.numShape }, () => (r() - 0.5) * 2);
+    const exprs = [0, 1].map(() => Float64Array.from({ length: model.numExpression }, () => (r() - 0.5) * 2));
+    const gShape = new Float64Array(model.numShape), gExpr = exprs.map(() => new Float64Array(model.numExpression));
+    const value = mq.evaluate(shape, exprs, 5000, gShape, gExpr);
+    const direct = (mirrorLossDirect(model, mirror, shape, exprs[0], 5000) + mirrorLossDirect(model, mirror, shape, exprs[1], 5000)) / 2;
+    expect(Math.abs(value - direct)).toBeLessThan(1e-9 * Math.max(1, direct));
+    const f = () => mq.evaluate(shape, exprs, 5000, new Float64Array(model.numShape), exprs.map(() => new Float64Array(model.numExpression)));
+    checkGradient(shape, f, gShape, [0, 7, 15, 23], 1e-4, 1e-5, 1e-8);
+    checkGradient(exprs[1], f, gExpr[1], [0, 3, 11], 1e-4, 1e-5, 1e-8);
+    // Unchanged β reuses the shape products; a changed β must not.
+    const again = mq.evaluate(shape, exprs, 5000, new Float64Array(model.numShape), exprs.map(() => new Float64Array(model.numExpression)));
+    expect(again).toBe(value);
+    shape[3] += 0.5;
+    const moved = mq.evaluate(shape, exprs, 5000, new Float64Array(model.numShape), exprs.map(() => new Float64Array(model.numExpression)));
+    const movedDirect = (mirrorLossDirect(model, mirror, shape, exprs[0], 5000) + mirrorLossDirect(model, mirror, shape, exprs[1], 5000)) / 2;
+    expect(Math.abs(moved - movedDirect)).toBeLessThan(1e-9 * Math.max(1, movedDirect));
+    expect(Math.abs(gShape[0])).toBeGreaterThan(0);
+  }, 20000);
+});

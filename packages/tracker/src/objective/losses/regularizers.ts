@@ -1,0 +1,227 @@
+// Parameter regularisers (pixel3dmm-spec.md 6.6) and temporal smoothness (6.7). Per-frame terms are sums over
+// the parameter dimension, averaged over the batch; the gradient of the weighted term is added into `grad`.
+import type { FlameModel } from '@pixel3dmm/flame';
+
+export const IDENTITY_6D = [1, 0, 0, 0, 1, 0] as const;
+
+/** weight · mean_b Σ_i (x_b[i] - c[i])² over the frames' vectors (c = null: 0). */
+export function squaredNormPerFrame(
+  values: readonly Float64Array[],
+  centre: readonly number[] | Float64Array | null,
+  weight: number,
+  grads: readonly Float64Array[],
+  from = 0,
+  to?: number,
+): number {
+  const B = values.length;
+  let sum = 0;
+  for (let b = 0; b < B; b++) {
+    const x = values[b], g = grads[b];
+    const end = to ?? x.length;
+    for (let i = from; i < end; i++) {
+      const d = x[i] - (centre ? centre[i - from] : 0);
+      sum += d * d;
+      g[i] += (2 * weight * d) / B;
+    }
+  }
+  return (weight * sum) / B;
+}
+
+/** weight · mean_b Σ_k (eyes_b[k] - eyes_b[6+k])² (left/right eye rotations alike). */
+export function eyeSymmetry(eyes: readonly Float64Array[], weight: number, grads: readonly Float64Array[]): number {
+  const B = eyes.length;
+  let sum = 0;
+  for (let b = 0; b < B; b++) {
+    for (let k = 0; k < 6; k++) {
+      const d = eyes[b][k] - eyes[b][6 + k];
+      sum += d * d;
+      grads[b][k] += (2 * weight * d) / B;
+      grads[b][6 + k] -= (2 * weight * d) / B;
+    }
+  }
+  return (weight * sum) / B;
+}
+
+/**
+ * Temporal smoothness: weight · mean over (B-1)·dim of (X_{i+1} - X_i)², frames in time order.
+ */
+export function smoothness(values: readonly Float64Array[], weight: number, grads: readonly Float64Array[]): number {
+  const B = values.length;
+  if (B < 2) return 0;
+  const dim = values[0].length, count = (B - 1) * dim;
+  let sum = 0;
+  for (let b = 0; b + 1 < B; b++) {
+    const x0 = values[b], x1 = values[b + 1];
+    for (let i = 0; i < dim; i++) {
+      const d = x1[i] - x0[i];
+      sum += d * d;
+      const g = (2 * weight * d) / count;
+      grads[b + 1][i] += g;
+      grads[b][i] -= g;
+    }
+  }
+  return (weight * sum) / count;
+}
+
+/**
+ * The mirror regulariser mean_{b,v} |M(v_s[m(v)]) - v_s[v]|² · weight, with v_s = T + Σβ_k S_k + Σψ_k E_k the
+ * canonical vertices, m the mirror index and M(x, y, z) = (-x, y, z). The residual r = D(v_s) is affine in
+ * x = (β, ψ): r = r0 + A x with r0 = D(T) and A's columns D(S_k), D(E_k). So |r|² = c + 2 bᵀx + xᵀQx with
+ * c = r0ᵀr0, b = Aᵀr0 and the Gram matrix Q = AᵀA, precomputed once per model and mirror index (O(K² V), a
+ * second or so for K = 400) so that an evaluation costs O(K²) instead of a pass over the 400 bases.
+ */
+export class MirrorQuadratic {
+  readonly numShape: number;
+  readonly numExpression: number;
+  readonly numVertices: number;
+  /** [K,K] row-major, K = numShape + numExpression. */
+  readonly Q: Float64Array;
+  readonly b: Float64Array;
+  readonly c: number;
+  private readonly qShape: Float64Array; // scratch: (Q x_β) for every row
+  private readonly psiSum: Float64Array; // scratch: Σ_b ψ_b
+  private readonly lastShape: Float64Array;
+  private lastShapeLength = -1;
+  private betaQbeta = 0;
+  private bBeta = 0;
+
+  constructor(model: FlameModel, mirror: Int32Array) {
+    const V = model.numVertices, nS = model.numShape, nE = model.numExpression, K = nS + nE, n = 3 * V;
+    if (mirror.length !== V) throw new Error(`MirrorQuadratic: the mirror index has ${mirror.length} entries, the model ${V} vertices`);
+    this.numShape = nS;
+    this.numExpression = nE;
+    this.numVertices = V;
+    const apply = (src: Float32Array, off: number, out: Float32Array | Float64Array, outOff: number) => {
+      for (let v = 0; v < V; v++) {
+        const m = off + 3 * mirror[v], s = off + 3 * v, o = outOff + 3 * v;
+        out[o] = -src[m] - src[s];
+        out[o + 1] = src[m + 1] - src[s + 1];
+        out[o + 2] = src[m + 2] - src[s + 2];
+      }
+    };
+    const A = new Float32Array(K * n);
+    for (let k = 0; k < nS; k++) apply(model.shapeBasis, k * n, A, k * n);
+    for (let k = 0; k < nE; k++) apply(model.exprBasis, k * n, A, (nS + k) * n);
+    const r0 = new Float64Array(n);
+    apply(model.vTemplate, 0, r0, 0);
+    let c = 0;
+    for (let i = 0; i < n; i++) c += r0[i] * r0[i];
+    this.c = c;
+    this.b = new Float64Array(K);
+    this.Q = new Float64Array(K * K);
+    // Q = AᵀA in tiles of 4 rows (each row of A read once per tile), float64 accumulation in index order.
+    for (let k = 0; k < K; k++) {
+      let bk = 0;
+      for (let i = 0, ko = k * n; i < n; i++) bk += A[ko + i] * r0[i];
+      this.b[k] = bk;
+    }
+    for (let k0 = 0; k0 < K; k0 += 4) {
+      const k1 = Math.min(k0 + 1, K - 1), k2 = Math.min(k0 + 2, K - 1), k3 = Math.min(k0 + 3, K - 1);
+      const o0 = k0 * n, o1 = k1 * n, o2 = k2 * n, o3 = k3 * n;
+      for (let l = k0; l < K; l++) {
+        const lo = l * n;
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (let i = 0; i < n; i++) {
+          const a = A[lo + i];
+          s0 += A[o0 + i] * a;
+          s1 += A[o1 + i] * a;
+          s2 += A[o2 + i] * a;
+          s3 += A[o3 + i] * a;
+        }
+        const sums = [s0, s1, s2, s3];
+        for (let t = 0; t < 4 && k0 + t < K; t++) {
+          const k = k0 + t;
+          if (l < k) continue;
+          this.Q[k * K + l] = sums[t];
+          this.Q[l * K + k] = sums[t];
+        }
+      }
+    }
+    this.qShape = new Float64Array(K);
+    this.psiSum = new Float64Array(nE);
+    this.lastShape = new Float64Array(nS);
+  }
+
+  /**
+   * weight · mean_{b,v} |r_b|² for shape β (shared) and the frames' expressions ψ_b; adds the gradients into
+   * gradShape and gradExpression[b]. Shapes/expressions shorter than the model's count as zero-padded.
+   */
+  evaluate(
+    shape: Float64Array,
+    expressions: readonly Float64Array[],
+    weight: number,
+    gradShape: Float64Array,
+    gradExpression: readonly Float64Array[],
+  ): number {
+    const nS = this.numShape, nE = this.numExpression, K = nS + nE, Q = this.Q, B = expressions.length;
+    const ls = Math.min(shape.length, nS);
+    // Shared part: qs = Q_ss β + b_s (length nS) and the cross terms Q_es β (stored after it), and s = βᵀQ_ssβ.
+    const qs = this.qShape;
+    // The shape-only products are reused while β is unchanged (all of stage 1 of a video).
+    let same = ls === this.lastShapeLength;
+    for (let k = 0; k < ls && same; k++) same = shape[k] === this.lastShape[k];
+    if (!same) {
+      for (let k = 0; k < K; k++) {
+        let s = 0;
+        const row = k * K;
+        for (let l = 0; l < ls; l++) s += Q[row + l] * shape[l];
+        qs[k] = s; // (Q x_β)[k] for every k: the shape columns only
+      }
+      let bq = 0, bb = 0;
+      for (let k = 0; k < ls; k++) {
+        bq += shape[k] * qs[k];
+        bb += this.b[k] * shape[k];
+      }
+      this.betaQbeta = bq;
+      this.bBeta = bb;
+      this.lastShape.set(shape.subarray(0, ls));
+      this.lastShapeLength = ls;
+    }
+    const betaQbeta = this.betaQbeta, bBeta = this.bBeta;
+    const scale = weight / (B * this.numVertices);
+    const psiSum = this.psiSum;
+    psiSum.fill(0);
+    let total = 0;
+    for (let b = 0; b < B; b++) {
+      const psi = expressions[b], le = Math.min(psi.length, nE), ge = gradExpression[b];
+      // xᵀQx = βQβ + 2 ψᵀ(Q_es β) + ψᵀQ_ee ψ; bᵀx = b_sβ + b_eψ.
+      let cross = 0, psiQpsi = 0, bPsi = 0;
+      for (let e = 0; e < le; e++) {
+        const row = (nS + e) * K + nS;
+        let s = 0;
+        for (let f = 0; f < le; f++) s += Q[row + f] * psi[f];
+        psiQpsi += psi[e] * s;
+        cross += psi[e] * qs[nS + e];
+        bPsi += this.b[nS + e] * psi[e];
+        // d/dψ_e = 2 b_e + 2 (Q_es β)_e + 2 (Q_ee ψ)_e
+        ge[e] += 2 * scale * (this.b[nS + e] + qs[nS + e] + s);
+      }
+      total += this.c + 2 * (bBeta + bPsi) + betaQbeta + 2 * cross + psiQpsi;
+      for (let e = 0; e < le; e++) psiSum[e] += psi[e];
+    }
+    // d/dβ_k summed over the frames = 2 Σ_b (b_k + (Q_ss β)_k + (Q_se ψ_b)_k) = 2 (B (b_k + (Q_ss β)_k) + (Q_se Σ_b ψ_b)_k).
+    for (let k = 0; k < ls; k++) {
+      let s = 0;
+      const row = k * K + nS;
+      for (let e = 0; e < nE; e++) s += Q[row + e] * psiSum[e];
+      gradShape[k] += 2 * scale * (B * (this.b[k] + qs[k]) + s);
+    }
+    return scale * total;
+  }
+}
+
+/** Direct evaluation of the mirror term (tests, and the reference for MirrorQuadratic). */
+export function mirrorLossDirect(model: FlameModel, mirror: Int32Array, shape: Float64Array, expression: Float64Array, weight: number): number {
+  const V = model.numVertices, n = 3 * V;
+  const vs = new Float64Array(n);
+  for (let i = 0; i < n; i++) vs[i] = model.vTemplate[i];
+  for (let k = 0; k < shape.length; k++) for (let i = 0; i < n; i++) vs[i] += shape[k] * model.shapeBasis[k * n + i];
+  for (let k = 0; k < expression.length; k++) for (let i = 0; i < n; i++) vs[i] += expression[k] * model.exprBasis[k * n + i];
+  let sum = 0;
+  for (let v = 0; v < V; v++) {
+    const m = 3 * mirror[v];
+    const dx = -vs[m] - vs[3 * v], dy = vs[m + 1] - vs[3 * v + 1], dz = vs[m + 2] - vs[3 * v + 2];
+    sum += dx * dx + dy * dy + dz * dz;
+  }
+  return (weight * sum) / V;
+}

@@ -1,0 +1,404 @@
+// The tracking render of pixel3dmm-spec.md section 5 for a batch of frames sharing one camera, forward and
+// backward:
+//   world vertices -> clip (camera.ts) -> rasterize S×S
+//   -> interpolate, in one pass over render corners (distinct vertex/UV pairs, see SceneTopology):
+//                  (a) texture coordinates texc = (1-u, 1-v) of the UV atlas,
+//                  (b) FLAME-space vertex normals of the neck-free mesh,
+//                  (c) 0/1 vertex masks face, face∪eyes, eyes and the camera-space depth z_s
+//   -> texture(silhouette, texc, bilinear, wrap) -> antialias -> fg.
+// Outputs: uv images (1-texc_u, texc_v) = (u, 1-v) of the OBJ UV, background (1, 0) as in the original;
+// FLAME-space normal images n_F; the masks and depth; fg.
+//
+// Normals: the original interpolates world-space normals of vertices_noneck (after R) and multiplies the image
+// by Rᵀ. Rotation commutes with the cross products and the normalisation of vertexNormals, and interpolation is
+// linear, so Rᵀ·interp(normals(R v + t)) = interp(normals(v)): we compute the normals of the FLAME-space
+// neck-free vertices and interpolate those directly (and R then gets no gradient through n_F, as in the original
+// where RᵀR = I).
+//
+// Images are row-major [B,S,S,C] with row 0 at the image top: the camera's projection flips y, so the
+// rasterizer's row 0 (its bottom) is the image top (see @pixel3dmm/render camera.ts).
+import type { FlameModel } from '@pixel3dmm/flame';
+import {
+  antialias,
+  antialiasBackward,
+  antialiasTopology,
+  interpolate,
+  interpolateBackward,
+  makeCamera,
+  rasterize,
+  rasterizeBackward,
+  texture,
+  textureBackward,
+  worldToClip,
+  worldToClipBackward,
+  CAMERA_POSITION,
+  type Camera,
+  type CameraGradient,
+  type RastShape,
+} from '@pixel3dmm/render';
+import type { TrackingAssets } from './assets.js';
+import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
+
+/**
+ * Layout of the one interpolated attribute (per render corner, see SceneTopology): texture coordinates (2),
+ * FLAME-space normals (3), masks face, face∪eyes, eyes, and depth z_s. One interpolate pass gives them all, and
+ * one backward pass over its first GRAD_CHANNELS channels gives the rast gradient of both the uv and the normal
+ * images. `aux` below is this interleaved buffer: read masks and depth at pixel*AUX_CHANNELS + AUX_*.
+ */
+export const CH_TEXC = 0;
+export const CH_NORMAL = 2;
+export const AUX_FACE = 5;
+export const AUX_FACE_EYES = 6;
+export const AUX_EYES = 7;
+export const AUX_DEPTH = 8;
+export const AUX_CHANNELS = 9;
+/** Channels with a gradient: texture coordinates and normals. */
+const GRAD_CHANNELS = 5;
+
+/** What does not change between iterations: topology, UVs, masks, the silhouette texture. */
+export interface SceneTopology {
+  numVertices: number;
+  faces: Int32Array;
+  uvFaces: Int32Array;
+  /**
+   * Render corners: the distinct (vertex, UV index) pairs of the triangles' corners, so that per-vertex and
+   * per-UV attributes share one index buffer (`cornerFaces`, triangle for triangle with `faces`). A UV seam
+   * duplicates its vertex; per-vertex values are copied to every corner of the vertex, which interpolates
+   * exactly as the vertex-indexed attribute would.
+   */
+  numCorners: number;
+  cornerVertex: Int32Array;
+  cornerFaces: Int32Array;
+  /** [NC, 2] texture coordinates (1-u, 1-v) of the corners. */
+  cornerTexc: Float32Array;
+  /** antialiasTopology(faces). */
+  opp: Int32Array;
+  silhouette: Float32Array;
+  silhouetteSize: number;
+  /** [NC, 3] masks face, face∪eyes, eyes of the corners. */
+  cornerMasks: Float32Array;
+}
+
+export function sceneTopology(model: FlameModel, assets: TrackingAssets): SceneTopology {
+  const V = model.numVertices;
+  if (assets.numVertices !== V) throw new Error(`sceneTopology: the assets (${assets.source}) are for ${assets.numVertices} vertices, the model has ${V}`);
+  if (assets.uvFaces.length !== model.faces.length) {
+    throw new Error(`sceneTopology: the assets' UV faces (${assets.uvFaces.length / 3}) do not match the model's ${model.numFaces} triangles`);
+  }
+  const faces = Int32Array.from(model.faces);
+  const NT = assets.cornerUvs.length / 2;
+  const ids = new Map<number, number>();
+  const cornerFaces = new Int32Array(faces.length);
+  const vertexOf: number[] = [], uvOf: number[] = [];
+  for (let k = 0; k < faces.length; k++) {
+    const v = faces[k], t = assets.uvFaces[k];
+    if (t < 0 || t >= NT) throw new Error(`sceneTopology: UV index ${t} of corner ${k} is outside the ${NT} UVs of the assets (${assets.source})`);
+    const key = v * NT + t;
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = vertexOf.length;
+      ids.set(key, id);
+      vertexOf.push(v);
+      uvOf.push(t);
+    }
+    cornerFaces[k] = id;
+  }
+  const NC = vertexOf.length;
+  const cornerTexc = new Float32Array(2 * NC), cornerMasks = new Float32Array(3 * NC);
+  const m = assets.vertexMasks;
+  for (let c = 0; c < NC; c++) {
+    cornerTexc[2 * c] = 1 - assets.cornerUvs[2 * uvOf[c]];
+    cornerTexc[2 * c + 1] = 1 - assets.cornerUvs[2 * uvOf[c] + 1];
+    const v = vertexOf[c];
+    cornerMasks[3 * c] = m.face[v];
+    cornerMasks[3 * c + 1] = m.faceEyes[v];
+    cornerMasks[3 * c + 2] = m.eyes[v];
+  }
+  return {
+    numVertices: V,
+    faces,
+    uvFaces: assets.uvFaces,
+    numCorners: NC,
+    cornerVertex: Int32Array.from(vertexOf),
+    cornerFaces,
+    cornerTexc,
+    opp: antialiasTopology(faces, V),
+    silhouette: assets.silhouette.data,
+    silhouetteSize: assets.silhouette.size,
+    cornerMasks,
+  };
+}
+
+/** Which outputs a render needs (and so which gradients its backward pass can give). */
+export interface SceneOptions {
+  normals: boolean;
+  silhouette: boolean;
+}
+
+/**
+ * Buffers of one batch size and render size, reused across iterations. After `renderScene` the public
+ * image fields hold the frame's outputs (valid until the next render with this workspace).
+ */
+export class SceneWorkspace {
+  readonly rastShape: RastShape;
+  readonly clip: Float32Array;
+  readonly rast: Float32Array;
+  /**
+   * [B,S,S,AUX_CHANNELS] the interpolated attribute: texture coordinates (1-u, 1-v) at CH_TEXC, FLAME-space
+   * normals n_F (not renormalised; only with options.normals) at CH_NORMAL, masks and depth at AUX_*; 0 on
+   * the background.
+   */
+  readonly aux: Float32Array;
+  /** [B,S,S,2] texture coordinates, contiguous (the texture op's input). */
+  readonly texc: Float32Array;
+  /** [B,S,S,2] (u, 1-v) of the OBJ UV; (1, 0) on the background. */
+  readonly uvImages: Float32Array;
+  /** [B,S,S] antialiased silhouette. */
+  readonly fg: Float32Array;
+  readonly texColor: Float32Array;
+  readonly vertexNormalsF32: Float32Array;
+  readonly normalSums: Float64Array;
+  readonly gradSums: Float64Array;
+  /** [B, NC, AUX_CHANNELS] the attribute; [B, NC, GRAD_CHANNELS] its differentiable part for the backward. */
+  readonly cornerAttr: Float32Array;
+  readonly cornerGradAttr: Float32Array;
+  readonly gradOut: Float32Array;
+  readonly gradVertexNormals: Float64Array;
+  readonly gradWorld: Float32Array;
+  readonly gradNoNeck: Float32Array;
+  camera: Camera;
+  world: Float32Array | null = null;
+  noNeck: Float32Array | null = null;
+  options: SceneOptions = { normals: false, silhouette: false };
+
+  constructor(readonly topology: SceneTopology, readonly batch: number, readonly size: number) {
+    const B = batch, S = size, V = topology.numVertices, P = B * S * S, NC = topology.numCorners;
+    this.rastShape = { batch: B, height: S, width: S };
+    this.clip = new Float32Array(B * V * 4);
+    this.rast = new Float32Array(P * 4);
+    this.aux = new Float32Array(P * AUX_CHANNELS);
+    this.texc = new Float32Array(P * 2);
+    this.uvImages = new Float32Array(P * 2);
+    this.fg = new Float32Array(P);
+    this.texColor = new Float32Array(P);
+    this.vertexNormalsF32 = new Float32Array(B * V * 3);
+    this.normalSums = new Float64Array(B * V * 3);
+    this.gradSums = new Float64Array(B * V * 3);
+    this.cornerAttr = new Float32Array(B * NC * AUX_CHANNELS);
+    this.cornerGradAttr = new Float32Array(B * NC * GRAD_CHANNELS);
+    this.gradOut = new Float32Array(P * GRAD_CHANNELS);
+    this.gradVertexNormals = new Float64Array(B * V * 3);
+    this.gradWorld = new Float32Array(B * V * 3);
+    this.gradNoNeck = new Float32Array(B * V * 3);
+    this.camera = makeCamera(S);
+    // Constant channels: texture coordinates and masks (normals and depth are written per render).
+    for (let b = 0; b < B; b++) {
+      for (let c = 0; c < NC; c++) {
+        const o = (b * NC + c) * AUX_CHANNELS, og = (b * NC + c) * GRAD_CHANNELS;
+        this.cornerAttr[o + CH_TEXC] = this.cornerGradAttr[og + CH_TEXC] = topology.cornerTexc[2 * c];
+        this.cornerAttr[o + CH_TEXC + 1] = this.cornerGradAttr[og + CH_TEXC + 1] = topology.cornerTexc[2 * c + 1];
+        this.cornerAttr[o + AUX_FACE] = topology.cornerMasks[3 * c];
+        this.cornerAttr[o + AUX_FACE_EYES] = topology.cornerMasks[3 * c + 1];
+        this.cornerAttr[o + AUX_EYES] = topology.cornerMasks[3 * c + 2];
+      }
+    }
+  }
+}
+
+/**
+ * Forward render of B frames. `world` [B,V,3]: R v + t; `noNeck` [B,V,3]: the FLAME-space neck-free vertices
+ * (needed with options.normals). The inputs are kept by reference for the backward pass.
+ */
+export function renderScene(
+  ws: SceneWorkspace,
+  camera: Camera,
+  world: Float32Array,
+  noNeck: Float32Array | null,
+  options: SceneOptions,
+): void {
+  const { topology: top, batch: B, size: S } = ws;
+  const V = top.numVertices, P = B * S * S, NC = top.numCorners, cv = top.cornerVertex;
+  if (camera.size !== S) throw new Error(`renderScene: the camera is for size ${camera.size}, the workspace for ${S}`);
+  if (world.length !== B * V * 3) throw new Error(`renderScene: world must be [${B}, ${V}, 3], got ${world.length} values`);
+  if (options.normals && (!noNeck || noNeck.length !== B * V * 3)) throw new Error(`renderScene: normals need the neck-free vertices [${B}, ${V}, 3]`);
+  ws.camera = camera;
+  ws.world = world;
+  ws.noNeck = options.normals ? noNeck : null;
+  ws.options = { ...options };
+
+  worldToClip(camera, world, ws.clip);
+  rasterize(ws.clip, V, top.faces, B, S, S, ws.rast);
+
+  // Per-frame corner channels: depth z_s = z_c = world z - camera z (the camera looks down -z from
+  // CAMERA_POSITION), and the normals.
+  if (options.normals) vertexNormals(noNeck!, B, V, top.faces, ws.normalSums, ws.vertexNormalsF32);
+  const cz = CAMERA_POSITION[2];
+  const attr = ws.cornerAttr, gattr = ws.cornerGradAttr, n = ws.vertexNormalsF32;
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < NC; c++) {
+      const v = 3 * (b * V + cv[c]), o = (b * NC + c) * AUX_CHANNELS;
+      attr[o + AUX_DEPTH] = world[v + 2] - cz;
+      if (options.normals) {
+        const og = (b * NC + c) * GRAD_CHANNELS;
+        attr[o + CH_NORMAL] = gattr[og + CH_NORMAL] = n[v];
+        attr[o + CH_NORMAL + 1] = gattr[og + CH_NORMAL + 1] = n[v + 1];
+        attr[o + CH_NORMAL + 2] = gattr[og + CH_NORMAL + 2] = n[v + 2];
+      }
+    }
+  }
+  interpolate(attr, { batch: B, vertices: NC, channels: AUX_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, ws.aux);
+  for (let i = 0; i < P; i++) {
+    const tu = ws.aux[i * AUX_CHANNELS + CH_TEXC], tv = ws.aux[i * AUX_CHANNELS + CH_TEXC + 1];
+    ws.texc[2 * i] = tu;
+    ws.texc[2 * i + 1] = tv;
+    ws.uvImages[2 * i] = 1 - tu;
+    ws.uvImages[2 * i + 1] = tv;
+  }
+
+  if (options.silhouette) {
+    const texSize = top.silhouetteSize;
+    texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, 'wrap', ws.texColor);
+    // Background pixels sample texc = 0 (a texture corner, 0 in uv_mask_eyes); zero them explicitly so that a
+    // texture with a non-zero corner cannot paint the background.
+    for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) ws.texColor[i] = 0;
+    antialias(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, top.opp, ws.fg);
+  }
+}
+
+/** Gradients of a scalar loss with respect to the render's outputs (null = none). */
+export interface SceneOutputGradients {
+  /** [B,S,S,2] on uvImages. */
+  uvImages: Float32Array | null;
+  /** [B,S,S,3] on the normal images (the CH_NORMAL channels of aux). */
+  normalImages: Float32Array | null;
+  /** [B,S,S] on fg. */
+  fg: Float32Array | null;
+}
+
+export interface SceneGradients {
+  /** [B,V,3] on the world vertices (workspace buffer). */
+  world: Float32Array;
+  /** [B,V,3] on the neck-free FLAME-space vertices (workspace buffer); null without normals. */
+  noNeck: Float32Array | null;
+  camera: CameraGradient;
+}
+
+/** Backward of the last renderScene on this workspace. */
+export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradients): SceneGradients {
+  const { topology: top, batch: B, size: S } = ws;
+  const V = top.numVertices, P = B * S * S, NC = top.numCorners;
+  if (!ws.world) throw new Error('renderSceneBackward: no forward render on this workspace');
+  if (grads.normalImages && (!ws.options.normals || !ws.noNeck)) throw new Error('renderSceneBackward: normal gradient without a normal render');
+  if (grads.fg && !ws.options.silhouette) throw new Error('renderSceneBackward: fg gradient without a silhouette render');
+  const world = ws.world;
+  let gradClip: Float32Array | null = null;
+
+  // The differentiable channels' gradient: texture coordinates get the uv-image gradient (u = 1 - texc_u,
+  // 1 - v = texc_v) plus the texture's; the normals get the normal-image gradient.
+  const g = ws.gradOut;
+  g.fill(0);
+  if (grads.uvImages) {
+    const gu = grads.uvImages;
+    for (let i = 0; i < P; i++) {
+      g[i * GRAD_CHANNELS + CH_TEXC] = -gu[2 * i];
+      g[i * GRAD_CHANNELS + CH_TEXC + 1] = gu[2 * i + 1];
+    }
+  }
+  if (grads.fg) {
+    const aa = antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp);
+    gradClip = aa.gradPos;
+    const gColor = aa.gradColor!;
+    for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) gColor[i] = 0; // the background was zeroed
+    const texSize = top.silhouetteSize;
+    const tg = textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, gColor, 'wrap', { uv: true });
+    const gUv = tg.gradUv!;
+    for (let i = 0; i < P; i++) {
+      g[i * GRAD_CHANNELS + CH_TEXC] += gUv[2 * i];
+      g[i * GRAD_CHANNELS + CH_TEXC + 1] += gUv[2 * i + 1];
+    }
+  }
+  if (grads.normalImages) {
+    const gn = grads.normalImages;
+    for (let i = 0; i < P; i++) {
+      g[i * GRAD_CHANNELS + CH_NORMAL] = gn[3 * i];
+      g[i * GRAD_CHANNELS + CH_NORMAL + 1] = gn[3 * i + 1];
+      g[i * GRAD_CHANNELS + CH_NORMAL + 2] = gn[3 * i + 2];
+    }
+  }
+
+  let gradNoNeck: Float32Array | null = null;
+  let gradRast: Float32Array | null = null;
+  if (grads.uvImages || grads.fg || grads.normalImages) {
+    const r = interpolateBackward(ws.cornerGradAttr, { batch: B, vertices: NC, channels: GRAD_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, g, {
+      attr: !!grads.normalImages,
+      rast: true,
+    });
+    gradRast = r.gradRast;
+    if (grads.normalImages) {
+      // Corner normal gradients back onto their vertices (float64 sums in corner order).
+      const gv = ws.gradVertexNormals, ga = r.gradAttr!, cv = top.cornerVertex;
+      gv.fill(0);
+      for (let b = 0; b < B; b++) {
+        for (let c = 0; c < NC; c++) {
+          const o = (b * NC + c) * GRAD_CHANNELS + CH_NORMAL, v = 3 * (b * V + cv[c]);
+          gv[v] += ga[o];
+          gv[v + 1] += ga[o + 1];
+          gv[v + 2] += ga[o + 2];
+        }
+      }
+      gradNoNeck = ws.gradNoNeck;
+      gradNoNeck.fill(0);
+      vertexNormalsBackward(ws.noNeck!, B, V, top.faces, ws.normalSums, gv, ws.gradSums, gradNoNeck);
+    }
+  }
+
+  ws.gradWorld.fill(0);
+  let camera: CameraGradient = { focal: 0, pp: [0, 0] };
+  if (gradRast) {
+    const gp = rasterizeBackward(ws.clip, V, top.faces, B, S, S, ws.rast, gradRast);
+    if (gradClip) for (let i = 0; i < gp.length; i++) gradClip[i] += gp[i];
+    else gradClip = gp;
+  }
+  if (gradClip) camera = worldToClipBackward(ws.camera, world, gradClip, ws.gradWorld).camera;
+  return { world: ws.gradWorld, noNeck: gradNoNeck, camera };
+}
+
+/** A forward-only render of one frame for visualisation (spec 8): FLAME-space normals, face mask, depth. */
+export interface FrameRender {
+  size: number;
+  /** [S,S,3] FLAME-space normals n_F (0 on the background). */
+  normals: Float32Array;
+  /** [S,S] rendered FLAME "face" mask > 0. */
+  faceMask: Uint8Array;
+  /** [S,S] 1 where a triangle covers the pixel. */
+  coverage: Uint8Array;
+  /** [S,S] camera-space depth z_s (negative; 0 on the background). */
+  depth: Float32Array;
+}
+
+/** One batch-1 workspace per topology and size for renderFrame (its outputs are copied out). */
+const frameWorkspaces = new WeakMap<SceneTopology, Map<number, SceneWorkspace>>();
+
+/**
+ * Renders one frame: `world` [V,3] = R v + t, `noNeck` [V,3] the FLAME-space neck-free vertices. The returned
+ * arrays are fresh; the render buffers are reused across calls.
+ */
+export function renderFrame(topology: SceneTopology, camera: Camera, world: Float32Array, noNeck: Float32Array): FrameRender {
+  const S = camera.size;
+  let perTopology = frameWorkspaces.get(topology);
+  if (!perTopology) frameWorkspaces.set(topology, (perTopology = new Map()));
+  let ws = perTopology.get(S);
+  if (!ws) perTopology.set(S, (ws = new SceneWorkspace(topology, 1, S)));
+  renderScene(ws, camera, world, noNeck, { normals: true, silhouette: false });
+  const faceMask = new Uint8Array(S * S), coverage = new Uint8Array(S * S), depth = new Float32Array(S * S), normals = new Float32Array(3 * S * S);
+  for (let i = 0; i < S * S; i++) {
+    const o = i * AUX_CHANNELS;
+    faceMask[i] = ws.aux[o + AUX_FACE] > 0 ? 1 : 0;
+    coverage[i] = ws.rast[4 * i + 3] > 0 ? 1 : 0;
+    depth[i] = ws.aux[o + AUX_DEPTH];
+    normals[3 * i] = ws.aux[o + CH_NORMAL];
+    normals[3 * i + 1] = ws.aux[o + CH_NORMAL + 1];
+    normals[3 * i + 2] = ws.aux[o + CH_NORMAL + 2];
+  }
+  return { size: S, normals, faceMask, coverage, depth };
+}
