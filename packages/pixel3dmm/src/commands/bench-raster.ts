@@ -89,6 +89,15 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     ops.texture();
     ops.antialias();
   };
+  const bwdOps = {
+    antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp),
+    texture: () => textureBackward(tex, texShape, uvImg, gFg, 'wrap', { uv: true }),
+    interpolate: () => {
+      interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, gUv, { attr: false, rast: true });
+      interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true });
+    },
+    rasterize: () => rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, gUv),
+  };
   const backward = () => {
     const aa = antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp);
     const t = textureBackward(tex, texShape, uvImg, aa.gradColor!, 'wrap', { uv: true });
@@ -104,7 +113,7 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     for (let i = 0; i < gp.length; i++) gp[i] += ga[i];
     return { gradPos: gp, gradAttr: ia.gradAttr! };
   };
-  return { ops, forward, backward, rast, uvImg, attrImg, mask, fg };
+  return { ops, bwdOps, forward, backward, rast, uvImg, attrImg, mask, fg };
 }
 
 export interface BenchRasterOptions {
@@ -152,6 +161,13 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
       c.backward();
     }, runs, minMs),
   };
+  // Backward passes alone (after one forward), for the breakdown.
+  const backwardMs = {
+    rasterize: time(c.bwdOps.rasterize, runs, minMs),
+    interpolate17: time(c.bwdOps.interpolate, runs, minMs),
+    texture: time(c.bwdOps.texture, runs, minMs),
+    antialias: time(c.bwdOps.antialias, runs, minMs),
+  };
   const perImage = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, v / B])) as typeof ms;
   const info = kernelInfo();
   const result = {
@@ -167,6 +183,7 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
     channels: { interpolate: UV_CHANNELS + scene.attrChannels, texture: `${TEX_SIDE}x${TEX_SIDE}x1 bilinear`, antialias: 1 },
     medianMs: ms,
     perImageMs: perImage,
+    backwardMs,
   };
   if (opts.json) {
     console.log(JSON.stringify(result, null, 2));
@@ -187,4 +204,5 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
   for (const [k, label] of names) {
     console.log(`${label.padEnd(36)} ${ms[k].toFixed(3).padStart(9)}   ${perImage[k].toFixed(3).padStart(12)}`);
   }
+  console.log(`backward passes alone, median ms: ${Object.entries(backwardMs).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
 }
