@@ -69,6 +69,14 @@ int64_t ceilDiv16(int64_t a) { return -floorDiv16(-a); }
 
 /** 0 for background, t + 1 for triangle t; throws on anything that is not an integer in [0, T]. */
 void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char* where) {
+  // Branch-free scan first (vectorisable); the loop below only runs to report a bad id.
+  const float Tf = static_cast<float>(numTriangles);
+  bool good = true;
+  for (int64_t p = 0; p < numPixels; ++p) {
+    const float id = rast[4 * p + 3];
+    good &= (id == 0.0f) | ((id >= 1.0f) & (id <= Tf) & (id == std::floor(id)));
+  }
+  if (good) return;
   for (int64_t p = 0; p < numPixels; ++p) {
     const float id = rast[4 * p + 3];
     if (id == 0.0f) continue;
@@ -677,6 +685,16 @@ void withChannels(int C, F&& fn) {
     case 2: fn(std::integral_constant<int, 2>{}); break;
     case 3: fn(std::integral_constant<int, 3>{}); break;
     case 4: fn(std::integral_constant<int, 4>{}); break;
+    case 5: fn(std::integral_constant<int, 5>{}); break;
+    case 6: fn(std::integral_constant<int, 6>{}); break;
+    case 7: fn(std::integral_constant<int, 7>{}); break;
+    case 8: fn(std::integral_constant<int, 8>{}); break;
+    case 9: fn(std::integral_constant<int, 9>{}); break;
+    case 10: fn(std::integral_constant<int, 10>{}); break;
+    case 12: fn(std::integral_constant<int, 12>{}); break;
+    case 15: fn(std::integral_constant<int, 15>{}); break;
+    case 16: fn(std::integral_constant<int, 16>{}); break;
+    case 17: fn(std::integral_constant<int, 17>{}); break;
     default: fn(C); break;
   }
 }

@@ -116,6 +116,9 @@ function samePairs(a: AntialiasPairs, b: AntialiasPairs): boolean {
 const scenes: [string, () => Scene][] = [
   ['random triangles', () => randomTriangles(11, 30, 2, 48, 56)],
   ['folded surface', () => foldedSurface(12, 14, 2, 64, 60)],
+  // Many small triangles (most neighbouring pixels differ in triangle id), rows wider than one 64-bit mask word
+  // and a height that ends in a partial 16-row band: the sparse band path of the kernel.
+  ['fine folded surface, 150x200', () => foldedSurface(13, 50, 2, 150, 200)],
 ];
 
 afterAll(() => setThreads(0));

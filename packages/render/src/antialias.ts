@@ -164,7 +164,10 @@ export interface AntialiasGradients {
   gradPos: Float32Array | null;
 }
 
-/** Backward of antialias for gradOut [B,H,W,channels]; `want` selects the outputs (both by default). */
+/**
+ * Backward of antialias for gradOut [B,H,W,channels]; `want` selects the outputs (both by default); `out`
+ * (optional) supplies the output buffers (every element is overwritten) for reuse across calls.
+ */
 export function antialiasBackward(
   color: Float32Array,
   channels: number,
@@ -176,13 +179,17 @@ export function antialiasBackward(
   gradOut: Float32Array,
   opp?: Int32Array,
   want: { color?: boolean; pos?: boolean } = {},
+  out: { gradColor?: Float32Array; gradPos?: Float32Array } = {},
 ): AntialiasGradients {
   const where = 'antialiasBackward';
   const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
   checkTyped(where, 'gradOut', gradOut, Float32Array, c.pixels * channels);
   if (typeof want !== 'object' || want === null) fail(where, 'want', 'an object {color?, pos?}', want);
-  const gradColor = want.color === false ? null : new Float32Array(c.pixels * channels);
-  const gradPos = want.pos === false ? null : new Float32Array(rastShape.batch * numVertices * 4);
+  if (typeof out !== 'object' || out === null) fail(where, 'out', 'an object {gradColor?, gradPos?}', out);
+  const buffer = (name: string, b: Float32Array | undefined, n: number) =>
+    b === undefined ? new Float32Array(n) : checkTyped(where, name, b, Float32Array, n);
+  const gradColor = want.color === false ? null : buffer('out.gradColor', out.gradColor, c.pixels * channels);
+  const gradPos = want.pos === false ? null : buffer('out.gradPos', out.gradPos, rastShape.batch * numVertices * 4);
   if (gradColor || gradPos) {
     callChecked(
       () => native().antialiasBackward({ ...c.args, gradOut, gradColor: gradColor ?? undefined, gradPos: gradPos ?? undefined }),

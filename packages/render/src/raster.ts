@@ -228,7 +228,8 @@ export interface InterpolateGradients {
 
 /**
  * Backward of interpolate for gradOut [B,H,W,C]. `want` selects the outputs (both by default); skip the
- * attribute gradient for constant attributes (UVs, masks).
+ * attribute gradient for constant attributes (UVs, masks). `out` (optional) supplies the output buffers (every
+ * element is overwritten), so that an optimisation loop can reuse them instead of allocating per call.
  */
 export function interpolateBackward(
   attr: Float32Array,
@@ -238,13 +239,16 @@ export function interpolateBackward(
   attrTri: Int32Array,
   gradOut: Float32Array,
   want: { attr?: boolean; rast?: boolean } = {},
+  out: { gradAttr?: Float32Array; gradRast?: Float32Array } = {},
 ): InterpolateGradients {
   const where = 'interpolateBackward';
   const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
   const pixels = rastShape.batch * rastShape.height * rastShape.width;
   checkTyped(where, 'gradOut', gradOut, Float32Array, pixels * attrShape.channels);
-  const gradAttr = want.attr === false ? null : new Float32Array(attrShape.batch * attrShape.vertices * attrShape.channels);
-  const gradRast = want.rast === false ? null : new Float32Array(pixels * 2);
+  if (typeof out !== 'object' || out === null) fail(where, 'out', 'an object {gradAttr?, gradRast?}', out);
+  const attrLen = attrShape.batch * attrShape.vertices * attrShape.channels;
+  const gradAttr = want.attr === false ? null : output(where, 'out.gradAttr', out.gradAttr, attrLen);
+  const gradRast = want.rast === false ? null : output(where, 'out.gradRast', out.gradRast, pixels * 2);
   if (gradAttr || gradRast) {
     callChecked(
       () =>

@@ -89,29 +89,38 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     ops.texture();
     ops.antialias();
   };
-  const bwdOps = {
-    antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp),
-    texture: () => textureBackward(tex, texShape, uvImg, gFg, 'wrap', { uv: true }),
-    interpolate: () => {
-      interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, gUv, { attr: false, rast: true });
-      interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true });
-    },
-    rasterize: () => rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, gUv),
+  // Gradient buffers, allocated once and reused by every iteration (as an optimisation loop does).
+  const N = B * S * S;
+  const g = {
+    aaColor: new Float32Array(N),
+    aaPos: new Float32Array(B * s.V * 4),
+    texUv: new Float32Array(N * 2),
+    uvTotal: new Float32Array(N * 2),
+    uvRast: new Float32Array(N * 2),
+    attrRast: new Float32Array(N * 2),
+    attr: new Float32Array(B * s.V * s.attrChannels),
+    pos: new Float32Array(B * s.V * 4),
   };
   const backward = () => {
-    const aa = antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp);
-    const t = textureBackward(tex, texShape, uvImg, aa.gradColor!, 'wrap', { uv: true });
-    const gUvTotal = new Float32Array(gUv.length);
-    for (let i = 0; i < gUv.length; i++) gUvTotal[i] = gUv[i] + t.gradUv![i];
-    const iu = interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, gUvTotal, { attr: false, rast: true });
-    const ia = interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true });
-    const gr = ia.gradRast!;
-    const gu = iu.gradRast!;
-    for (let i = 0; i < gr.length; i++) gr[i] += gu[i];
-    const gp = rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, gr);
-    const ga = aa.gradPos!;
-    for (let i = 0; i < gp.length; i++) gp[i] += ga[i];
-    return { gradPos: gp, gradAttr: ia.gradAttr! };
+    antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos });
+    textureBackward(tex, texShape, uvImg, g.aaColor, 'wrap', { uv: true }, { gradUv: g.texUv });
+    for (let i = 0; i < g.uvTotal.length; i++) g.uvTotal[i] = gUv[i] + g.texUv[i];
+    interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, g.uvTotal, { attr: false, rast: true }, { gradRast: g.uvRast });
+    interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true }, { gradAttr: g.attr, gradRast: g.attrRast });
+    const gr = g.attrRast;
+    for (let i = 0; i < gr.length; i++) gr[i] += g.uvRast[i];
+    rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, gr, g.pos);
+    for (let i = 0; i < g.pos.length; i++) g.pos[i] += g.aaPos[i];
+    return { gradPos: g.pos, gradAttr: g.attr };
+  };
+  const bwdOps = {
+    antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos }),
+    texture: () => textureBackward(tex, texShape, uvImg, gFg, 'wrap', { uv: true }, { gradUv: g.texUv }),
+    interpolate: () => {
+      interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, gUv, { attr: false, rast: true }, { gradRast: g.uvRast });
+      interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true }, { gradAttr: g.attr, gradRast: g.attrRast });
+    },
+    rasterize: () => rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, gUv, g.pos),
   };
   return { ops, bwdOps, forward, backward, rast, uvImg, attrImg, mask, fg };
 }
