@@ -15,10 +15,11 @@
 // Keys are compared with an integer min, so the result does not depend on any order at all; every task writes
 // disjoint pixels, so results are identical for any thread count.
 //
-// Backward passes never scatter with float atomics: pixels are grouped by (frame, triangle) with a counting
-// sort (ascending pixel index inside a group), each group is summed sequentially in pixel order into
-// per-triangle-corner sums, and each vertex gathers its corners in ascending corner order (tri*3 + k) through
-// a vertex -> corner CSR. Broadcast attributes additionally sum over frames in ascending order.
+// Backward passes never scatter with float atomics: each triangle's pixels are summed sequentially in ascending
+// pixel order into per-triangle-corner sums (one task owns a range of triangle ids of a frame and scans the frame's
+// pixels in order, so no pixel sort is needed; see sumPerTriangle), and each vertex gathers its corners in
+// ascending corner order (tri*3 + k) through a vertex -> corner CSR. Broadcast attributes additionally sum over
+// frames in ascending order.
 #include <algorithm>
 #include <type_traits>
 #include <cmath>
@@ -69,14 +70,6 @@ int64_t ceilDiv16(int64_t a) { return -floorDiv16(-a); }
 
 /** 0 for background, t + 1 for triangle t; throws on anything that is not an integer in [0, T]. */
 void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char* where) {
-  // Branch-free scan first (vectorisable); the loop below only runs to report a bad id.
-  const float Tf = static_cast<float>(numTriangles);
-  bool good = true;
-  for (int64_t p = 0; p < numPixels; ++p) {
-    const float id = rast[4 * p + 3];
-    good &= (id == 0.0f) | ((id >= 1.0f) & (id <= Tf) & (id == std::floor(id)));
-  }
-  if (good) return;
   for (int64_t p = 0; p < numPixels; ++p) {
     const float id = rast[4 * p + 3];
     if (id == 0.0f) continue;
@@ -117,7 +110,6 @@ struct Scratch {
   std::vector<SubTri> subs;
   std::vector<std::vector<int64_t>> tileStart, tileList;
   std::vector<float> fxTab, G;
-  std::vector<int64_t> fragStart, frag;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
 };
 
@@ -127,43 +119,28 @@ Scratch& scratch() {
 }
 
 /**
- * Pixels grouped by (frame, triangle id): group (b, t) is frag[start[b*(T+1) + t] .. start[b*(T+1) + t + 1])
- * with pixel indices (global, b*H*W + local) in ascending order.
+ * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the triangle ids
+ * [T*k/K, T*(k+1)/K) of frame b and scans the frame's pixels in ascending order, adding each pixel of its triangles
+ * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
+ * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
+ * are fewer frames than threads). fn(b, p, t) is called for every covered pixel p (global index) of triangle t
+ * in the task's range; init(b, t0, t1) clears the sums of the range first.
  */
-struct Fragments {
-  std::vector<int64_t>& start;  // [B * (T + 1)], offsets into frag (global)
-  std::vector<int64_t>& frag;   // [B * H * W] (only the covered prefix of each frame's range is used)
-  int T = 0;
-  int64_t begin(int b, int t) const { return start[static_cast<size_t>(b) * (T + 1) + t]; }
-  int64_t end(int b, int t) const { return start[static_cast<size_t>(b) * (T + 1) + t + 1]; }
-};
-
-Fragments buildFragments(const float* rast, int B, int64_t HW, int T) {
-  Scratch& sc = scratch();
-  Fragments f{sc.fragStart, sc.frag, T};
-  f.start.resize(static_cast<size_t>(B) * (T + 1));  // every entry is written below
-  f.frag.resize(static_cast<size_t>(B) * HW);
-  parallelFor(B, [&](int64_t b) {
-    int64_t* st = f.start.data() + b * (T + 1);
-    const float* r = rast + b * HW * 4;
-    std::vector<int64_t> count(static_cast<size_t>(T) + 1, 0);
+template <typename Init, typename Fn>
+void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn) {
+  const int threads = ThreadPool::instance().threadCount();
+  const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
+  parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
+    const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
+    const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
+    init(b, t0, t1);
+    const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
-      const int id = static_cast<int>(r[4 * p + 3]);
-      if (id > 0) ++count[id - 1];
-    }
-    int64_t off = b * HW;
-    for (int t = 0; t < T; ++t) {
-      st[t] = off;
-      off += count[t];
-      count[t] = st[t];  // becomes the fill cursor
-    }
-    st[T] = off;
-    for (int64_t p = 0; p < HW; ++p) {
-      const int id = static_cast<int>(r[4 * p + 3]);
-      if (id > 0) f.frag[count[id - 1]++] = b * HW + p;
+      const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
+      if (t < t0 || t >= t1) continue;
+      fn(b, static_cast<int64_t>(b) * HW + p, t);
     }
   });
-  return f;
 }
 
 /** Vertex -> corner (3t + k) CSR, corners in ascending order. */
@@ -619,34 +596,28 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   checkTriangles(tri, T, V, "rasterizeBackward");
   const int64_t HW = static_cast<int64_t>(H) * W;
   checkIds(rast, B * HW, T, "rasterizeBackward");
-  const Fragments f = buildFragments(rast, B, HW, T);
-
-  // Per-triangle-corner sums G[b, t, k, (x, y, w)], each group in ascending pixel order.
+  // Per-triangle-corner sums G[b, t, k, (x, y, w)], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 9);  // every entry is written below
-  const int64_t tChunks = ceilDivPos(T, kTriChunk);
-  parallelFor(B * tChunks, [&](int64_t task) {
-    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
-    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
-    const float* posB = pos + b * static_cast<int64_t>(V) * 4;
-    for (int64_t t = t0; t < t1; ++t) {
-      float sum[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-      const int32_t* it = tri + 3 * t;
-      const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
-      for (int64_t i = f.begin(static_cast<int>(b), static_cast<int>(t)); i < f.end(static_cast<int>(b), static_cast<int>(t)); ++i) {
-        const int64_t p = f.frag[i];
+  sumPerTriangle(
+      rast, B, HW, T,
+      [&](int b, int t0, int t1) {
+        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
+      },
+      [&](int b, int64_t p, int t) {
         const float* g = gradRast + 2 * p;
-        if (allZero(g, 2)) continue;
+        if (allZero(g, 2)) return;
+        const float* posB = pos + static_cast<int64_t>(b) * V * 4;
+        const int32_t* it = tri + 3 * static_cast<int64_t>(t);
+        const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
         const int64_t local = p - b * HW;
         const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
         const Bary r = baryAt(p0, p1, p2, fx, fy);
         float c[9];
         rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
+        float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
         for (int j = 0; j < 9; ++j) sum[j] += c[j];
-      }
-      std::memcpy(&G[static_cast<size_t>(b * T + t) * 9], sum, sizeof(sum));
-    }
-  });
+      });
 
   std::vector<int32_t>& cStart = scratch().cornerStart;
   std::vector<int32_t>& corner = scratch().corner;
@@ -685,16 +656,6 @@ void withChannels(int C, F&& fn) {
     case 2: fn(std::integral_constant<int, 2>{}); break;
     case 3: fn(std::integral_constant<int, 3>{}); break;
     case 4: fn(std::integral_constant<int, 4>{}); break;
-    case 5: fn(std::integral_constant<int, 5>{}); break;
-    case 6: fn(std::integral_constant<int, 6>{}); break;
-    case 7: fn(std::integral_constant<int, 7>{}); break;
-    case 8: fn(std::integral_constant<int, 8>{}); break;
-    case 9: fn(std::integral_constant<int, 9>{}); break;
-    case 10: fn(std::integral_constant<int, 10>{}); break;
-    case 12: fn(std::integral_constant<int, 12>{}); break;
-    case 15: fn(std::integral_constant<int, 15>{}); break;
-    case 16: fn(std::integral_constant<int, 16>{}); break;
-    case 17: fn(std::integral_constant<int, 17>{}); break;
     default: fn(C); break;
   }
 }
@@ -767,30 +728,25 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     });
   }
   if (!gradAttr) return;
-  const Fragments f = buildFragments(rast, B, HW, T);
-  // Per-corner sums G[b, t, k, c], each (b, t) group in ascending pixel order.
+  // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 3 * C);  // every entry is written below
-  const int64_t tChunks = ceilDivPos(T, kTriChunk);
-  parallelFor(B * tChunks, [&](int64_t task) {
-    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
-    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
-    for (int64_t t = t0; t < t1; ++t) {
-      float* s = G.data() + (b * T + t) * 3 * C;
-      for (int j = 0; j < 3 * C; ++j) s[j] = 0.0f;
-      for (int64_t i = f.begin(static_cast<int>(b), static_cast<int>(t)); i < f.end(static_cast<int>(b), static_cast<int>(t)); ++i) {
-        const int64_t p = f.frag[i];
+  sumPerTriangle(
+      rast, B, HW, T,
+      [&](int b, int t0, int t1) {
+        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 3 * C, G.begin() + (static_cast<size_t>(b) * T + t1) * 3 * C, 0.0f);
+      },
+      [&](int b, int64_t p, int t) {
         const float* g = gradOut + p * C;
-        if (allZero(g, C)) continue;
+        if (allZero(g, C)) return;
+        float* s = G.data() + (static_cast<int64_t>(b) * T + t) * 3 * C;
         const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
         for (int c = 0; c < C; ++c) {
           s[c] += u * g[c];
           s[C + c] += v * g[c];
           s[2 * C + c] += w * g[c];
         }
-      }
-    }
-  });
+      });
   std::vector<int32_t>& cStart = scratch().cornerStart;
   std::vector<int32_t>& corner = scratch().corner;
   buildCorners(attrTri, T, Va, cStart, corner);
