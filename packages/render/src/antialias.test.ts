@@ -329,6 +329,10 @@ describe('antialias', () => {
     const badTri = s.tri.slice();
     badTri[4] = 99;
     expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, badTri)).toThrow(/tri\[4\]/);
+    // With opp given, the kernel rejects the index and the JS recheck reports it precisely.
+    expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, badTri, s.opp)).toThrow(KernelArgumentError);
+    expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, badTri, s.opp)).toThrow(/antialias: .*tri\[4\]/);
+    expect(() => antialiasBackward(color, 1, s.rast, s.shape, s.pos, s.V, badTri, color, s.opp)).toThrow(/antialiasBackward: .*tri\[4\]/);
     const badOpp = s.opp.slice();
     badOpp[2] = -5;
     expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, s.tri, badOpp)).toThrow(/opp\[2\]/);

@@ -24,11 +24,16 @@ const MAX_BATCH = 2 ** 20;
 const MAX_SIDE = 2 ** 15;
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
-function checkTriangles(where: string, tri: unknown, numVertices: number): number {
+/**
+ * The shape of a triangle list [T,3]; returns T. With `indices`, also every index in [0, numVertices) (here, in
+ * JS); the antialias ops leave that O(T) scan to the kernel, which checks tri before any work, and repeat it here
+ * only to report a rejected input with the precise message (see callChecked).
+ */
+function checkTriangles(where: string, tri: unknown, numVertices: number, indices = true): number {
   if (!(tri instanceof Int32Array) || tri.length % 3 !== 0) fail(where, 'tri', 'an Int32Array of length 3*T', tri);
   const T = tri.length / 3;
   if (T > MAX_TRIANGLES) fail(where, 'tri', `at most ${MAX_TRIANGLES} triangles`, T);
-  checkIndices(where, 'tri', tri, numVertices);
+  if (indices) checkIndices(where, 'tri', tri, numVertices);
   return T;
 }
 
@@ -105,10 +110,11 @@ function checkArgs(
   checkTyped(where, 'color', color, Float32Array, pixels * channels);
   const r = checkTyped(where, 'rast', rast, Float32Array, pixels * 4);
   checkTyped(where, 'pos', pos, Float32Array, s.batch * numVertices * 4);
-  const T = checkTriangles(where, tri, numVertices);
+  const T = checkTriangles(where, tri, numVertices, false);
   const t3 = tri as Int32Array;
   const o = opp === undefined ? antialiasTopology(t3, numVertices) : checkTyped(where, 'opp', opp, Int32Array, 3 * T);
   const recheck = () => {
+    checkIndices(where, 'tri', t3, numVertices);
     for (let i = 0; i < o.length; i++) {
       if (o[i] < -1 || o[i] >= numVertices) fail(where, `opp[${i}]`, `-1 or an index in [0, ${numVertices})`, o[i]);
     }
