@@ -590,7 +590,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
 }
 
 void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri, const float* rast,
-                       const float* gradRast, float* gradPos) {
+                       const float* gradRast, float* gradPos, bool accumulate) {
   const int B = d.batch, V = d.numVertices, T = d.numTriangles, H = d.height, W = d.width;
   if (B < 1 || V < 0 || T < 0 || H < 1 || W < 1) throw std::invalid_argument("rasterizeBackward: bad sizes");
   checkTriangles(tri, T, V, "rasterizeBackward");
@@ -636,10 +636,17 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         gw += g[2];
       }
       float* out = gradPos + 4 * (b * V + v);
-      out[0] = gx;
-      out[1] = gy;
-      out[2] = 0.0f;
-      out[3] = gw;
+      if (accumulate) {
+        out[0] += gx;
+        out[1] += gy;
+        out[2] += 0.0f;
+        out[3] += gw;
+      } else {
+        out[0] = gx;
+        out[1] = gy;
+        out[2] = 0.0f;
+        out[3] = gw;
+      }
     }
   });
 }
@@ -697,7 +704,7 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
 }
 
 void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
-                         const float* gradOut, float* gradAttr, float* gradRast) {
+                         const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast) {
   checkInterp(d, rast, attrTri, "interpolateBackward");
   withChannels(d.channels, [&](auto Cc) {
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
@@ -722,8 +729,13 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
             dv += g[c] * (a1[c] - a2[c]);
           }
         }
-        gradRast[2 * p] = du;
-        gradRast[2 * p + 1] = dv;
+        if (accumulateRast) {
+          gradRast[2 * p] += du;
+          gradRast[2 * p + 1] += dv;
+        } else {
+          gradRast[2 * p] = du;
+          gradRast[2 * p + 1] = dv;
+        }
       }
     });
   }

@@ -31,9 +31,9 @@ struct TextureDims {
 };
 
 void textureForward(const TextureDims& d, const float* tex, const float* uv, float* out);
-/** gradUv and gradTex may each be null (not computed). */
+/** gradUv and gradTex may each be null (not computed). accumulateUv: gradUv[i] += the float32 gradient instead of =. */
 void textureBackward(const TextureDims& d, const float* tex, const float* uv, const float* gradOut, float* gradUv,
-                     float* gradTex);
+                     float* gradTex, bool accumulateUv = false);
 
 struct AntialiasDims {
   int batch = 0, height = 0, width = 0, channels = 0, numVertices = 0, numTriangles = 0;

@@ -115,7 +115,7 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
 }
 
 void textureBackward(const TextureDims& d, const float* tex, const float* uv, const float* gradOut, float* gradUv,
-                     float* gradTex) {
+                     float* gradTex, bool accumulateUv) {
   checkDims(d);
   const int C = d.channels;
   const int64_t W = d.texWidth, H = d.texHeight;
@@ -144,8 +144,13 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
           gu *= static_cast<double>(W);
           gv *= static_cast<double>(H);
         }
-        gradUv[2 * p] = static_cast<float>(gu);
-        gradUv[2 * p + 1] = static_cast<float>(gv);
+        if (accumulateUv) {
+          gradUv[2 * p] += static_cast<float>(gu);
+          gradUv[2 * p + 1] += static_cast<float>(gv);
+        } else {
+          gradUv[2 * p] = static_cast<float>(gu);
+          gradUv[2 * p + 1] = static_cast<float>(gv);
+        }
       }
       }
     });

@@ -140,3 +140,50 @@ describe('texture addressing fast paths (in range, one period out, far out)', ()
     });
   }
 });
+
+describe('accumulating backward outputs equal the float32 sum of the separate gradients, bitwise', () => {
+  const B = 2, H = 60, W = 75;
+  const { pos, V, tri } = sphere(36, B);
+  const shape = { batch: B, height: H, width: W };
+  const rast = rasterize(pos, V, tri, B, H, W);
+  const N = B * H * W;
+  const sum = (a: Float32Array, b: Float32Array) => Float32Array.from(a, (x, i) => x + b[i]);
+  const base = (n: number, seed: number) => randomArray(seed, n, -1, 1);
+
+  it('rasterizeBackward (options.accumulate)', () => {
+    const g = base(2 * N, 11);
+    const prior = base(pos.length, 12);
+    const expected = sum(prior, rasterizeBackward(pos, V, tri, B, H, W, rast, g));
+    const acc = prior.slice();
+    expect(rasterizeBackward(pos, V, tri, B, H, W, rast, g, acc, { accumulate: true })).toBe(acc);
+    expect(bits(acc)).toEqual(bits(expected));
+    expect(() => rasterizeBackward(pos, V, tri, B, H, W, rast, g, undefined, { accumulate: true })).toThrow(/accumulate/);
+  });
+
+  it('interpolateBackward (out.accumulateRast; gradAttr still overwritten)', () => {
+    const C = 3;
+    const attr = base(B * V * C, 13);
+    const aShape = { batch: B, vertices: V, channels: C };
+    const gOut = base(N * C, 14);
+    const fresh = interpolateBackward(attr, aShape, rast, shape, tri, gOut);
+    const prior = base(2 * N, 15);
+    const acc = prior.slice();
+    const gradAttr = dirty(attr.length);
+    interpolateBackward(attr, aShape, rast, shape, tri, gOut, {}, { gradAttr, gradRast: acc, accumulateRast: true });
+    expect(bits(acc)).toEqual(bits(sum(prior, fresh.gradRast!)));
+    expect(bits(gradAttr)).toEqual(bits(fresh.gradAttr!));
+    expect(() => interpolateBackward(attr, aShape, rast, shape, tri, gOut, {}, { accumulateRast: true })).toThrow(/accumulate/);
+  });
+
+  it('textureBackward (out.accumulateUv)', () => {
+    const texShape = { height: 32, width: 32, channels: 1 };
+    const tex = base(32 * 32, 16);
+    const uv = randomArray(17, 2 * 500, -0.3, 1.3);
+    const g = base(500, 18);
+    const fresh = textureBackward(tex, texShape, uv, g).gradUv!;
+    const prior = base(1000, 19);
+    const acc = prior.slice();
+    textureBackward(tex, texShape, uv, g, 'wrap', {}, { gradUv: acc, accumulateUv: true });
+    expect(bits(acc)).toEqual(bits(sum(prior, fresh)));
+  });
+});

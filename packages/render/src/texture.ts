@@ -89,7 +89,8 @@ export interface TextureGradients {
 /**
  * Backward of texture for gradOut [N, channels]. `want` selects the outputs: uv by default, the texture
  * gradient only when `want.tex` is true (constant textures such as masks need none). `out` (optional) supplies
- * the output buffers (every element is overwritten) for reuse across calls.
+ * the output buffers (every element is overwritten) for reuse across calls; with `out.accumulateUv` the uv
+ * gradient is added to `out.gradUv` instead (one float32 addition per element).
  */
 export function textureBackward(
   tex: Float32Array,
@@ -98,7 +99,7 @@ export function textureBackward(
   gradOut: Float32Array,
   mode: TextureWrapMode = 'wrap',
   want: { uv?: boolean; tex?: boolean } = {},
-  out: { gradUv?: Float32Array; gradTex?: Float32Array } = {},
+  out: { gradUv?: Float32Array; gradTex?: Float32Array; accumulateUv?: boolean } = {},
 ): TextureGradients {
   const where = 'textureBackward';
   const c = checkArgs(where, tex, texShape, uv, mode);
@@ -109,8 +110,12 @@ export function textureBackward(
     b === undefined ? new Float32Array(n) : checkTyped(where, name, b, Float32Array, n);
   const gradUv = want.uv === false ? null : buffer('out.gradUv', out.gradUv, c.count * 2);
   const gradTex = want.tex === true ? buffer('out.gradTex', out.gradTex, c.tex.length) : null;
+  const accumulateUv = out.accumulateUv === true;
+  if (accumulateUv && (out.gradUv === undefined || want.uv === false)) {
+    fail(where, 'out.gradUv', 'a Float32Array to accumulate into (out.accumulateUv)', out.gradUv);
+  }
   if (gradUv || gradTex) {
-    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined });
+    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv });
   }
   return { gradUv, gradTex };
 }

@@ -103,15 +103,14 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
   };
   const backward = () => {
     antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos });
-    textureBackward(tex, texShape, uvImg, g.aaColor, 'wrap', { uv: true }, { gradUv: g.texUv });
-    for (let i = 0; i < g.uvTotal.length; i++) g.uvTotal[i] = gUv[i] + g.texUv[i];
+    // Gradients that meet are summed by the kernels (accumulate options), not in JS.
+    g.uvTotal.set(gUv);
+    textureBackward(tex, texShape, uvImg, g.aaColor, 'wrap', { uv: true }, { gradUv: g.uvTotal, accumulateUv: true });
     interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, g.uvTotal, { attr: false, rast: true }, { gradRast: g.uvRast });
-    interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true }, { gradAttr: g.attr, gradRast: g.attrRast });
-    const gr = g.attrRast;
-    for (let i = 0; i < gr.length; i++) gr[i] += g.uvRast[i];
-    rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, gr, g.pos);
-    for (let i = 0; i < g.pos.length; i++) g.pos[i] += g.aaPos[i];
-    return { gradPos: g.pos, gradAttr: g.attr };
+    interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true },
+      { gradAttr: g.attr, gradRast: g.uvRast, accumulateRast: true });
+    rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, g.uvRast, g.aaPos, { accumulate: true });
+    return { gradPos: g.aaPos, gradAttr: g.attr };
   };
   const bwdOps = {
     antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos }),
