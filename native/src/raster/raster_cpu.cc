@@ -7,7 +7,7 @@
 //  2. Setup (parallel over frames x triangle chunks): drop non-finite / fully-behind triangles, clip against
 //     the near plane only (canonical endpoint order, float64), fan into <= 2 sub-triangles, orientation (int64),
 //     CCW swap for coverage only, top-left flags, pixel bounding box. Each (b, t) has 2 fixed slots.
-//  3. Binning (parallel over frames): 16x16 px tiles; count -> prefix sum -> fill, in ascending (t, sub-triangle)
+//  3. Binning (parallel over frames): 32x32 px tiles; count -> prefix sum -> fill, in ascending (t, sub-triangle)
 //     order, so every tile list is in a fixed order.
 //  4. Tile raster (parallel over frames x tiles): int64 edge functions with the top-left rule, float32 z/w on
 //     the original triangle at the pixel centre, far reject z/w > 1, key = orderedBits(zw + 0) << 32 | t, min per
@@ -40,7 +40,7 @@ namespace p3d {
 namespace raster {
 namespace {
 
-constexpr int kTile = 16;                 // tile side in pixels
+constexpr int kTile = 32;                 // tile side in pixels
 constexpr double kSaturate = 268435456.0;  // 2^28, in 1/16 px
 constexpr int kTriChunk = 512;             // triangles per setup / reduction task
 constexpr int kVertexChunk = 2048;         // vertices per vertex-stage / gather task
@@ -399,21 +399,21 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         uint32_t mask = 0;
 #if defined(__AVX2__)
         if (fits32) {
-          const __m256i e0 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[0])), laneStep[0]);
-          const __m256i e1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[1])), laneStep[1]);
-          const __m256i e2 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[2])), laneStep[2]);
-          const __m256i in = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)),
-                                              _mm256_cmpgt_epi32(e2, zero));
-          mask = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in)));
-          if (x1 - x0 >= 8) {
-            const __m256i e0b = _mm256_sub_epi32(e0, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[0])));
-            const __m256i e1b = _mm256_sub_epi32(e1, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[1])));
-            const __m256i e2b = _mm256_sub_epi32(e2, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[2])));
-            const __m256i inb = _mm256_and_si256(
-                _mm256_and_si256(_mm256_cmpgt_epi32(e0b, zero), _mm256_cmpgt_epi32(e1b, zero)), _mm256_cmpgt_epi32(e2b, zero));
-            mask |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(inb))) << 8;
+          __m256i e0 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[0])), laneStep[0]);
+          __m256i e1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[1])), laneStep[1]);
+          __m256i e2 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[2])), laneStep[2]);
+          // Groups of 8 pixels; lanes past x1 may wrap around in int32 but are masked off below.
+          for (int g = 0; g <= x1 - x0; g += 8) {
+            if (g) {
+              e0 = _mm256_sub_epi32(e0, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[0])));
+              e1 = _mm256_sub_epi32(e1, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[1])));
+              e2 = _mm256_sub_epi32(e2, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[2])));
+            }
+            const __m256i in = _mm256_and_si256(
+                _mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)), _mm256_cmpgt_epi32(e2, zero));
+            mask |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in))) << g;
           }
-          mask &= (2u << (x1 - x0)) - 1u;
+          mask &= x1 - x0 >= 31 ? 0xFFFFFFFFu : (2u << (x1 - x0)) - 1u;
         } else
 #endif
         {
