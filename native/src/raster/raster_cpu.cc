@@ -124,10 +124,11 @@ Scratch& scratch() {
  * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
  * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
  * are fewer frames than threads). fn(b, p, t) is called for every covered pixel p (global index) of triangle t
- * in the task's range; init(b, t0, t1) clears the sums of the range first.
+ * in the task's range; init(b, t0, t1) clears the sums of the range first; background(p) is called once for every
+ * background pixel (by the frame's first task).
  */
-template <typename Init, typename Fn>
-void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn) {
+template <typename Init, typename Fn, typename Bg>
+void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Bg&& background) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
@@ -137,6 +138,10 @@ void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
       const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
+      if (t < 0) {
+        if (k == 0) background(static_cast<int64_t>(b) * HW + p);
+        continue;
+      }
       if (t < t0 || t >= t1) continue;
       fn(b, static_cast<int64_t>(b) * HW + p, t);
     }
@@ -617,7 +622,8 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
         float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
         for (int j = 0; j < 9; ++j) sum[j] += c[j];
-      });
+      },
+      [](int64_t) {});
 
   std::vector<int32_t>& cStart = scratch().cornerStart;
   std::vector<int32_t>& corner = scratch().corner;
@@ -710,36 +716,37 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
   const int C = Cc;
   const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = B * HW;
-  if (gradRast) {
+  // gradRast of pixel p (triangle id = 0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]).
+  auto rastGrad = [&](int64_t p, int id) {
+    float du = 0.0f, dv = 0.0f;
+    if (id != 0) {
+      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
+      const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
+      const float* a0 = attr + (ab * Va + it[0]) * C;
+      const float* a1 = attr + (ab * Va + it[1]) * C;
+      const float* a2 = attr + (ab * Va + it[2]) * C;
+      const float* g = gradOut + p * C;
+      for (int c = 0; c < C; ++c) {
+        du += g[c] * (a0[c] - a2[c]);
+        dv += g[c] * (a1[c] - a2[c]);
+      }
+    }
+    if (accumulateRast) {
+      gradRast[2 * p] += du;
+      gradRast[2 * p + 1] += dv;
+    } else {
+      gradRast[2 * p] = du;
+      gradRast[2 * p + 1] = dv;
+    }
+  };
+  if (gradRast && !gradAttr) {
     parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
       const int64_t p1 = std::min(N, (task + 1) * kPixelChunk);
-      for (int64_t p = task * kPixelChunk; p < p1; ++p) {
-        const float* r = rast + 4 * p;
-        const int id = static_cast<int>(r[3]);
-        float du = 0.0f, dv = 0.0f;
-        if (id != 0) {
-          const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
-          const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
-          const float* a0 = attr + (ab * Va + it[0]) * C;
-          const float* a1 = attr + (ab * Va + it[1]) * C;
-          const float* a2 = attr + (ab * Va + it[2]) * C;
-          const float* g = gradOut + p * C;
-          for (int c = 0; c < C; ++c) {
-            du += g[c] * (a0[c] - a2[c]);
-            dv += g[c] * (a1[c] - a2[c]);
-          }
-        }
-        if (accumulateRast) {
-          gradRast[2 * p] += du;
-          gradRast[2 * p + 1] += dv;
-        } else {
-          gradRast[2 * p] = du;
-          gradRast[2 * p + 1] = dv;
-        }
-      }
+      for (int64_t p = task * kPixelChunk; p < p1; ++p) rastGrad(p, static_cast<int>(rast[4 * p + 3]));
     });
   }
   if (!gradAttr) return;
+  // With both outputs, gradRast is computed in the same pass over the pixels (gradOut is read once).
   // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 3 * C);  // every entry is written below
@@ -749,6 +756,7 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
         std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 3 * C, G.begin() + (static_cast<size_t>(b) * T + t1) * 3 * C, 0.0f);
       },
       [&](int b, int64_t p, int t) {
+        if (gradRast) rastGrad(p, t + 1);
         const float* g = gradOut + p * C;
         if (allZero(g, C)) return;
         float* s = G.data() + (static_cast<int64_t>(b) * T + t) * 3 * C;
@@ -758,6 +766,9 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
           s[C + c] += v * g[c];
           s[2 * C + c] += w * g[c];
         }
+      },
+      [&](int64_t p) {
+        if (gradRast) rastGrad(p, 0);
       });
   std::vector<int32_t>& cStart = scratch().cornerStart;
   std::vector<int32_t>& corner = scratch().corner;
