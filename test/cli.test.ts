@@ -135,6 +135,7 @@ describe('pixel3dmm bench raster', () => {
     }
     for (const k of ['rasterize', 'interpolate17', 'texture', 'antialias']) expect(j.backwardMs[k], k).toBeGreaterThan(0);
     expect(j.machine).toMatch(/threads/);
+    expect(j.memoryReadGBs).toBeGreaterThan(0);
   });
 
   it('takes a mesh file, and says that CUDA raster kernels are not available instead of timing anything', () => {

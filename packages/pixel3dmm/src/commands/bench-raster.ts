@@ -2,10 +2,10 @@
 // of 17 channels as two calls: 2 UV channels through the UV index buffer and 15 per-vertex channels; bilinear
 // texture of a 2048² one-channel mask; antialias of the textured mask), forward and forward plus backward.
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { Flame, builtInFlameModel, defaultFlameParams } from '@pixel3dmm/flame';
 import { readObj, readPly } from '@pixel3dmm/formats';
-import { kernelInfo, nativeAddon } from '@pixel3dmm/kernels';
+import { kernelInfo, measureMemoryBandwidth, nativeAddon } from '@pixel3dmm/kernels';
 import {
   antialias,
   antialiasBackward,
@@ -178,6 +178,8 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
   };
   const perImage = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, v / B])) as typeof ms;
   const info = kernelInfo();
+  // Context for the figures: this machine's streaming read bandwidth and its load (other processes share the cores).
+  const memoryReadGBs = measureMemoryBandwidth(256);
   const result = {
     mesh: scene.source,
     vertices: scene.V,
@@ -186,6 +188,8 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
     batch: B,
     device: 'cpu',
     machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${info.threads} threads`,
+    memoryReadGBs,
+    loadAverage: loadavg()[0],
     coveredFraction: covered / (B * S * S),
     fill: scene.fill,
     channels: { interpolate: UV_CHANNELS + scene.attrChannels, texture: `${TEX_SIDE}x${TEX_SIDE}x1 bilinear`, antialias: 1 },
@@ -198,6 +202,7 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
     return;
   }
   console.log(`rasterizer chain, ${result.mesh} (${scene.V} vertices, ${scene.T} triangles), ${S}x${S}, batch ${B}, cpu (${result.machine})`);
+  console.log(`read bandwidth ${memoryReadGBs.toFixed(1)} GB/s, load average ${result.loadAverage.toFixed(2)}`);
   console.log(`head spans ${(100 * scene.fill.x).toFixed(0)}% x ${(100 * scene.fill.y).toFixed(0)}% of the image, ` +
     `${(100 * result.coveredFraction).toFixed(0)}% of the pixels covered`);
   console.log('op                                   median ms   ms per image');
