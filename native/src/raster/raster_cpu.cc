@@ -110,6 +110,7 @@ struct Scratch {
   std::vector<SubTri> subs;
   std::vector<std::vector<int64_t>> tileStart, tileList;
   std::vector<float> fxTab, G;
+  std::vector<uint8_t> used;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
 };
 
@@ -747,19 +748,29 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   }
   if (!gradAttr) return;
   // With both outputs, gradRast is computed in the same pass over the pixels (gradOut is read once).
-  // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order.
+  // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order. Only the rows of triangles that
+  // receive a contribution are written (cleared on first use; `used` marks them); the gather below skips the
+  // others. Skipping them does not change any bit: their rows would be +0, and adding +0 to a sum that started at
+  // +0 never changes it (such a sum is never -0 in round-to-nearest).
   std::vector<float>& G = scratch().G;
-  G.resize(static_cast<size_t>(B) * T * 3 * C);  // every entry is written below
+  G.resize(static_cast<size_t>(B) * T * 3 * C);
+  std::vector<uint8_t>& used = scratch().used;
+  used.resize(static_cast<size_t>(B) * T);
   sumPerTriangle(
       rast, B, HW, T,
       [&](int b, int t0, int t1) {
-        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 3 * C, G.begin() + (static_cast<size_t>(b) * T + t1) * 3 * C, 0.0f);
+        std::fill(used.begin() + static_cast<size_t>(b) * T + t0, used.begin() + static_cast<size_t>(b) * T + t1, 0);
       },
       [&](int b, int64_t p, int t) {
         if (gradRast) rastGrad(p, t + 1);
         const float* g = gradOut + p * C;
         if (allZero(g, C)) return;
         float* s = G.data() + (static_cast<int64_t>(b) * T + t) * 3 * C;
+        uint8_t& u8 = used[static_cast<size_t>(b) * T + t];
+        if (!u8) {
+          std::fill(s, s + 3 * C, 0.0f);
+          u8 = 1;
+        }
         const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
         for (int c = 0; c < C; ++c) {
           s[c] += u * g[c];
@@ -784,7 +795,9 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       for (int c = 0; c < C; ++c) out[c] = 0.0f;
       for (int64_t b = bBegin; b < bEnd; ++b) {
         const float* Gb = G.data() + b * static_cast<int64_t>(T) * 3 * C;
+        const uint8_t* usedB = used.data() + b * static_cast<int64_t>(T);
         for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
+          if (!usedB[corner[i] / 3]) continue;
           const float* g = Gb + static_cast<int64_t>(corner[i]) * C;
           for (int c = 0; c < C; ++c) out[c] += g[c];
         }
