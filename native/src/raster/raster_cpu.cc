@@ -7,7 +7,7 @@
 //  2. Setup (parallel over frames x triangle chunks): drop non-finite / fully-behind triangles, clip against
 //     the near plane only (canonical endpoint order, float64), fan into <= 2 sub-triangles, orientation (int64),
 //     CCW swap for coverage only, top-left flags, pixel bounding box. Each (b, t) has 2 fixed slots.
-//  3. Binning (parallel over frames): 32x32 px tiles; count -> prefix sum -> fill, in ascending (t, sub-triangle)
+//  3. Binning (counted by the setup tasks, filled in parallel): 32x32 px tiles; count -> prefix sum -> fill, in ascending (t, sub-triangle)
 //     order, so every tile list is in a fixed order.
 //  4. Tile raster (parallel over frames x tiles): int64 edge functions with the top-left rule, float32 z/w on
 //     the original triangle at the pixel centre, far reject z/w > 1, key = orderedBits(zw + 0) << 32 | t, min per
@@ -109,6 +109,7 @@ struct Scratch {
   std::vector<uint8_t> flags, numSubs;
   std::vector<SubTri> subs;
   std::vector<std::vector<int64_t>> tileStart, tileList;
+  std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
   std::vector<float> fxTab, G;
   std::vector<uint8_t> used;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
@@ -206,16 +207,26 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
   });
 
-  // 2. Setup: two sub-triangle slots per (b, t).
+  // 2. Setup: two sub-triangle slots per (b, t). Each task also counts its sub-triangles per tile (binning, 3.).
   const size_t BT = static_cast<size_t>(B) * T;
   sc.subs.resize(2 * BT);
   sc.numSubs.resize(BT);
   SubTri* subs = sc.subs.data();
   uint8_t* numSubs = sc.numSubs.data();
   const int64_t tChunks = ceilDivPos(T, kTriChunk);
+  const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
+  const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
+  auto forTiles = [&](const SubTri& st, auto&& fn) {
+    for (int ty = st.py0 / kTile; ty <= st.py1 / kTile; ++ty)
+      for (int tx = st.px0 / kTile; tx <= st.px1 / kTile; ++tx) fn(static_cast<int64_t>(ty) * tilesX + tx);
+  };
+  sc.tileCount.resize(static_cast<size_t>(B * tChunks * numTiles));
+  int64_t* tileCount = sc.tileCount.data();
   parallelFor(B * tChunks, [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
+    int64_t* count = tileCount + task * numTiles;
+    std::fill(count, count + numTiles, 0);
     for (int64_t t = t0; t < t1; ++t) {
       const size_t slot = static_cast<size_t>(b * T + t);
       numSubs[slot] = 0;
@@ -261,6 +272,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         st.py1 = static_cast<int32_t>(py1);
         st.tri = static_cast<int32_t>(t);
         subs[2 * slot + numSubs[slot]++] = st;
+        forTiles(st, [&](int64_t tile) { ++count[tile]; });
       };
       if (nb == 0) {
         // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64).
@@ -306,33 +318,39 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
   });
 
-  // 3. Binning, per frame, in ascending (t, sub-triangle) order.
-  const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
-  const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
+  // 3. Binning, per frame, in ascending (t, sub-triangle) order: the setup tasks' counts -> offsets in (tile,
+  // task) order -> fill, parallel over the setup tasks (each tile list is in ascending t for any split).
   if (sc.tileStart.size() < static_cast<size_t>(B)) {
     sc.tileStart.resize(B);
     sc.tileList.resize(B);
   }
   std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
   std::vector<std::vector<int64_t>>& tileList = sc.tileList;
-  parallelFor(B, [&](int64_t b) {
+  for (int64_t b = 0; b < B; ++b) {
     std::vector<int64_t>& start = tileStart[b];
-    start.assign(numTiles + 1, 0);
-    auto forTiles = [&](const SubTri& st, auto&& fn) {
-      for (int ty = st.py0 / kTile; ty <= st.py1 / kTile; ++ty)
-        for (int tx = st.px0 / kTile; tx <= st.px1 / kTile; ++tx) fn(static_cast<int64_t>(ty) * tilesX + tx);
-    };
-    for (int64_t t = 0; t < T; ++t) {
-      const size_t slot = static_cast<size_t>(b * T + t);
-      for (int k = 0; k < numSubs[slot]; ++k) forTiles(subs[2 * slot + k], [&](int64_t tile) { ++start[tile + 1]; });
+    start.resize(numTiles + 1);
+    int64_t off = 0;
+    for (int64_t tile = 0; tile < numTiles; ++tile) {
+      start[tile] = off;
+      for (int64_t c = 0; c < tChunks; ++c) {
+        int64_t& n = tileCount[((b * tChunks) + c) * numTiles + tile];
+        const int64_t k = n;
+        n = off;  // becomes the fill cursor of (task, tile)
+        off += k;
+      }
     }
-    for (int64_t i = 0; i < numTiles; ++i) start[i + 1] += start[i];
-    std::vector<int64_t> cursor(start.begin(), start.end() - 1);  // numTiles entries: small
-    tileList[b].resize(start[numTiles]);
-    for (int64_t t = 0; t < T; ++t) {
+    start[numTiles] = off;
+    tileList[b].resize(off);
+  }
+  parallelFor(B * tChunks, [&](int64_t task) {
+    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
+    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
+    int64_t* cursor = tileCount + task * numTiles;
+    int64_t* list = tileList[b].data();
+    for (int64_t t = t0; t < t1; ++t) {
       const size_t slot = static_cast<size_t>(b * T + t);
       for (int k = 0; k < numSubs[slot]; ++k)
-        forTiles(subs[2 * slot + k], [&](int64_t tile) { tileList[b][cursor[tile]++] = static_cast<int64_t>(2 * slot + k); });
+        forTiles(subs[2 * slot + k], [&](int64_t tile) { list[cursor[tile]++] = static_cast<int64_t>(2 * slot + k); });
     }
   });
 
