@@ -7,8 +7,8 @@
 //  2. Setup (parallel over frames x triangle chunks): drop non-finite / fully-behind triangles, clip against
 //     the near plane only (canonical endpoint order, float64), fan into <= 2 sub-triangles, orientation (int64),
 //     CCW swap for coverage only, top-left flags, pixel bounding box. Each (b, t) has 2 fixed slots.
-//  3. Binning (counted by the setup tasks, filled in parallel): 32x32 px tiles; count -> prefix sum -> fill, in ascending (t, sub-triangle)
-//     order, so every tile list is in a fixed order.
+//  3. Binning into 32x32 px tiles: counts from the setup tasks -> prefix sum in (tile, task) order -> fill in
+//     parallel over the setup tasks, so every tile list is in ascending (t, sub-triangle) order.
 //  4. Tile raster (parallel over frames x tiles): int64 edge functions with the top-left rule, float32 z/w on
 //     the original triangle at the pixel centre, far reject z/w > 1, key = orderedBits(zw + 0) << 32 | t, min per
 //     pixel in a tile-local buffer; then resolve (u, v, zw) with the clamps and write the tile's pixels.
