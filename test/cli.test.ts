@@ -99,3 +99,53 @@ describe('pixel3dmm info', () => {
     expect(info.onnxruntime).toMatch(/^\d+\.\d+/);
   });
 });
+
+describe('pixel3dmm bench raster', () => {
+  const keys = ['rasterize', 'interpolate17', 'texture', 'antialias', 'forward', 'forwardBackward'];
+
+  it('times the rasterizer chain on the built-in head and prints one JSON object', () => {
+    const r = run('bench', 'raster', '--size', '64', '--batch', '2', '--runs', '2', '--min-ms', '0', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.vertices).toBe(5023);
+    expect(j.triangles).toBe(9976);
+    expect(j.size).toBe(64);
+    expect(j.batch).toBe(2);
+    expect(j.device).toBe('cpu');
+    expect(j.channels.interpolate).toBe(17);
+    // The head fills most of the image (its taller side ~90%) and covers a good part of the pixels.
+    expect(Math.max(j.fill.x, j.fill.y)).toBeGreaterThan(0.75);
+    expect(Math.max(j.fill.x, j.fill.y)).toBeLessThan(1);
+    expect(j.coveredFraction).toBeGreaterThan(0.15);
+    expect(j.coveredFraction).toBeLessThan(0.9);
+    for (const k of keys) {
+      expect(j.medianMs[k], k).toBeGreaterThan(0);
+      expect(Number.isFinite(j.medianMs[k]), k).toBe(true);
+      expect(j.perImageMs[k]).toBeCloseTo(j.medianMs[k] / 2, 10);
+    }
+    for (const k of ['rasterize', 'interpolate17', 'texture', 'antialias']) expect(j.backwardMs[k], k).toBeGreaterThan(0);
+    expect(j.machine).toMatch(/threads/);
+    expect(j.memoryReadGBs).toBeGreaterThan(0);
+  });
+
+  it('takes a mesh file, and says that CUDA raster kernels are not available instead of timing anything', () => {
+    const obj = join(tmp, 'octahedron.obj');
+    const v = ['v 0.1 0 0', 'v -0.1 0 0', 'v 0 0.1 0', 'v 0 -0.1 0', 'v 0 0 0.1', 'v 0 0 -0.1'];
+    const f = ['f 1 3 5', 'f 3 2 5', 'f 2 4 5', 'f 4 1 5', 'f 3 1 6', 'f 2 3 6', 'f 4 2 6', 'f 1 4 6'];
+    writeFileSync(obj, [...v, ...f].join('\n') + '\n');
+    const r = run('bench', 'raster', '--mesh', obj, '--size', '32', '--runs', '1', '--min-ms', '0', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.vertices).toBe(6);
+    expect(j.triangles).toBe(8);
+    expect(j.batch).toBe(1);
+    const c = run('bench', 'raster', '--device', 'cuda', '--json');
+    const info = JSON.parse(run('info', '--json').out);
+    if (!info.kernels.rasterCuda) {
+      expect(c.code).toBe(2);
+      const e = JSON.parse(c.out);
+      expect(e.available).toBe(false);
+      expect(e.error).toMatch(/CUDA raster kernels are not available/);
+    }
+  });
+});

@@ -398,7 +398,9 @@ Napi::Value Rasterize(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// rasterizeBackward({pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos})
+bool flagField(const Napi::Object& o, const char* key) { return o.Has(key) && o.Get(key).ToBoolean().Value(); }
+
+// rasterizeBackward({pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos, accumulate?})
 Napi::Value RasterizeBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "rasterizeBackward: expected an arguments object");
@@ -411,7 +413,7 @@ Napi::Value RasterizeBackward(const Napi::CallbackInfo& info) {
   const float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, false);
   float* gradPos = typedField<float>(env, o, "gradPos", B * d.numVertices * 4, false);
   guarded(env, [&] {
-    p3d::raster::rasterizeBackward(d, pos, tri, rast, gradRast, gradPos);
+    p3d::raster::rasterizeBackward(d, pos, tri, rast, gradRast, gradPos, flagField(o, "accumulate"));
     return 0;
   });
   return env.Undefined();
@@ -452,7 +454,7 @@ Napi::Value Interpolate(const Napi::CallbackInfo& info) {
 }
 
 // interpolateBackward({attr, attrBatch, attrVertices, channels, rast, batch, height, width, attrTri, gradOut,
-//                      gradAttr?, gradRast?})
+//                      gradAttr?, gradRast?, accumulateRast?})
 Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "interpolateBackward: expected an arguments object");
@@ -467,7 +469,7 @@ Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   float* gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
   float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, true);
   guarded(env, [&] {
-    p3d::raster::interpolateBackward(d, attr, rast, attrTri, gradOut, gradAttr, gradRast);
+    p3d::raster::interpolateBackward(d, attr, rast, attrTri, gradOut, gradAttr, gradRast, flagField(o, "accumulateRast"));
     return 0;
   });
   return env.Undefined();
@@ -505,7 +507,7 @@ Napi::Value Texture(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// textureBackward({tex, texHeight, texWidth, channels, wrap, uv, gradOut, gradUv?, gradTex?})
+// textureBackward({tex, texHeight, texWidth, channels, wrap, uv, gradOut, gradUv?, gradTex?, accumulateUv?})
 Napi::Value TextureBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "textureBackward: expected an arguments object");
@@ -518,7 +520,7 @@ Napi::Value TextureBackward(const Napi::CallbackInfo& info) {
   float* gradUv = typedField<float>(env, o, "gradUv", static_cast<size_t>(d.count) * 2, true);
   float* gradTex = typedField<float>(env, o, "gradTex", texLen, true);
   guarded(env, [&] {
-    p3d::raster::textureBackward(d, tex, uv, gradOut, gradUv, gradTex);
+    p3d::raster::textureBackward(d, tex, uv, gradOut, gradUv, gradTex, flagField(o, "accumulateUv"));
     return 0;
   });
   return env.Undefined();

@@ -13,6 +13,8 @@
 // - the pixel whose half holds the crossing (po if dF > 0.5, pf if dF < 0.5) gets (dF - 0.5)*(c_pf - c_po).
 // Position gradients flow only where 0 < dF < 1 (unclamped), through the crossing and the perspective divide.
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -50,34 +52,113 @@ struct Ctx {
   const int32_t* tri;
   const int32_t* opp;
   int64_t N;
-  double sx(int64_t b, int i) const {
-    const float* p = pos + (b * d.numVertices + i) * 4;
-    return ((static_cast<double>(p[0]) / static_cast<double>(p[3]) + 1) * d.width) / 2 - 0.5;
-  }
-  double sy(int64_t b, int i) const {
-    const float* p = pos + (b * d.numVertices + i) * 4;
-    return ((static_cast<double>(p[1]) / static_cast<double>(p[3]) + 1) * d.height) / 2 - 0.5;
-  }
+  /** [B*V*2] screen positions (sx, sy) of every vertex, see screenPositions. */
+  const double* screen = nullptr;
+  /**
+   * [B*T] memo of silhouetteEdges (0 = not computed yet, else 0x8 | mask). Filled lazily by whichever task needs a
+   * triangle first; every writer stores the same value (a pure function of the inputs), so the races are benign.
+   */
+  std::atomic<uint8_t>* silhouette = nullptr;
+  double sx(int64_t b, int i) const { return screen[2 * (b * d.numVertices + i)]; }
+  double sy(int64_t b, int i) const { return screen[2 * (b * d.numVertices + i) + 1]; }
   bool wOk(int64_t b, int i) const { return pos[(b * d.numVertices + i) * 4 + 3] > 0; }
 };
+
+/**
+ * Screen position in pixels (centres at integers) of every vertex, computed once per call with the same float64
+ * expressions the pair analysis used per use: sx = (x/w + 1)*W/2 - 0.5, sy = (y/w + 1)*H/2 - 0.5. Reused storage
+ * of the calling thread.
+ */
+const double* screenPositions(const AntialiasDims& d, const float* pos) {
+  thread_local std::vector<double> storage;
+  std::vector<double>& s = storage;
+  const int64_t n = static_cast<int64_t>(d.batch) * d.numVertices;
+  s.resize(static_cast<size_t>(2 * n));
+  constexpr int64_t kChunk = 8192;
+  forTasks((n + kChunk - 1) / kChunk, [&](int64_t k) {
+    const int64_t i1 = std::min(n, (k + 1) * kChunk);
+    for (int64_t i = k * kChunk; i < i1; ++i) {
+      const float* p = pos + i * 4;
+      s[2 * i] = ((static_cast<double>(p[0]) / static_cast<double>(p[3]) + 1) * d.width) / 2 - 0.5;
+      s[2 * i + 1] = ((static_cast<double>(p[1]) / static_cast<double>(p[3]) + 1) * d.height) / 2 - 0.5;
+    }
+  });
+  return s.data();
+}
+
+/** Reused per-calling-thread storage for Ctx::silhouette, cleared to 0. */
+std::atomic<uint8_t>* silhouetteMemo(int64_t n) {
+  thread_local std::unique_ptr<std::atomic<uint8_t>[]> storage;
+  thread_local int64_t capacity = 0;
+  if (n > capacity) {
+    storage.reset(new std::atomic<uint8_t>[static_cast<size_t>(n)]);
+    capacity = n;
+  }
+  for (int64_t i = 0; i < n; ++i) storage[i].store(0, std::memory_order_relaxed);
+  return storage.get();
+}
+
+/**
+ * Bit k set iff edge k of triangle t (frame b) passes the pair-independent tests of the pair analysis: all three
+ * vertices in front of the camera (w > 0) and a silhouette edge (boundary, or the opposite vertex of the
+ * neighbour, also with w > 0, strictly on the same side as the third vertex). The same expressions as in the
+ * analysis, so the same outcome.
+ */
+uint8_t silhouetteEdges(const Ctx& c, int64_t b, int t) {
+  std::atomic<uint8_t>& memo = c.silhouette[b * c.d.numTriangles + t];
+  const uint8_t known = memo.load(std::memory_order_relaxed);
+  if (known) return known & 7;
+  uint8_t mask = 0;
+  for (int k = 0; k < 3; ++k) {
+    const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3], ic = c.tri[3 * t + (k + 2) % 3];
+    if (!c.wOk(b, ia) || !c.wOk(b, ib) || !c.wOk(b, ic)) continue;
+    const int io = c.opp[3 * t + k];
+    if (io >= 0) {
+      if (!c.wOk(b, io)) continue;
+      const double ax = c.sx(b, ia), ay = c.sy(b, ia);
+      const double dx = c.sx(b, ib) - ax, dy = c.sy(b, ib) - ay;
+      const double sideC = dx * (c.sy(b, ic) - ay) - dy * (c.sx(b, ic) - ax);
+      const double sideO = dx * (c.sy(b, io) - ay) - dy * (c.sx(b, io) - ax);
+      if (!(sideC * sideO > 0)) continue;
+    }
+    mask |= static_cast<uint8_t>(1u << k);
+  }
+  memo.store(static_cast<uint8_t>(0x8 | mask), std::memory_order_relaxed);
+  return mask;
+}
 
 void validate(const Ctx& c) {
   const AntialiasDims& d = c.d;
   if (d.batch < 1 || d.height < 1 || d.width < 1 || d.channels < 1 || d.numVertices < 0 || d.numTriangles < 0)
     throw std::invalid_argument("antialias: bad sizes");
   const int64_t T3 = static_cast<int64_t>(d.numTriangles) * 3;
-  for (int64_t i = 0; i < T3; ++i) {
-    if (c.tri[i] < 0 || c.tri[i] >= d.numVertices)
-      throw std::invalid_argument("antialias: tri[" + std::to_string(i) + "] out of range");
-    if (c.opp[i] < -1 || c.opp[i] >= d.numVertices)
-      throw std::invalid_argument("antialias: opp[" + std::to_string(i) + "] out of range");
+  bool triOk = true;
+  for (int64_t i = 0; i < T3; ++i)
+    triOk &= (c.tri[i] >= 0) & (c.tri[i] < d.numVertices) & (c.opp[i] >= -1) & (c.opp[i] < d.numVertices);
+  if (!triOk) {
+    for (int64_t i = 0; i < T3; ++i) {
+      if (c.tri[i] < 0 || c.tri[i] >= d.numVertices)
+        throw std::invalid_argument("antialias: tri[" + std::to_string(i) + "] out of range");
+      if (c.opp[i] < -1 || c.opp[i] >= d.numVertices)
+        throw std::invalid_argument("antialias: opp[" + std::to_string(i) + "] out of range");
+    }
   }
-  bool bad = false;
-  for (int64_t p = 0; p < c.N && !bad; ++p) {
-    const float id = c.rast[4 * p + 3];
-    if (id != 0.0f && !(id >= 1.0f && id <= static_cast<float>(d.numTriangles) && id == std::floor(id))) bad = true;
-  }
-  if (bad) throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
+  // Branch-free scan (vectorisable), in parallel chunks; every chunk writes its own flag.
+  constexpr int64_t kIdChunk = 16384;
+  const int64_t chunks = (c.N + kIdChunk - 1) / kIdChunk;
+  std::vector<uint8_t> ok(static_cast<size_t>(chunks), 1);
+  const float Tf = static_cast<float>(d.numTriangles);
+  forTasks(chunks, [&](int64_t k) {
+    const int64_t p1 = std::min(c.N, (k + 1) * kIdChunk);
+    bool good = true;
+    for (int64_t p = k * kIdChunk; p < p1; ++p) {
+      const float id = c.rast[4 * p + 3];
+      good &= (id == 0.0f) | ((id >= 1.0f) & (id <= Tf) & (id == std::floor(id)));
+    }
+    ok[k] = good;
+  });
+  for (uint8_t g : ok)
+    if (!g) throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
 }
 
 /** Pass A for one pair (p0, p1) of frame b; cx0, cy0 = pixel0's integer centre. */
@@ -91,28 +172,28 @@ PairRecord analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, 
   const double cx = f1 ? (horiz ? px + 1 : px) : px;
   const double cy = f1 ? (horiz ? py : py + 1) : py;
   const double step = f1 ? -1.0 : 1.0;
+  // Every test below is a pure filter on edge k (an edge is accepted iff all pass), so their order does not change
+  // the result; the pair-independent ones are memoised per triangle (silhouetteEdges).
+  const uint8_t edges = silhouetteEdges(c, b, t);
+  if (!edges) return r;
   for (int k = 0; k < 3; ++k) {
-    const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3], ic = c.tri[3 * t + (k + 2) % 3];
-    if (!c.wOk(b, ia) || !c.wOk(b, ib) || !c.wOk(b, ic)) continue;
+    if (!((edges >> k) & 1)) continue;
+    const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3];
     const double ax = c.sx(b, ia), ay = c.sy(b, ia);
     const double dx = c.sx(b, ib) - ax, dy = c.sy(b, ib) - ay;
     if (horiz ? !(std::fabs(dy) >= std::fabs(dx)) : !(std::fabs(dx) > std::fabs(dy))) continue;
-    const int io = c.opp[3 * t + k];
-    if (io >= 0) {
-      if (!c.wOk(b, io)) continue;
-      const double sideC = dx * (c.sy(b, ic) - ay) - dy * (c.sx(b, ic) - ax);
-      const double sideO = dx * (c.sy(b, io) - ay) - dy * (c.sx(b, io) - ax);
-      if (!(sideC * sideO > 0)) continue;
-    }
-    double dF;
     if (horiz) {
       const double e = ay + dy;
       if (cy < std::fmin(ay, e) || cy > std::fmax(ay, e)) continue;
-      const double xc = ax + (dx * (cy - ay)) / dy;
-      dF = (xc - cx) * step;
     } else {
       const double e = ax + dx;
       if (cx < std::fmin(ax, e) || cx > std::fmax(ax, e)) continue;
+    }
+    double dF;
+    if (horiz) {
+      const double xc = ax + (dx * (cy - ay)) / dy;
+      dF = (xc - cx) * step;
+    } else {
       const double yc = ay + (dy * (cx - ax)) / dx;
       dF = (yc - cy) * step;
     }
@@ -127,23 +208,134 @@ PairRecord analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, 
   return r;
 }
 
-/** Pass A over all pixels (parallel over rows of all frames, exclusive writes). */
-std::vector<PairRecord> passA(const Ctx& c) {
-  const AntialiasDims& d = c.d;
-  std::vector<PairRecord> rec(static_cast<size_t>(2 * c.N));
-  forTasks(static_cast<int64_t>(d.batch) * d.height, [&](int64_t row) {
-    const int64_t b = row / d.height;
-    const int py = static_cast<int>(row % d.height);
-    for (int px = 0; px < d.width; ++px) {
-      const int64_t p = row * d.width + px;
-      PairRecord none{};
-      none.tri = -1;
-      rec[2 * p] = px + 1 < d.width ? analysePair(c, b, p, p + 1, px, py, true) : none;
-      rec[2 * p + 1] = py + 1 < d.height ? analysePair(c, b, p, p + d.width, px, py, false) : none;
-    }
-  });
-  return rec;
+constexpr int kBand = 16;  // rows per band task
+
+/** Per-thread storage of a band task (reused across calls; contents unspecified on entry). */
+struct BandStorage {
+  std::vector<PairRecord> rec;
+  std::vector<uint64_t> hDiff, vDiff, hit;
+};
+
+BandStorage& bandStorage() {
+  thread_local BandStorage s;
+  return s;
 }
+
+/**
+ * Records of one band of rows [y0, y1] of frame b, computed only for pixel pairs whose triangle ids differ (the
+ * others have no record, i.e. tri = -1): horizontal pairs of rows y0..y1 and vertical pairs (py, py + 1) of rows
+ * y0 - 1..y1. A pair is analysed by analysePair exactly as in a dense pass over all pixels, so the records are
+ * the same. Rows are indexed ry = py - (y0 - 1); per row, bit masks of the pairs whose ids differ (hDiff: pair
+ * (px, px + 1), vDiff: pair (py, py + 1) at column px).
+ */
+struct Band {
+  const Ctx& c;
+  int64_t b;
+  int y0, y1, W, H, words;
+  BandStorage& st;
+
+  float id(int64_t p) const { return c.rast[4 * p + 3]; }
+  int64_t pix(int px, int py) const { return (b * H + py) * W + px; }
+  size_t row(int py) const { return static_cast<size_t>(py - (y0 - 1)); }
+  PairRecord& at(int py, int px, int dir) { return st.rec[(row(py) * W + px) * 2 + dir]; }
+  const PairRecord& at(int py, int px, int dir) const { return st.rec[(row(py) * W + px) * 2 + dir]; }
+  bool hDiff(int py, int px) const { return (st.hDiff[row(py) * words + (px >> 6)] >> (px & 63)) & 1; }
+  bool vDiff(int py, int px) const { return (st.vDiff[row(py) * words + (px >> 6)] >> (px & 63)) & 1; }
+  const uint64_t* hitRow(int py) const { return &st.hit[row(py) * words]; }
+  /** Calls fn(px) for every set bit of the row mask m, in ascending px. */
+  template <typename F>
+  void forBits(const uint64_t* m, F&& fn) const {
+    for (int w = 0; w < words; ++w)
+      for (uint64_t bits = m[w]; bits; bits &= bits - 1) fn(w * 64 + __builtin_ctzll(bits));
+  }
+
+  Band(const Ctx& ctx, int64_t frame, int first, int last, BandStorage& storage)
+      : c(ctx), b(frame), y0(first), y1(last), W(ctx.d.width), H(ctx.d.height), words((ctx.d.width + 63) / 64),
+        st(storage) {
+    const size_t rows = static_cast<size_t>(y1 - y0 + 2);
+    st.rec.resize(rows * W * 2);
+    st.hDiff.assign(rows * words, 0);
+    st.vDiff.assign(rows * words, 0);
+    // Difference masks (branch-free).
+    for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
+      uint64_t* hm = &st.hDiff[row(py) * words];
+      uint64_t* vm = &st.vDiff[row(py) * words];
+      const float* r = c.rast + 4 * pix(0, py);
+      if (py >= y0)
+        for (int px = 0; px + 1 < W; ++px)
+          hm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != r[4 * px + 7]) << (px & 63);
+      if (py + 1 < H) {
+        const float* u = r + 4 * static_cast<int64_t>(W);
+        for (int px = 0; px < W; ++px) vm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != u[4 * px + 3]) << (px & 63);
+      }
+    }
+    for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
+      forBits(&st.hDiff[row(py) * words], [&](int px) {
+        const int64_t p = pix(px, py);
+        at(py, px, 0) = analysePair(c, b, p, p + 1, px, py, true);
+      });
+      forBits(&st.vDiff[row(py) * words], [&](int px) {
+        const int64_t p = pix(px, py);
+        at(py, px, 1) = analysePair(c, b, p, p + W, px, py, false);
+      });
+    }
+  }
+
+  /**
+   * Marks in `hit` (band rows) the pixels touched by a record with a correction target: the target only
+   * (targetOnly) or both pixels of the pair.
+   */
+  void markHits(bool targetOnly) {
+    st.hit.assign(static_cast<size_t>(y1 - y0 + 2) * words, 0);
+    auto mark = [&](int px, int py) {
+      if (py >= y0 && py <= y1) st.hit[row(py) * words + (px >> 6)] |= uint64_t{1} << (px & 63);
+    };
+    for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
+      for (int dir = 0; dir < 2; ++dir) {
+        forBits(&(dir ? st.vDiff : st.hDiff)[row(py) * words], [&](int px) {
+          const PairRecord& r = at(py, px, dir);
+          if (r.tri < 0 || r.dF == 0.5) return;
+          const int qx = dir ? px : px + 1, qy = dir ? py + 1 : py;  // pixel1
+          const bool toPixel1 = (r.dF > 0.5) != static_cast<bool>(r.front1);  // target = po if dF > 0.5, else pf
+          if (targetOnly) {
+            if (toPixel1) mark(qx, qy);
+            else mark(px, py);
+          } else {
+            mark(px, py);
+            mark(qx, qy);
+          }
+        });
+      }
+    }
+  }
+
+  /**
+   * The records incident to pixel (px, py) (a row of the band), in the fixed gather order (own horizontal, own
+   * vertical, left neighbour's horizontal, lower neighbour's vertical); returns their count, with their indices
+   * (2 * p0 + dir) in ri.
+   */
+  int incident(int px, int py, const PairRecord* r[4], int64_t ri[4]) const {
+    const int64_t p = pix(px, py);
+    int n = 0;
+    if (px + 1 < W && hDiff(py, px)) {
+      r[n] = &at(py, px, 0);
+      ri[n++] = 2 * p;
+    }
+    if (py + 1 < H && vDiff(py, px)) {
+      r[n] = &at(py, px, 1);
+      ri[n++] = 2 * p + 1;
+    }
+    if (px > 0 && hDiff(py, px - 1)) {
+      r[n] = &at(py, px - 1, 0);
+      ri[n++] = 2 * (p - 1);
+    }
+    if (py > 0 && vDiff(py - 1, px)) {
+      r[n] = &at(py - 1, px, 1);
+      ri[n++] = 2 * (p - W) + 1;
+    }
+    return n;
+  }
+};
 
 /** Pixels of record r = 2*p0 + dir: pf, po and the correction's target (-1 when none). */
 inline void recordPixels(const PairRecord& r, int64_t idx, int W, int64_t* pf, int64_t* po, int64_t* target) {
@@ -154,42 +346,50 @@ inline void recordPixels(const PairRecord& r, int64_t idx, int W, int64_t* pf, i
   *target = r.tri < 0 || r.dF == 0.5 ? -1 : (r.dF > 0.5 ? *po : *pf);
 }
 
-/** The up to 4 records incident to pixel p, in the fixed gather order (-1 = none). */
-inline void incident(int64_t p, int px, int py, int W, int64_t out[4]) {
-  out[0] = 2 * p;
-  out[1] = 2 * p + 1;
-  out[2] = px > 0 ? 2 * (p - 1) : -1;
-  out[3] = py > 0 ? 2 * (p - W) + 1 : -1;
-}
+/** One vertex's share of a record's position gradient (x, y, w), added in record order. */
+struct Contribution {
+  int64_t vertex;
+  double g[3];
+};
 
 }  // namespace
 
 void antialiasForward(const AntialiasDims& d, const float* color, const float* rast, const float* pos,
                       const int32_t* tri, const int32_t* opp, float* out) {
   const int64_t N = static_cast<int64_t>(d.batch) * d.height * d.width;
-  const Ctx c{d, rast, pos, tri, opp, N};
+  Ctx c{d, rast, pos, tri, opp, N};
   validate(c);
-  const std::vector<PairRecord> rec = passA(c);
+  c.screen = screenPositions(d, pos);
+  c.silhouette = silhouetteMemo(static_cast<int64_t>(d.batch) * d.numTriangles);
   const int C = d.channels;
-  forTasks(static_cast<int64_t>(d.batch) * d.height, [&](int64_t row) {
-    const int py = static_cast<int>(row % d.height);
-    std::vector<double> acc(C);
-    for (int px = 0; px < d.width; ++px) {
-      const int64_t p = row * d.width + px;
-      for (int ch = 0; ch < C; ++ch) acc[ch] = color[p * C + ch];
-      int64_t recs[4];
-      incident(p, px, py, d.width, recs);
-      for (int64_t ri : recs) {
-        if (ri < 0) continue;
-        const PairRecord& r = rec[ri];
-        int64_t pf, po, target;
-        recordPixels(r, ri, d.width, &pf, &po, &target);
-        if (target != p) continue;
-        const double a = r.dF - 0.5;
-        for (int ch = 0; ch < C; ++ch)
-          acc[ch] += a * (static_cast<double>(color[pf * C + ch]) - static_cast<double>(color[po * C + ch]));
-      }
-      for (int ch = 0; ch < C; ++ch) out[p * C + ch] = static_cast<float>(acc[ch]);
+  const int bands = (d.height + kBand - 1) / kBand;
+  forTasks(static_cast<int64_t>(d.batch) * bands, [&](int64_t task) {
+    const int64_t b = task / bands;
+    const int y0 = static_cast<int>(task % bands) * kBand, y1 = std::min(d.height, y0 + kBand) - 1;
+    Band band(c, b, y0, y1, bandStorage());
+    band.markHits(true);
+    // Pixels without a correction: out = color (through float64, as the accumulation below).
+    const int64_t first = band.pix(0, y0) * C, last = (band.pix(0, y1) + d.width) * C;
+    for (int64_t i = first; i < last; ++i) out[i] = static_cast<float>(static_cast<double>(color[i]));
+    thread_local std::vector<double> acc;
+    acc.resize(C);
+    for (int py = y0; py <= y1; ++py) {
+      band.forBits(band.hitRow(py), [&](int px) {
+        const int64_t p = band.pix(px, py);
+        for (int ch = 0; ch < C; ++ch) acc[ch] = color[p * C + ch];
+        const PairRecord* r[4];
+        int64_t ri[4];
+        const int n = band.incident(px, py, r, ri);
+        for (int k = 0; k < n; ++k) {
+          int64_t pf, po, target;
+          recordPixels(*r[k], ri[k], d.width, &pf, &po, &target);
+          if (target != p) continue;
+          const double a = r[k]->dF - 0.5;
+          for (int ch = 0; ch < C; ++ch)
+            acc[ch] += a * (static_cast<double>(color[pf * C + ch]) - static_cast<double>(color[po * C + ch]));
+        }
+        for (int ch = 0; ch < C; ++ch) out[p * C + ch] = static_cast<float>(acc[ch]);
+      });
     }
   });
 }
@@ -198,88 +398,127 @@ void antialiasBackward(const AntialiasDims& d, const float* color, const float* 
                        const int32_t* tri, const int32_t* opp, const float* gradOut, float* gradColor,
                        float* gradPos) {
   const int64_t N = static_cast<int64_t>(d.batch) * d.height * d.width;
-  const Ctx c{d, rast, pos, tri, opp, N};
+  Ctx c{d, rast, pos, tri, opp, N};
   validate(c);
-  const std::vector<PairRecord> rec = passA(c);
+  c.screen = screenPositions(d, pos);
+  c.silhouette = silhouetteMemo(static_cast<int64_t>(d.batch) * d.numTriangles);
+  if (!gradColor && !gradPos) return;
   const int C = d.channels;
-  if (gradColor) {
-    // out[t] = color[t] + sum_r (dF_r - 0.5)(c_pf - c_po): pixel q gathers +-(dF - 0.5)*g[target] from its records.
-    forTasks(static_cast<int64_t>(d.batch) * d.height, [&](int64_t row) {
-      const int py = static_cast<int>(row % d.height);
-      std::vector<double> acc(C);
-      for (int px = 0; px < d.width; ++px) {
-        const int64_t p = row * d.width + px;
-        for (int ch = 0; ch < C; ++ch) acc[ch] = gradOut[p * C + ch];
-        int64_t recs[4];
-        incident(p, px, py, d.width, recs);
-        for (int64_t ri : recs) {
-          if (ri < 0) continue;
-          const PairRecord& r = rec[ri];
-          int64_t pf, po, target;
-          recordPixels(r, ri, d.width, &pf, &po, &target);
-          if (target < 0) continue;
-          const double a = (pf == p ? 1.0 : -1.0) * (r.dF - 0.5);
-          for (int ch = 0; ch < C; ++ch) acc[ch] += a * static_cast<double>(gradOut[target * C + ch]);
-        }
-        for (int ch = 0; ch < C; ++ch) gradColor[p * C + ch] = static_cast<float>(acc[ch]);
+  const int W = d.width;
+  const int bands = (d.height + kBand - 1) / kBand;
+  const int64_t tasks = static_cast<int64_t>(d.batch) * bands;
+  // Position-gradient contributions of each band's records, in ascending record order (reused across calls).
+  // (A reference taken on the calling thread: the tasks below run on other threads.)
+  thread_local std::vector<std::vector<Contribution>> contribStorage;
+  std::vector<std::vector<Contribution>>& contrib = contribStorage;
+  if (gradPos && contrib.size() < static_cast<size_t>(tasks)) contrib.resize(tasks);
+  forTasks(tasks, [&](int64_t task) {
+    const int64_t b = task / bands;
+    const int y0 = static_cast<int>(task % bands) * kBand, y1 = std::min(d.height, y0 + kBand) - 1;
+    Band band(c, b, y0, y1, bandStorage());
+    if (gradColor) {
+      // out[t] = color[t] + sum_r (dF_r - 0.5)(c_pf - c_po): pixel q gathers +-(dF - 0.5)*g[target] from its records;
+      // pixels of no record with a target get g itself (through float64, as the accumulation).
+      band.markHits(false);
+      const int64_t first = band.pix(0, y0) * C, last = (band.pix(0, y1) + W) * C;
+      for (int64_t i = first; i < last; ++i) gradColor[i] = static_cast<float>(static_cast<double>(gradOut[i]));
+      thread_local std::vector<double> acc;
+      acc.resize(C);
+      for (int py = y0; py <= y1; ++py) {
+        band.forBits(band.hitRow(py), [&](int px) {
+          const int64_t p = band.pix(px, py);
+          for (int ch = 0; ch < C; ++ch) acc[ch] = gradOut[p * C + ch];
+          const PairRecord* r[4];
+          int64_t ri[4];
+          const int n = band.incident(px, py, r, ri);
+          for (int k = 0; k < n; ++k) {
+            int64_t pf, po, target;
+            recordPixels(*r[k], ri[k], W, &pf, &po, &target);
+            if (target < 0) continue;
+            const double a = (pf == p ? 1.0 : -1.0) * (r[k]->dF - 0.5);
+            for (int ch = 0; ch < C; ++ch) acc[ch] += a * static_cast<double>(gradOut[target * C + ch]);
+          }
+          for (int ch = 0; ch < C; ++ch) gradColor[p * C + ch] = static_cast<float>(acc[ch]);
+        });
       }
-    });
-  }
+    }
+    if (gradPos) {
+      std::vector<Contribution>& out = contrib[task];
+      out.clear();
+      const int64_t V = d.numVertices;
+      for (int py = y0; py <= y1; ++py) {
+        // Records in ascending index 2 * p0 + dir: columns of either mask in ascending order, horizontal first.
+        const uint64_t* hm = &band.st.hDiff[band.row(py) * band.words];
+        const uint64_t* vm = &band.st.vDiff[band.row(py) * band.words];
+        for (int w = 0; w < band.words; ++w) {
+          for (uint64_t bits = hm[w] | vm[w]; bits; bits &= bits - 1) {
+          const int px = w * 64 + __builtin_ctzll(bits);
+          const int64_t p0 = band.pix(px, py);
+          for (int dir = 0; dir < 2; ++dir) {
+            const bool horiz = dir == 0;
+            if (!(((horiz ? hm : vm)[w] >> (px & 63)) & 1)) continue;
+            const PairRecord& r = band.at(py, px, dir);
+            const int64_t ri = 2 * p0 + dir;
+            if (r.tri < 0 || !r.interior) continue;
+            int64_t pf, po, target;
+            recordPixels(r, ri, W, &pf, &po, &target);
+            if (target < 0) continue;
+            // dL/ddF = sum_c g[target] (c_pf - c_po)
+            double G = 0;
+            for (int ch = 0; ch < C; ++ch)
+              G += static_cast<double>(gradOut[target * C + ch]) *
+                   (static_cast<double>(color[pf * C + ch]) - static_cast<double>(color[po * C + ch]));
+            if (G == 0) continue;
+            const double cx = r.front1 ? (horiz ? px + 1 : px) : px;
+            const double cy = r.front1 ? (horiz ? py : py + 1) : py;
+            const double step = r.front1 ? -1.0 : 1.0;
+            const int k = r.edge;
+            const int ia = tri[3 * r.tri + k], ib = tri[3 * r.tri + (k + 1) % 3];
+            const double ax = c.sx(b, ia), ay = c.sy(b, ia), bx = c.sx(b, ib), by = c.sy(b, ib);
+            const double dx = bx - ax, dy = by - ay;
+            // gradients of dF w.r.t. the screen coordinates of a and b
+            double gax, gay, gbx, gby;
+            if (horiz) {  // xc = ax + dx * tau, tau = (cy - ay)/dy
+              const double tau = (cy - ay) / dy;
+              gax = 1 - tau;
+              gbx = tau;
+              gay = dx * (tau - 1) / dy;
+              gby = -dx * tau / dy;
+            } else {  // yc = ay + dy * tau, tau = (cx - ax)/dx
+              const double tau = (cx - ax) / dx;
+              gay = 1 - tau;
+              gby = tau;
+              gax = dy * (tau - 1) / dx;
+              gbx = -dy * tau / dx;
+            }
+            const double s = G * step;
+            const int vs[2] = {ia, ib};
+            const double gsx[2] = {s * gax, s * gbx}, gsy[2] = {s * gay, s * gby};
+            for (int e = 0; e < 2; ++e) {
+              const float* pv = pos + (b * V + vs[e]) * 4;
+              const double x = pv[0], y = pv[1], w = pv[3];
+              const double hx = 0.5 * d.width / w, hy = 0.5 * d.height / w;
+              out.push_back(Contribution{vs[e], {gsx[e] * hx, gsy[e] * hy, -(gsx[e] * hx * x + gsy[e] * hy * y) / w}});
+            }
+          }
+          }
+        }
+      }
+    }
+  });
   if (gradPos) {
-    // Per frame, a sequential scan of the records in ascending order: each vertex sums its contributions in
-    // a fixed order (parallel over frames only; deterministic, and a frame's result does not depend on the batch).
-    const int64_t HW = static_cast<int64_t>(d.height) * d.width;
+    // Per frame, the bands' contributions in ascending record order: each vertex sums its contributions in a
+    // fixed order (parallel over frames only; deterministic, and a frame's result does not depend on the batch).
     forTasks(d.batch, [&](int64_t b) {
       const int64_t V = d.numVertices;
-      std::vector<double> acc(static_cast<size_t>(V) * 3, 0.0);  // (x, y, w) per vertex
-      for (int64_t ri = 2 * b * HW; ri < 2 * (b + 1) * HW; ++ri) {
-        const PairRecord& r = rec[ri];
-        if (r.tri < 0 || !r.interior) continue;
-        int64_t pf, po, target;
-        recordPixels(r, ri, d.width, &pf, &po, &target);
-        if (target < 0) continue;
-        // dL/ddF = sum_c g[target] (c_pf - c_po)
-        double G = 0;
-        for (int ch = 0; ch < C; ++ch)
-          G += static_cast<double>(gradOut[target * C + ch]) *
-               (static_cast<double>(color[pf * C + ch]) - static_cast<double>(color[po * C + ch]));
-        if (G == 0) continue;
-        const bool horiz = (ri & 1) == 0;
-        const int64_t p0 = ri >> 1;
-        const int px0 = static_cast<int>(p0 % d.width), py0 = static_cast<int>((p0 / d.width) % d.height);
-        const double cx = r.front1 ? (horiz ? px0 + 1 : px0) : px0;
-        const double cy = r.front1 ? (horiz ? py0 : py0 + 1) : py0;
-        const double step = r.front1 ? -1.0 : 1.0;
-        const int k = r.edge;
-        const int ia = tri[3 * r.tri + k], ib = tri[3 * r.tri + (k + 1) % 3];
-        const double ax = c.sx(b, ia), ay = c.sy(b, ia), bx = c.sx(b, ib), by = c.sy(b, ib);
-        const double dx = bx - ax, dy = by - ay;
-        // gradients of dF w.r.t. the screen coordinates of a and b
-        double gax, gay, gbx, gby;
-        if (horiz) {  // xc = ax + dx * tau, tau = (cy - ay)/dy
-          const double tau = (cy - ay) / dy;
-          gax = 1 - tau;
-          gbx = tau;
-          gay = dx * (tau - 1) / dy;
-          gby = -dx * tau / dy;
-        } else {  // yc = ay + dy * tau, tau = (cx - ax)/dx
-          const double tau = (cx - ax) / dx;
-          gay = 1 - tau;
-          gby = tau;
-          gax = dy * (tau - 1) / dx;
-          gbx = -dy * tau / dx;
-        }
-        const double s = G * step;
-        const int vs[2] = {ia, ib};
-        const double gsx[2] = {s * gax, s * gbx}, gsy[2] = {s * gay, s * gby};
-        for (int e = 0; e < 2; ++e) {
-          const float* pv = pos + (b * V + vs[e]) * 4;
-          const double x = pv[0], y = pv[1], w = pv[3];
-          const double hx = 0.5 * d.width / w, hy = 0.5 * d.height / w;
-          double* a = &acc[static_cast<size_t>(vs[e]) * 3];
-          a[0] += gsx[e] * hx;
-          a[1] += gsy[e] * hy;
-          a[2] += -(gsx[e] * hx * x + gsy[e] * hy * y) / w;
+      thread_local std::vector<double> acc;
+      acc.assign(static_cast<size_t>(V) * 3, 0.0);  // (x, y, w) per vertex
+      for (int k = 0; k < bands; ++k) {
+        for (const Contribution& q : contrib[b * bands + k]) {
+          double* a = &acc[static_cast<size_t>(q.vertex) * 3];
+          a[0] += q.g[0];
+          a[1] += q.g[1];
+          a[2] += q.g[2];
         }
       }
       float* g = gradPos + b * V * 4;

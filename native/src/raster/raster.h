@@ -25,10 +25,11 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
 
 /**
  * Backward of rasterize: gradRast [B,H,W,2] (du, dv) -> gradPos [B,V,4] (x, y, w; z = 0). rast is the forward
- * output (only its triangle ids are read; u, v are recomputed from pos at the pixel centre).
+ * output (only its triangle ids are read; u, v are recomputed from pos at the pixel centre). accumulate:
+ * gradPos[i] += the gradient (one float32 addition per element) instead of =.
  */
 void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri, const float* rast,
-                       const float* gradRast, float* gradPos);
+                       const float* gradRast, float* gradPos, bool accumulate = false);
 
 struct InterpDims {
   int batch = 0, height = 0, width = 0;  // of rast
@@ -41,10 +42,11 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
 
 /**
  * Backward of interpolate for gradOut [B,H,W,C]: gradAttr [Ba,Va,C] (summed over the batch when Ba = 1) and
- * gradRast [B,H,W,2]; either output may be null (not computed).
+ * gradRast [B,H,W,2]; either output may be null (not computed). accumulateRast: gradRast[i] += the gradient (one
+ * float32 addition per element) instead of =.
  */
 void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
-                         const float* gradOut, float* gradAttr, float* gradRast);
+                         const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast = false);
 
 }  // namespace raster
 }  // namespace p3d

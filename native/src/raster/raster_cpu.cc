@@ -7,18 +7,19 @@
 //  2. Setup (parallel over frames x triangle chunks): drop non-finite / fully-behind triangles, clip against
 //     the near plane only (canonical endpoint order, float64), fan into <= 2 sub-triangles, orientation (int64),
 //     CCW swap for coverage only, top-left flags, pixel bounding box. Each (b, t) has 2 fixed slots.
-//  3. Binning (parallel over frames): 16x16 px tiles; count -> prefix sum -> fill, in ascending (t, sub-triangle)
-//     order, so every tile list is in a fixed order.
+//  3. Binning into 32x32 px tiles: counts from the setup tasks -> prefix sum in (tile, task) order -> fill in
+//     parallel over the setup tasks, so every tile list is in ascending (t, sub-triangle) order.
 //  4. Tile raster (parallel over frames x tiles): int64 edge functions with the top-left rule, float32 z/w on
 //     the original triangle at the pixel centre, far reject z/w > 1, key = orderedBits(zw + 0) << 32 | t, min per
 //     pixel in a tile-local buffer; then resolve (u, v, zw) with the clamps and write the tile's pixels.
 // Keys are compared with an integer min, so the result does not depend on any order at all; every task writes
 // disjoint pixels, so results are identical for any thread count.
 //
-// Backward passes never scatter with float atomics: pixels are grouped by (frame, triangle) with a counting
-// sort (ascending pixel index inside a group), each group is summed sequentially in pixel order into
-// per-triangle-corner sums, and each vertex gathers its corners in ascending corner order (tri*3 + k) through
-// a vertex -> corner CSR. Broadcast attributes additionally sum over frames in ascending order.
+// Backward passes never scatter with float atomics: each triangle's pixels are summed sequentially in ascending
+// pixel order into per-triangle-corner sums (one task owns a range of triangle ids of a frame and scans the frame's
+// pixels in order, so no pixel sort is needed; see sumPerTriangle), and each vertex gathers its corners in
+// ascending corner order (tri*3 + k) through a vertex -> corner CSR. Broadcast attributes additionally sum over
+// frames in ascending order.
 #include <algorithm>
 #include <type_traits>
 #include <cmath>
@@ -39,7 +40,7 @@ namespace p3d {
 namespace raster {
 namespace {
 
-constexpr int kTile = 16;                 // tile side in pixels
+constexpr int kTile = 32;                 // tile side in pixels
 constexpr double kSaturate = 268435456.0;  // 2^28, in 1/16 px
 constexpr int kTriChunk = 512;             // triangles per setup / reduction task
 constexpr int kVertexChunk = 2048;         // vertices per vertex-stage / gather task
@@ -108,8 +109,9 @@ struct Scratch {
   std::vector<uint8_t> flags, numSubs;
   std::vector<SubTri> subs;
   std::vector<std::vector<int64_t>> tileStart, tileList;
+  std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
   std::vector<float> fxTab, G;
-  std::vector<int64_t> fragStart, frag;
+  std::vector<uint8_t> used;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
 };
 
@@ -119,43 +121,33 @@ Scratch& scratch() {
 }
 
 /**
- * Pixels grouped by (frame, triangle id): group (b, t) is frag[start[b*(T+1) + t] .. start[b*(T+1) + t + 1])
- * with pixel indices (global, b*H*W + local) in ascending order.
+ * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the triangle ids
+ * [T*k/K, T*(k+1)/K) of frame b and scans the frame's pixels in ascending order, adding each pixel of its triangles
+ * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
+ * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
+ * are fewer frames than threads). fn(b, p, t) is called for every covered pixel p (global index) of triangle t
+ * in the task's range; init(b, t0, t1) clears the sums of the range first; background(p) is called once for every
+ * background pixel (by the frame's first task).
  */
-struct Fragments {
-  std::vector<int64_t>& start;  // [B * (T + 1)], offsets into frag (global)
-  std::vector<int64_t>& frag;   // [B * H * W] (only the covered prefix of each frame's range is used)
-  int T = 0;
-  int64_t begin(int b, int t) const { return start[static_cast<size_t>(b) * (T + 1) + t]; }
-  int64_t end(int b, int t) const { return start[static_cast<size_t>(b) * (T + 1) + t + 1]; }
-};
-
-Fragments buildFragments(const float* rast, int B, int64_t HW, int T) {
-  Scratch& sc = scratch();
-  Fragments f{sc.fragStart, sc.frag, T};
-  f.start.resize(static_cast<size_t>(B) * (T + 1));  // every entry is written below
-  f.frag.resize(static_cast<size_t>(B) * HW);
-  parallelFor(B, [&](int64_t b) {
-    int64_t* st = f.start.data() + b * (T + 1);
-    const float* r = rast + b * HW * 4;
-    std::vector<int64_t> count(static_cast<size_t>(T) + 1, 0);
+template <typename Init, typename Fn, typename Bg>
+void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Bg&& background) {
+  const int threads = ThreadPool::instance().threadCount();
+  const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
+  parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
+    const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
+    const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
+    init(b, t0, t1);
+    const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
-      const int id = static_cast<int>(r[4 * p + 3]);
-      if (id > 0) ++count[id - 1];
-    }
-    int64_t off = b * HW;
-    for (int t = 0; t < T; ++t) {
-      st[t] = off;
-      off += count[t];
-      count[t] = st[t];  // becomes the fill cursor
-    }
-    st[T] = off;
-    for (int64_t p = 0; p < HW; ++p) {
-      const int id = static_cast<int>(r[4 * p + 3]);
-      if (id > 0) f.frag[count[id - 1]++] = b * HW + p;
+      const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
+      if (t < 0) {
+        if (k == 0) background(static_cast<int64_t>(b) * HW + p);
+        continue;
+      }
+      if (t < t0 || t >= t1) continue;
+      fn(b, static_cast<int64_t>(b) * HW + p, t);
     }
   });
-  return f;
 }
 
 /** Vertex -> corner (3t + k) CSR, corners in ascending order. */
@@ -215,16 +207,26 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
   });
 
-  // 2. Setup: two sub-triangle slots per (b, t).
+  // 2. Setup: two sub-triangle slots per (b, t). Each task also counts its sub-triangles per tile (binning, 3.).
   const size_t BT = static_cast<size_t>(B) * T;
   sc.subs.resize(2 * BT);
   sc.numSubs.resize(BT);
   SubTri* subs = sc.subs.data();
   uint8_t* numSubs = sc.numSubs.data();
   const int64_t tChunks = ceilDivPos(T, kTriChunk);
+  const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
+  const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
+  auto forTiles = [&](const SubTri& st, auto&& fn) {
+    for (int ty = st.py0 / kTile; ty <= st.py1 / kTile; ++ty)
+      for (int tx = st.px0 / kTile; tx <= st.px1 / kTile; ++tx) fn(static_cast<int64_t>(ty) * tilesX + tx);
+  };
+  sc.tileCount.resize(static_cast<size_t>(B * tChunks * numTiles));
+  int64_t* tileCount = sc.tileCount.data();
   parallelFor(B * tChunks, [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
+    int64_t* count = tileCount + task * numTiles;
+    std::fill(count, count + numTiles, 0);
     for (int64_t t = t0; t < t1; ++t) {
       const size_t slot = static_cast<size_t>(b * T + t);
       numSubs[slot] = 0;
@@ -270,6 +272,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         st.py1 = static_cast<int32_t>(py1);
         st.tri = static_cast<int32_t>(t);
         subs[2 * slot + numSubs[slot]++] = st;
+        forTiles(st, [&](int64_t tile) { ++count[tile]; });
       };
       if (nb == 0) {
         // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64).
@@ -315,33 +318,39 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
   });
 
-  // 3. Binning, per frame, in ascending (t, sub-triangle) order.
-  const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
-  const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
+  // 3. Binning, per frame, in ascending (t, sub-triangle) order: the setup tasks' counts -> offsets in (tile,
+  // task) order -> fill, parallel over the setup tasks (each tile list is in ascending t for any split).
   if (sc.tileStart.size() < static_cast<size_t>(B)) {
     sc.tileStart.resize(B);
     sc.tileList.resize(B);
   }
   std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
   std::vector<std::vector<int64_t>>& tileList = sc.tileList;
-  parallelFor(B, [&](int64_t b) {
+  for (int64_t b = 0; b < B; ++b) {
     std::vector<int64_t>& start = tileStart[b];
-    start.assign(numTiles + 1, 0);
-    auto forTiles = [&](const SubTri& st, auto&& fn) {
-      for (int ty = st.py0 / kTile; ty <= st.py1 / kTile; ++ty)
-        for (int tx = st.px0 / kTile; tx <= st.px1 / kTile; ++tx) fn(static_cast<int64_t>(ty) * tilesX + tx);
-    };
-    for (int64_t t = 0; t < T; ++t) {
-      const size_t slot = static_cast<size_t>(b * T + t);
-      for (int k = 0; k < numSubs[slot]; ++k) forTiles(subs[2 * slot + k], [&](int64_t tile) { ++start[tile + 1]; });
+    start.resize(numTiles + 1);
+    int64_t off = 0;
+    for (int64_t tile = 0; tile < numTiles; ++tile) {
+      start[tile] = off;
+      for (int64_t c = 0; c < tChunks; ++c) {
+        int64_t& n = tileCount[((b * tChunks) + c) * numTiles + tile];
+        const int64_t k = n;
+        n = off;  // becomes the fill cursor of (task, tile)
+        off += k;
+      }
     }
-    for (int64_t i = 0; i < numTiles; ++i) start[i + 1] += start[i];
-    std::vector<int64_t> cursor(start.begin(), start.end() - 1);  // numTiles entries: small
-    tileList[b].resize(start[numTiles]);
-    for (int64_t t = 0; t < T; ++t) {
+    start[numTiles] = off;
+    tileList[b].resize(off);
+  }
+  parallelFor(B * tChunks, [&](int64_t task) {
+    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
+    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
+    int64_t* cursor = tileCount + task * numTiles;
+    int64_t* list = tileList[b].data();
+    for (int64_t t = t0; t < t1; ++t) {
       const size_t slot = static_cast<size_t>(b * T + t);
       for (int k = 0; k < numSubs[slot]; ++k)
-        forTiles(subs[2 * slot + k], [&](int64_t tile) { tileList[b][cursor[tile]++] = static_cast<int64_t>(2 * slot + k); });
+        forTiles(subs[2 * slot + k], [&](int64_t tile) { list[cursor[tile]++] = static_cast<int64_t>(2 * slot + k); });
     }
   });
 
@@ -414,21 +423,21 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         uint32_t mask = 0;
 #if defined(__AVX2__)
         if (fits32) {
-          const __m256i e0 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[0])), laneStep[0]);
-          const __m256i e1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[1])), laneStep[1]);
-          const __m256i e2 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[2])), laneStep[2]);
-          const __m256i in = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)),
-                                              _mm256_cmpgt_epi32(e2, zero));
-          mask = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in)));
-          if (x1 - x0 >= 8) {
-            const __m256i e0b = _mm256_sub_epi32(e0, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[0])));
-            const __m256i e1b = _mm256_sub_epi32(e1, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[1])));
-            const __m256i e2b = _mm256_sub_epi32(e2, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[2])));
-            const __m256i inb = _mm256_and_si256(
-                _mm256_and_si256(_mm256_cmpgt_epi32(e0b, zero), _mm256_cmpgt_epi32(e1b, zero)), _mm256_cmpgt_epi32(e2b, zero));
-            mask |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(inb))) << 8;
+          __m256i e0 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[0])), laneStep[0]);
+          __m256i e1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[1])), laneStep[1]);
+          __m256i e2 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[2])), laneStep[2]);
+          // Groups of 8 pixels; lanes past x1 may wrap around in int32 but are masked off below.
+          for (int g = 0; g <= x1 - x0; g += 8) {
+            if (g) {
+              e0 = _mm256_sub_epi32(e0, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[0])));
+              e1 = _mm256_sub_epi32(e1, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[1])));
+              e2 = _mm256_sub_epi32(e2, _mm256_set1_epi32(static_cast<int32_t>(8 * stepX[2])));
+            }
+            const __m256i in = _mm256_and_si256(
+                _mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)), _mm256_cmpgt_epi32(e2, zero));
+            mask |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in))) << g;
           }
-          mask &= (2u << (x1 - x0)) - 1u;
+          mask &= x1 - x0 >= 31 ? 0xFFFFFFFFu : (2u << (x1 - x0)) - 1u;
         } else
 #endif
         {
@@ -605,40 +614,35 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
 }
 
 void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri, const float* rast,
-                       const float* gradRast, float* gradPos) {
+                       const float* gradRast, float* gradPos, bool accumulate) {
   const int B = d.batch, V = d.numVertices, T = d.numTriangles, H = d.height, W = d.width;
   if (B < 1 || V < 0 || T < 0 || H < 1 || W < 1) throw std::invalid_argument("rasterizeBackward: bad sizes");
   checkTriangles(tri, T, V, "rasterizeBackward");
   const int64_t HW = static_cast<int64_t>(H) * W;
   checkIds(rast, B * HW, T, "rasterizeBackward");
-  const Fragments f = buildFragments(rast, B, HW, T);
-
-  // Per-triangle-corner sums G[b, t, k, (x, y, w)], each group in ascending pixel order.
+  // Per-triangle-corner sums G[b, t, k, (x, y, w)], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 9);  // every entry is written below
-  const int64_t tChunks = ceilDivPos(T, kTriChunk);
-  parallelFor(B * tChunks, [&](int64_t task) {
-    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
-    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
-    const float* posB = pos + b * static_cast<int64_t>(V) * 4;
-    for (int64_t t = t0; t < t1; ++t) {
-      float sum[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-      const int32_t* it = tri + 3 * t;
-      const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
-      for (int64_t i = f.begin(static_cast<int>(b), static_cast<int>(t)); i < f.end(static_cast<int>(b), static_cast<int>(t)); ++i) {
-        const int64_t p = f.frag[i];
+  sumPerTriangle(
+      rast, B, HW, T,
+      [&](int b, int t0, int t1) {
+        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
+      },
+      [&](int b, int64_t p, int t) {
         const float* g = gradRast + 2 * p;
-        if (allZero(g, 2)) continue;
+        if (allZero(g, 2)) return;
+        const float* posB = pos + static_cast<int64_t>(b) * V * 4;
+        const int32_t* it = tri + 3 * static_cast<int64_t>(t);
+        const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
         const int64_t local = p - b * HW;
         const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
         const Bary r = baryAt(p0, p1, p2, fx, fy);
         float c[9];
         rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
+        float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
         for (int j = 0; j < 9; ++j) sum[j] += c[j];
-      }
-      std::memcpy(&G[static_cast<size_t>(b * T + t) * 9], sum, sizeof(sum));
-    }
-  });
+      },
+      [](int64_t) {});
 
   std::vector<int32_t>& cStart = scratch().cornerStart;
   std::vector<int32_t>& corner = scratch().corner;
@@ -657,10 +661,17 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         gw += g[2];
       }
       float* out = gradPos + 4 * (b * V + v);
-      out[0] = gx;
-      out[1] = gy;
-      out[2] = 0.0f;
-      out[3] = gw;
+      if (accumulate) {
+        out[0] += gx;
+        out[1] += gy;
+        out[2] += 0.0f;
+        out[3] += gw;
+      } else {
+        out[0] = gx;
+        out[1] = gy;
+        out[2] = 0.0f;
+        out[3] = gw;
+      }
     }
   });
 }
@@ -718,61 +729,76 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
 }
 
 void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
-                         const float* gradOut, float* gradAttr, float* gradRast) {
+                         const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast) {
   checkInterp(d, rast, attrTri, "interpolateBackward");
   withChannels(d.channels, [&](auto Cc) {
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
   const int C = Cc;
   const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = B * HW;
-  if (gradRast) {
+  // gradRast of pixel p (triangle id = 0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]).
+  auto rastGrad = [&](int64_t p, int id) {
+    float du = 0.0f, dv = 0.0f;
+    if (id != 0) {
+      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
+      const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
+      const float* a0 = attr + (ab * Va + it[0]) * C;
+      const float* a1 = attr + (ab * Va + it[1]) * C;
+      const float* a2 = attr + (ab * Va + it[2]) * C;
+      const float* g = gradOut + p * C;
+      for (int c = 0; c < C; ++c) {
+        du += g[c] * (a0[c] - a2[c]);
+        dv += g[c] * (a1[c] - a2[c]);
+      }
+    }
+    if (accumulateRast) {
+      gradRast[2 * p] += du;
+      gradRast[2 * p + 1] += dv;
+    } else {
+      gradRast[2 * p] = du;
+      gradRast[2 * p + 1] = dv;
+    }
+  };
+  if (gradRast && !gradAttr) {
     parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
       const int64_t p1 = std::min(N, (task + 1) * kPixelChunk);
-      for (int64_t p = task * kPixelChunk; p < p1; ++p) {
-        const float* r = rast + 4 * p;
-        const int id = static_cast<int>(r[3]);
-        float du = 0.0f, dv = 0.0f;
-        if (id != 0) {
-          const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
-          const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
-          const float* a0 = attr + (ab * Va + it[0]) * C;
-          const float* a1 = attr + (ab * Va + it[1]) * C;
-          const float* a2 = attr + (ab * Va + it[2]) * C;
-          const float* g = gradOut + p * C;
-          for (int c = 0; c < C; ++c) {
-            du += g[c] * (a0[c] - a2[c]);
-            dv += g[c] * (a1[c] - a2[c]);
-          }
-        }
-        gradRast[2 * p] = du;
-        gradRast[2 * p + 1] = dv;
-      }
+      for (int64_t p = task * kPixelChunk; p < p1; ++p) rastGrad(p, static_cast<int>(rast[4 * p + 3]));
     });
   }
   if (!gradAttr) return;
-  const Fragments f = buildFragments(rast, B, HW, T);
-  // Per-corner sums G[b, t, k, c], each (b, t) group in ascending pixel order.
+  // With both outputs, gradRast is computed in the same pass over the pixels (gradOut is read once).
+  // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order. Only the rows of triangles that
+  // receive a contribution are written (cleared on first use; `used` marks them); the gather below skips the
+  // others. Skipping them does not change any bit: their rows would be +0, and adding +0 to a sum that started at
+  // +0 never changes it (such a sum is never -0 in round-to-nearest).
   std::vector<float>& G = scratch().G;
-  G.resize(static_cast<size_t>(B) * T * 3 * C);  // every entry is written below
-  const int64_t tChunks = ceilDivPos(T, kTriChunk);
-  parallelFor(B * tChunks, [&](int64_t task) {
-    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
-    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
-    for (int64_t t = t0; t < t1; ++t) {
-      float* s = G.data() + (b * T + t) * 3 * C;
-      for (int j = 0; j < 3 * C; ++j) s[j] = 0.0f;
-      for (int64_t i = f.begin(static_cast<int>(b), static_cast<int>(t)); i < f.end(static_cast<int>(b), static_cast<int>(t)); ++i) {
-        const int64_t p = f.frag[i];
+  G.resize(static_cast<size_t>(B) * T * 3 * C);
+  std::vector<uint8_t>& used = scratch().used;
+  used.resize(static_cast<size_t>(B) * T);
+  sumPerTriangle(
+      rast, B, HW, T,
+      [&](int b, int t0, int t1) {
+        std::fill(used.begin() + static_cast<size_t>(b) * T + t0, used.begin() + static_cast<size_t>(b) * T + t1, 0);
+      },
+      [&](int b, int64_t p, int t) {
+        if (gradRast) rastGrad(p, t + 1);
         const float* g = gradOut + p * C;
-        if (allZero(g, C)) continue;
+        if (allZero(g, C)) return;
+        float* s = G.data() + (static_cast<int64_t>(b) * T + t) * 3 * C;
+        uint8_t& u8 = used[static_cast<size_t>(b) * T + t];
+        if (!u8) {
+          std::fill(s, s + 3 * C, 0.0f);
+          u8 = 1;
+        }
         const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
         for (int c = 0; c < C; ++c) {
           s[c] += u * g[c];
           s[C + c] += v * g[c];
           s[2 * C + c] += w * g[c];
         }
-      }
-    }
-  });
+      },
+      [&](int64_t p) {
+        if (gradRast) rastGrad(p, 0);
+      });
   std::vector<int32_t>& cStart = scratch().cornerStart;
   std::vector<int32_t>& corner = scratch().corner;
   buildCorners(attrTri, T, Va, cStart, corner);
@@ -787,7 +813,9 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       for (int c = 0; c < C; ++c) out[c] = 0.0f;
       for (int64_t b = bBegin; b < bEnd; ++b) {
         const float* Gb = G.data() + b * static_cast<int64_t>(T) * 3 * C;
+        const uint8_t* usedB = used.data() + b * static_cast<int64_t>(T);
         for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
+          if (!usedB[corner[i] / 3]) continue;
           const float* g = Gb + static_cast<int64_t>(corner[i]) * C;
           for (int c = 0; c < C; ++c) out[c] += g[c];
         }

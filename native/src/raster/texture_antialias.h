@@ -9,12 +9,14 @@
 //   the contributions that fall in its rows, so every texel sums in (pixel, corner) order for any band count.
 //
 // antialias: color [B,H,W,C], rast [B,H,W,4], pos [B,V,4], tri [T,3], opp [T,3] (opposite vertex of the other
-//   triangle on edge k = (tri[t][k], tri[t][k+1]), -1 = boundary) -> out [B,H,W,C]. Pass A evaluates every
-//   pixel's right and up pair into an exclusive record; pass B gathers, per pixel, its 4 incident records in a
-//   fixed order (own horizontal, own vertical, left neighbour's horizontal, lower neighbour's vertical).
-//   Backward: gradColor by the same gather; gradPos [B,V,4] (x, y, w; z = 0) reduced per frame by a
-//   sequential scan of the records in ascending order (parallel over frames only), so results are identical
-//   for any thread count and a frame in a batch equals the frame alone. Edge analysis in float64.
+//   triangle on edge k = (tri[t][k], tri[t][k+1]), -1 = boundary) -> out [B,H,W,C]. Every pixel's right and up
+//   pair has a record (only pairs whose triangle ids differ can carry one); each pixel gathers its 4 incident
+//   records in a fixed order (own horizontal, own vertical, left neighbour's horizontal, lower neighbour's
+//   vertical). Work is split into bands of rows; a band analyses only its differing pairs and gathers only at the
+//   pixels a record corrects (the others copy color), which gives the same results as a dense pass.
+//   Backward: gradColor by the same gather; gradPos [B,V,4] (x, y, w; z = 0) sums each vertex's contributions in
+//   ascending record order (bands produce them in parallel, a per-frame pass adds them in order), so results are
+//   identical for any thread count and a frame in a batch equals the frame alone. Edge analysis in float64.
 //
 // Callers (the N-API binding) have checked buffer lengths; the kernels check every index (tri, opp, rast ids)
 // and throw std::invalid_argument before any work.
@@ -31,9 +33,9 @@ struct TextureDims {
 };
 
 void textureForward(const TextureDims& d, const float* tex, const float* uv, float* out);
-/** gradUv and gradTex may each be null (not computed). */
+/** gradUv and gradTex may each be null (not computed). accumulateUv: gradUv[i] += the float32 gradient instead of =. */
 void textureBackward(const TextureDims& d, const float* tex, const float* uv, const float* gradOut, float* gradUv,
-                     float* gradTex);
+                     float* gradTex, bool accumulateUv = false);
 
 struct AntialiasDims {
   int batch = 0, height = 0, width = 0, channels = 0, numVertices = 0, numTriangles = 0;

@@ -28,6 +28,10 @@ struct Footprint {
 };
 
 double wrapIndex(double i, int n, bool wrap) {
+  // In range: fmod(i, n) == i and the result is i (an integer-valued double; -0 converts to index 0 either way).
+  if (i >= 0.0 && i < static_cast<double>(n)) return i;
+  // One period below (wrap): fmod(i, n) == i exactly, and r + n is i + n (-n gives fmod = -0 -> 0 = i + n).
+  if (wrap && i < 0.0 && i >= -static_cast<double>(n)) return i + n;
   if (wrap) {
     double r = std::fmod(i, static_cast<double>(n));
     if (r < 0) r += n;
@@ -63,40 +67,68 @@ void checkDims(const TextureDims& d) {
 
 }  // namespace
 
+/**
+ * Footprints of a block of up to kBlock pixels, computed first and their texels prefetched, so that the texture
+ * reads of a block (scattered over a large texture) overlap instead of stalling one pixel at a time.
+ */
+constexpr int kBlock = 32;
+
+void blockFootprints(const TextureDims& d, const float* tex, const float* uv, int64_t p0, int n, Footprint* f) {
+  const int64_t W = d.texWidth, C = d.channels;
+  for (int i = 0; i < n; ++i) {
+    f[i] = footprint(d, uv[2 * (p0 + i)], uv[2 * (p0 + i) + 1]);
+    if (f[i].valid) {
+      __builtin_prefetch(tex + (f[i].ja * W + f[i].ia) * C);
+      __builtin_prefetch(tex + (f[i].jb * W + f[i].ia) * C);
+    }
+  }
+}
+
 void textureForward(const TextureDims& d, const float* tex, const float* uv, float* out) {
   checkDims(d);
   const int C = d.channels;
   const int64_t W = d.texWidth;
   forTasks((d.count + kChunk - 1) / kChunk, [&](int64_t task) {
     const int64_t p1 = std::min(d.count, (task + 1) * kChunk);
-    for (int64_t p = task * kChunk; p < p1; ++p) {
-      float* o = out + p * C;
-      const Footprint f = footprint(d, uv[2 * p], uv[2 * p + 1]);
-      if (!f.valid) {
-        for (int c = 0; c < C; ++c) o[c] = 0.0f;
-        continue;
+    Footprint fb[kBlock];
+    for (int64_t q = task * kChunk; q < p1; q += kBlock) {
+      const int n = static_cast<int>(std::min<int64_t>(kBlock, p1 - q));
+      blockFootprints(d, tex, uv, q, n, fb);
+      for (int i = 0; i < n; ++i) {
+        const int64_t p = q + i;
+        const Footprint& f = fb[i];
+        float* o = out + p * C;
+        if (!f.valid) {
+          for (int c = 0; c < C; ++c) o[c] = 0.0f;
+          continue;
+        }
+        const float* t00 = tex + (f.ja * W + f.ia) * C;
+        const float* t10 = tex + (f.ja * W + f.ib) * C;
+        const float* t01 = tex + (f.jb * W + f.ia) * C;
+        const float* t11 = tex + (f.jb * W + f.ib) * C;
+        const double w00 = (1 - f.fs) * (1 - f.ft), w10 = f.fs * (1 - f.ft), w01 = (1 - f.fs) * f.ft, w11 = f.fs * f.ft;
+        for (int c = 0; c < C; ++c)
+          o[c] = static_cast<float>(w00 * t00[c] + w10 * t10[c] + w01 * t01[c] + w11 * t11[c]);
       }
-      const float* t00 = tex + (f.ja * W + f.ia) * C;
-      const float* t10 = tex + (f.ja * W + f.ib) * C;
-      const float* t01 = tex + (f.jb * W + f.ia) * C;
-      const float* t11 = tex + (f.jb * W + f.ib) * C;
-      const double w00 = (1 - f.fs) * (1 - f.ft), w10 = f.fs * (1 - f.ft), w01 = (1 - f.fs) * f.ft, w11 = f.fs * f.ft;
-      for (int c = 0; c < C; ++c)
-        o[c] = static_cast<float>(w00 * t00[c] + w10 * t10[c] + w01 * t01[c] + w11 * t11[c]);
     }
   });
 }
 
 void textureBackward(const TextureDims& d, const float* tex, const float* uv, const float* gradOut, float* gradUv,
-                     float* gradTex) {
+                     float* gradTex, bool accumulateUv) {
   checkDims(d);
   const int C = d.channels;
   const int64_t W = d.texWidth, H = d.texHeight;
   if (gradUv) {
     forTasks((d.count + kChunk - 1) / kChunk, [&](int64_t task) {
       const int64_t p1 = std::min(d.count, (task + 1) * kChunk);
-      for (int64_t p = task * kChunk; p < p1; ++p) {
-        const Footprint f = footprint(d, uv[2 * p], uv[2 * p + 1]);
+      Footprint fb[kBlock];
+      for (int64_t q = task * kChunk; q < p1; q += kBlock) {
+      const int n = static_cast<int>(std::min<int64_t>(kBlock, p1 - q));
+      blockFootprints(d, tex, uv, q, n, fb);
+      for (int i = 0; i < n; ++i) {
+        const int64_t p = q + i;
+        const Footprint& f = fb[i];
         double gu = 0, gv = 0;
         if (f.valid) {
           const float* t00 = tex + (f.ja * W + f.ia) * C;
@@ -112,8 +144,14 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
           gu *= static_cast<double>(W);
           gv *= static_cast<double>(H);
         }
-        gradUv[2 * p] = static_cast<float>(gu);
-        gradUv[2 * p + 1] = static_cast<float>(gv);
+        if (accumulateUv) {
+          gradUv[2 * p] += static_cast<float>(gu);
+          gradUv[2 * p + 1] += static_cast<float>(gv);
+        } else {
+          gradUv[2 * p] = static_cast<float>(gu);
+          gradUv[2 * p + 1] = static_cast<float>(gv);
+        }
+      }
       }
     });
   }

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { benchFlameCommand } from './commands/bench-flame.js';
 import { benchTrackCommand } from './commands/bench-track.js';
+import { benchRasterCommand } from './commands/bench-raster.js';
 import { demoCommand } from './commands/demo.js';
 import { flameCommand } from './commands/flame.js';
 import { infoCommand } from './commands/info.js';
@@ -87,6 +88,17 @@ export function buildProgram(): Command {
     .option('--frames <n>', 'frames of the synthetic video (at least 16)', parseInteger('--frames', 16, 1000), 16)
     .option('--json', 'print JSON')
     .action(benchTrackCommand);
+  bench
+    .command('raster')
+    .description('rasterizer chain timings (median): rasterize, interpolate 17 channels, texture, antialias, forward and backward')
+    .option('--mesh <file>', 'mesh (.obj or .ply; default: the built-in synthetic head)')
+    .option('--size <px>', 'image side: 256 or 512', parseInteger('--size', 16, 4096), 256)
+    .option('--batch <n>', 'frames per call: 1 or 16', parseInteger('--batch', 1, 256), 1)
+    .option('--device <device>', 'cpu or cuda', 'cpu')
+    .option('--runs <n>', 'minimum timed runs per figure', parseInteger('--runs', 1, 100000), 30)
+    .option('--min-ms <ms>', 'minimum milliseconds per figure', parseInteger('--min-ms', 0, 600000), 500)
+    .option('--json', 'print JSON')
+    .action(benchRasterCommand);
 
   program
     .command('demo')

@@ -116,6 +116,9 @@ function samePairs(a: AntialiasPairs, b: AntialiasPairs): boolean {
 const scenes: [string, () => Scene][] = [
   ['random triangles', () => randomTriangles(11, 30, 2, 48, 56)],
   ['folded surface', () => foldedSurface(12, 14, 2, 64, 60)],
+  // Many small triangles (most neighbouring pixels differ in triangle id), rows wider than one 64-bit mask word
+  // and a height that ends in a partial 16-row band: the sparse band path of the kernel.
+  ['fine folded surface, 150x200', () => foldedSurface(13, 50, 2, 150, 200)],
 ];
 
 afterAll(() => setThreads(0));
@@ -326,6 +329,10 @@ describe('antialias', () => {
     const badTri = s.tri.slice();
     badTri[4] = 99;
     expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, badTri)).toThrow(/tri\[4\]/);
+    // With opp given, the kernel rejects the index and the JS recheck reports it precisely.
+    expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, badTri, s.opp)).toThrow(KernelArgumentError);
+    expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, badTri, s.opp)).toThrow(/antialias: .*tri\[4\]/);
+    expect(() => antialiasBackward(color, 1, s.rast, s.shape, s.pos, s.V, badTri, color, s.opp)).toThrow(/antialiasBackward: .*tri\[4\]/);
     const badOpp = s.opp.slice();
     badOpp[2] = -5;
     expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, s.tri, badOpp)).toThrow(/opp\[2\]/);

@@ -24,11 +24,16 @@ const MAX_BATCH = 2 ** 20;
 const MAX_SIDE = 2 ** 15;
 const MAX_ELEMENTS = 2 ** 31 - 1;
 
-function checkTriangles(where: string, tri: unknown, numVertices: number): number {
+/**
+ * The shape of a triangle list [T,3]; returns T. With `indices`, also every index in [0, numVertices) (here, in
+ * JS); the antialias ops leave that O(T) scan to the kernel, which checks tri before any work, and repeat it here
+ * only to report a rejected input with the precise message (see callChecked).
+ */
+function checkTriangles(where: string, tri: unknown, numVertices: number, indices = true): number {
   if (!(tri instanceof Int32Array) || tri.length % 3 !== 0) fail(where, 'tri', 'an Int32Array of length 3*T', tri);
   const T = tri.length / 3;
   if (T > MAX_TRIANGLES) fail(where, 'tri', `at most ${MAX_TRIANGLES} triangles`, T);
-  checkIndices(where, 'tri', tri, numVertices);
+  if (indices) checkIndices(where, 'tri', tri, numVertices);
   return T;
 }
 
@@ -105,10 +110,11 @@ function checkArgs(
   checkTyped(where, 'color', color, Float32Array, pixels * channels);
   const r = checkTyped(where, 'rast', rast, Float32Array, pixels * 4);
   checkTyped(where, 'pos', pos, Float32Array, s.batch * numVertices * 4);
-  const T = checkTriangles(where, tri, numVertices);
+  const T = checkTriangles(where, tri, numVertices, false);
   const t3 = tri as Int32Array;
   const o = opp === undefined ? antialiasTopology(t3, numVertices) : checkTyped(where, 'opp', opp, Int32Array, 3 * T);
   const recheck = () => {
+    checkIndices(where, 'tri', t3, numVertices);
     for (let i = 0; i < o.length; i++) {
       if (o[i] < -1 || o[i] >= numVertices) fail(where, `opp[${i}]`, `-1 or an index in [0, ${numVertices})`, o[i]);
     }
@@ -164,7 +170,10 @@ export interface AntialiasGradients {
   gradPos: Float32Array | null;
 }
 
-/** Backward of antialias for gradOut [B,H,W,channels]; `want` selects the outputs (both by default). */
+/**
+ * Backward of antialias for gradOut [B,H,W,channels]; `want` selects the outputs (both by default); `out`
+ * (optional) supplies the output buffers (every element is overwritten) for reuse across calls.
+ */
 export function antialiasBackward(
   color: Float32Array,
   channels: number,
@@ -176,13 +185,17 @@ export function antialiasBackward(
   gradOut: Float32Array,
   opp?: Int32Array,
   want: { color?: boolean; pos?: boolean } = {},
+  out: { gradColor?: Float32Array; gradPos?: Float32Array } = {},
 ): AntialiasGradients {
   const where = 'antialiasBackward';
   const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
   checkTyped(where, 'gradOut', gradOut, Float32Array, c.pixels * channels);
   if (typeof want !== 'object' || want === null) fail(where, 'want', 'an object {color?, pos?}', want);
-  const gradColor = want.color === false ? null : new Float32Array(c.pixels * channels);
-  const gradPos = want.pos === false ? null : new Float32Array(rastShape.batch * numVertices * 4);
+  if (typeof out !== 'object' || out === null) fail(where, 'out', 'an object {gradColor?, gradPos?}', out);
+  const buffer = (name: string, b: Float32Array | undefined, n: number) =>
+    b === undefined ? new Float32Array(n) : checkTyped(where, name, b, Float32Array, n);
+  const gradColor = want.color === false ? null : buffer('out.gradColor', out.gradColor, c.pixels * channels);
+  const gradPos = want.pos === false ? null : buffer('out.gradPos', out.gradPos, rastShape.batch * numVertices * 4);
   if (gradColor || gradPos) {
     callChecked(
       () => native().antialiasBackward({ ...c.args, gradOut, gradColor: gradColor ?? undefined, gradPos: gradPos ?? undefined }),

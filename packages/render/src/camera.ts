@@ -9,7 +9,7 @@
 // pp_x -> c_x, pp_y -> c_y. focal = 2000/512 and pp = 0 by default.
 //
 // Two projections, with a deliberate half-pixel disagreement that the original has and we replicate:
-// - Raster (clip space, through `clipFromCamera`): P below with near 0.1 and far 5. Its y row is negated, so
+// - Raster (clip space, through `worldToClip`): P below with near 0.1 and far 5. Its y row is negated, so
 //   the rasterizer's row 0 (its bottom, y_ndc = -1) is the image TOP: a rast buffer read row by row is an
 //   upright image. Pixel (col, row) has its centre at integers: col = fx x/d + cx - 0.5, row = cy - 0.5 - fy y/d.
 // - Points (landmarks, UV correspondences, visibility; `projectPoints`): x_s = fx x/d + cx - 1,

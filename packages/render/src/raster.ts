@@ -126,6 +126,8 @@ export function rasterize(
 /**
  * Backward of rasterize: gradRast [batch, height, width, 2] (du, dv) -> gradPos [batch, numVertices, 4]
  * (x, y, w; z = 0). rast is the forward output for the same pos / tri (its triangle ids choose the pixels).
+ * `out` (optional) is filled and returned; with `options.accumulate` the gradient is added to `out` instead
+ * (one float32 addition per element: the same bits as adding the returned gradient to it afterwards).
  */
 export function rasterizeBackward(
   pos: Float32Array,
@@ -137,8 +139,12 @@ export function rasterizeBackward(
   rast: Float32Array,
   gradRast: Float32Array,
   out?: Float32Array,
+  options: { accumulate?: boolean } = {},
 ): Float32Array {
   const where = 'rasterizeBackward';
+  if (typeof options !== 'object' || options === null) fail(where, 'options', 'an object {accumulate?}', options);
+  const accumulate = options.accumulate === true;
+  if (accumulate && out === undefined) fail(where, 'out', 'a Float32Array to accumulate into (options.accumulate)', out);
   checkInteger(where, 'numVertices', numVertices, 0, MAX_VERTICES);
   const shape = { batch, height, width };
   checkImage(where, shape);
@@ -149,7 +155,7 @@ export function rasterizeBackward(
   checkTyped(where, 'gradRast', gradRast, Float32Array, batch * height * width * 2);
   const gradPos = output(where, 'out', out, batch * numVertices * 4);
   callChecked(
-    () => native().rasterizeBackward({ pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos }),
+    () => native().rasterizeBackward({ pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos, accumulate }),
     () => {
       checkTriangleIndices(where, 'tri', tri, numVertices);
       checkRastIds(where, rast, T);
@@ -228,7 +234,10 @@ export interface InterpolateGradients {
 
 /**
  * Backward of interpolate for gradOut [B,H,W,C]. `want` selects the outputs (both by default); skip the
- * attribute gradient for constant attributes (UVs, masks).
+ * attribute gradient for constant attributes (UVs, masks). `out` (optional) supplies the output buffers (every
+ * element is overwritten), so that an optimisation loop can reuse them instead of allocating per call; with
+ * `out.accumulateRast` the rast gradient is added to `out.gradRast` instead (one float32 addition per element, the
+ * same bits as summing the gradients of several interpolate calls afterwards).
  */
 export function interpolateBackward(
   attr: Float32Array,
@@ -238,13 +247,20 @@ export function interpolateBackward(
   attrTri: Int32Array,
   gradOut: Float32Array,
   want: { attr?: boolean; rast?: boolean } = {},
+  out: { gradAttr?: Float32Array; gradRast?: Float32Array; accumulateRast?: boolean } = {},
 ): InterpolateGradients {
   const where = 'interpolateBackward';
   const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
   const pixels = rastShape.batch * rastShape.height * rastShape.width;
   checkTyped(where, 'gradOut', gradOut, Float32Array, pixels * attrShape.channels);
-  const gradAttr = want.attr === false ? null : new Float32Array(attrShape.batch * attrShape.vertices * attrShape.channels);
-  const gradRast = want.rast === false ? null : new Float32Array(pixels * 2);
+  if (typeof out !== 'object' || out === null) fail(where, 'out', 'an object {gradAttr?, gradRast?}', out);
+  const attrLen = attrShape.batch * attrShape.vertices * attrShape.channels;
+  const gradAttr = want.attr === false ? null : output(where, 'out.gradAttr', out.gradAttr, attrLen);
+  const gradRast = want.rast === false ? null : output(where, 'out.gradRast', out.gradRast, pixels * 2);
+  const accumulateRast = out.accumulateRast === true;
+  if (accumulateRast && (out.gradRast === undefined || want.rast === false)) {
+    fail(where, 'out.gradRast', 'a Float32Array to accumulate into (out.accumulateRast)', out.gradRast);
+  }
   if (gradAttr || gradRast) {
     callChecked(
       () =>
@@ -253,6 +269,7 @@ export function interpolateBackward(
           gradOut,
           gradAttr: gradAttr ?? undefined,
           gradRast: gradRast ?? undefined,
+          accumulateRast,
         }),
       c.recheck,
     );

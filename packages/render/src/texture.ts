@@ -88,7 +88,9 @@ export interface TextureGradients {
 
 /**
  * Backward of texture for gradOut [N, channels]. `want` selects the outputs: uv by default, the texture
- * gradient only when `want.tex` is true (constant textures such as masks need none).
+ * gradient only when `want.tex` is true (constant textures such as masks need none). `out` (optional) supplies
+ * the output buffers (every element is overwritten) for reuse across calls; with `out.accumulateUv` the uv
+ * gradient is added to `out.gradUv` instead (one float32 addition per element).
  */
 export function textureBackward(
   tex: Float32Array,
@@ -97,15 +99,23 @@ export function textureBackward(
   gradOut: Float32Array,
   mode: TextureWrapMode = 'wrap',
   want: { uv?: boolean; tex?: boolean } = {},
+  out: { gradUv?: Float32Array; gradTex?: Float32Array; accumulateUv?: boolean } = {},
 ): TextureGradients {
   const where = 'textureBackward';
   const c = checkArgs(where, tex, texShape, uv, mode);
   checkTyped(where, 'gradOut', gradOut, Float32Array, c.count * texShape.channels);
   if (typeof want !== 'object' || want === null) fail(where, 'want', 'an object {uv?, tex?}', want);
-  const gradUv = want.uv === false ? null : new Float32Array(c.count * 2);
-  const gradTex = want.tex === true ? new Float32Array(c.tex.length) : null;
+  if (typeof out !== 'object' || out === null) fail(where, 'out', 'an object {gradUv?, gradTex?}', out);
+  const buffer = (name: string, b: Float32Array | undefined, n: number) =>
+    b === undefined ? new Float32Array(n) : checkTyped(where, name, b, Float32Array, n);
+  const gradUv = want.uv === false ? null : buffer('out.gradUv', out.gradUv, c.count * 2);
+  const gradTex = want.tex === true ? buffer('out.gradTex', out.gradTex, c.tex.length) : null;
+  const accumulateUv = out.accumulateUv === true;
+  if (accumulateUv && (out.gradUv === undefined || want.uv === false)) {
+    fail(where, 'out.gradUv', 'a Float32Array to accumulate into (out.accumulateUv)', out.gradUv);
+  }
   if (gradUv || gradTex) {
-    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined });
+    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv });
   }
   return { gradUv, gradTex };
 }
