@@ -4,7 +4,9 @@
 //   - a closed UV sphere in perspective (front and back layers, silhouettes),
 //   - random triangles crossing the near plane (one or two vertices behind, some fully behind, w == 0,
 //     NaN / Inf vertices, degenerate and repeated-index triangles),
-//   - a batch of 16 frames (sphere + plane, random rotations).
+//   - a batch of 16 frames (sphere + plane, random rotations),
+//   - exact ties and extremes (vertices on sample points and pixel edges, duplicate triangles, guard band, a vertex
+//     on the near plane, all w < 0, a sliver, a 1-pixel strip) with 9 channels, and a sphere with 1 channel.
 // Checks per mesh:
 //   - rasterize forward: bitwise equal (required; with --strict-bits every output below must be bitwise too);
 //   - interpolate, texture (wrap and clamp), antialias forward: max |diff| <= 1e-6 * max(1, max |ref|) (required),
@@ -116,6 +118,7 @@ void close(Counts& ck, const std::string& name, const std::vector<float>& ref, c
 struct Mesh {
   std::string name;
   int B = 1, V = 0, H = 0, W = 0;
+  int C = 3;                 // channels of the attributes, textures and antialiased colours
   std::vector<float> pos;   // [B,V,4]
   std::vector<int32_t> tri;  // [T,3]
   int T() const { return static_cast<int>(tri.size() / 3); }
@@ -299,6 +302,70 @@ Mesh batchMesh(int B, int H, int W, uint64_t seed) {
   return m;
 }
 
+/**
+ * Exact ties and extremes: vertices exactly on pixel centres (sample points) and on pixel edges, so shared edges
+ * pass through samples (top-left rule); the same triangle twice (equal depth: the smaller id must win); a triangle
+ * far outside the viewport (guard band, saturation); one vertex exactly on the near plane; a triangle with all
+ * w < 0; a sliver; a 1-pixel-wide strip. W and H odd and different.
+ */
+Mesh edgeCaseMesh(int B, int H, int W, uint64_t seed) {
+  Rng rng(seed);
+  Mesh m;
+  m.name = "ties on samples / pixel edges, duplicates, guard band";
+  m.B = B;
+  m.H = H;
+  m.W = W;
+  std::vector<float> v;  // one frame of [x, y, z, w]
+  auto add = [&](double x, double y, double z, double w) {
+    v.insert(v.end(), {static_cast<float>(x), static_cast<float>(y), static_cast<float>(z), static_cast<float>(w)});
+    return static_cast<int32_t>(v.size() / 4 - 1);
+  };
+  auto cx = [&](double px) { return (2 * px + 1) / W - 1; };  // NDC of pixel centre px (fractions: pixel edges)
+  auto cy = [&](double py) { return (2 * py + 1) / H - 1; };
+  // A grid of 6 x 5 cells with corners on pixel centres (w = 1), both diagonals alternating.
+  const int gx = 6, gy = 5, step = 3;
+  const int32_t base = 0;
+  for (int j = 0; j <= gy; ++j)
+    for (int i = 0; i <= gx; ++i) add(cx(1 + step * i), cy(1 + step * j), 0.1 * rng.uniform(-1, 1), 1.0);
+  for (int j = 0; j < gy; ++j)
+    for (int i = 0; i < gx; ++i) {
+      const int32_t a = base + j * (gx + 1) + i, b = a + 1, c = a + gx + 1, d = c + 1;
+      if ((i + j) % 2) m.tri.insert(m.tri.end(), {a, b, d, a, d, c});
+      else m.tri.insert(m.tri.end(), {a, b, c, b, d, c});
+    }
+  // The same grid cell twice (coplanar duplicates) and a quad on pixel edges (half-integer pixel positions), w = 2.
+  const int32_t d0 = add(cx(22.5) * 2, cy(2.5) * 2, 0.3, 2.0), d1 = add(cx(28.5) * 2, cy(2.5) * 2, 0.3, 2.0),
+                d2 = add(cx(28.5) * 2, cy(9.5) * 2, 0.3, 2.0), d3 = add(cx(22.5) * 2, cy(9.5) * 2, 0.3, 2.0);
+  m.tri.insert(m.tri.end(), {d0, d1, d2, d0, d2, d3, d0, d1, d2});
+  // Guard band: a huge triangle (screen coordinates ~1e4 viewports) behind everything.
+  const int32_t g0 = add(-1e4, -1e4, 0.9, 1.0), g1 = add(1e4, -1e4, 0.9, 1.0), g2 = add(0.0, 1e4, 0.9, 1.0);
+  m.tri.insert(m.tri.end(), {g0, g1, g2});
+  // One vertex exactly on the near plane (z = -w), the others in front.
+  const int32_t n0 = add(0.2, 0.3, -0.5, 0.5), n1 = add(0.6, 0.2, 0.2, 1.0), n2 = add(0.3, 0.7, 0.2, 1.0);
+  m.tri.insert(m.tri.end(), {n0, n1, n2});
+  // All w < 0 (not behind the near plane by the z test, dropped by w <= 0).
+  const int32_t w0 = add(0.1, 0.1, 2.0, -1.0), w1 = add(0.5, 0.1, 2.0, -1.0), w2 = add(0.1, 0.5, 2.0, -1.0);
+  m.tri.insert(m.tri.end(), {w0, w1, w2});
+  // A sliver and a 1-pixel-wide vertical strip.
+  const int32_t s0 = add(cx(2), cy(H - 3), 0.0, 1.0), s1 = add(cx(W - 3), cy(H - 3) + 0.2 / H, 0.0, 1.0),
+                s2 = add(cx(W - 3), cy(H - 3) + 0.25 / H, 0.0, 1.0);
+  m.tri.insert(m.tri.end(), {s0, s1, s2});
+  const int32_t t0 = add(cx(W - 2) - 1.0 / W, cy(0), -0.2, 1.0), t1 = add(cx(W - 2) + 1.0 / W, cy(0), -0.2, 1.0),
+                t2 = add(cx(W - 2) + 1.0 / W, cy(H - 1), -0.2, 1.0), t3 = add(cx(W - 2) - 1.0 / W, cy(H - 1), -0.2, 1.0);
+  m.tri.insert(m.tri.end(), {t0, t1, t2, t0, t2, t3});
+  m.V = static_cast<int>(v.size() / 4);
+  m.pos.clear();
+  for (int b = 0; b < B; ++b) {
+    m.pos.insert(m.pos.end(), v.begin(), v.end());
+    if (b > 0)  // later frames: the grid shifted by whole pixels (ties stay ties)
+      for (int i = 0; i < (gx + 1) * (gy + 1); ++i) {
+        float* p = &m.pos[(static_cast<size_t>(b) * m.V + i) * 4];
+        p[0] += static_cast<float>(2.0 * b / W);
+      }
+  }
+  return m;
+}
+
 /** Opposite-vertex table of antialiasTopology (packages/render/src/antialias.ts): -1 = boundary / non-manifold. */
 std::vector<int32_t> topology(const std::vector<int32_t>& tri) {
   const int T = static_cast<int>(tri.size() / 3);
@@ -357,9 +424,9 @@ Inputs makeInputs(const Mesh& m, uint64_t seed) {
   Inputs in;
   const size_t pix = static_cast<size_t>(m.B) * m.H * m.W;
   in.gradRast = randomVector(pix * 2, rng, 0.2);
-  in.attr = randomVector(static_cast<size_t>(m.V) * 3, rng);
-  in.attrB = randomVector(static_cast<size_t>(m.B) * m.V * 3, rng);
-  in.gradInterp = randomVector(pix * 3, rng, 0.2);
+  in.attr = randomVector(static_cast<size_t>(m.V) * m.C, rng);
+  in.attrB = randomVector(static_cast<size_t>(m.B) * m.V * m.C, rng);
+  in.gradInterp = randomVector(pix * m.C, rng, 0.2);
   const int T = m.T();
   for (int c = 0; c < 3 * T; ++c) in.seamTri.push_back(c);
   // UVs per corner, spanning [-0.3, 1.3] so that wrap and clamp both matter.
@@ -368,10 +435,10 @@ Inputs makeInputs(const Mesh& m, uint64_t seed) {
     in.seamAttr.push_back(static_cast<float>(rng.uniform(-0.3, 1.3)));
   }
   in.gradSeam = randomVector(pix * 2, rng, 0.2);
-  in.tex = randomVector(static_cast<size_t>(in.texH) * in.texW * 3, rng);
-  in.gradTexOut = randomVector(pix * 3, rng, 0.2);
+  in.tex = randomVector(static_cast<size_t>(in.texH) * in.texW * m.C, rng);
+  in.gradTexOut = randomVector(pix * m.C, rng, 0.2);
   in.opp = topology(m.tri);
-  in.gradAa = randomVector(pix * 3, rng, 0.1);
+  in.gradAa = randomVector(pix * m.C, rng, 0.1);
   return in;
 }
 
@@ -396,18 +463,18 @@ Outputs runAll(const Mesh& m, const Inputs& in, Device dev) {
   id.width = W;
   id.attrBatch = 1;
   id.attrVertices = V;
-  id.channels = 3;
+  id.channels = m.C;
   id.numTriangles = T;
-  o.interp.assign(pix * 3, -1.0f);
+  o.interp.assign(pix * m.C, -1.0f);
   r::interpolateForward(dev, id, in.attr.data(), o.rast.data(), m.tri.data(), o.interp.data());
-  o.gradAttr.assign(static_cast<size_t>(V) * 3, -1.0f);
+  o.gradAttr.assign(static_cast<size_t>(V) * m.C, -1.0f);
   o.gradRastI.assign(pix * 2, -1.0f);
   r::interpolateBackward(dev, id, in.attr.data(), o.rast.data(), m.tri.data(), in.gradInterp.data(), o.gradAttr.data(),
                          o.gradRastI.data());
   id.attrBatch = B;
-  o.interpB.assign(pix * 3, -1.0f);
+  o.interpB.assign(pix * m.C, -1.0f);
   r::interpolateForward(dev, id, in.attrB.data(), o.rast.data(), m.tri.data(), o.interpB.data());
-  o.gradAttrB.assign(static_cast<size_t>(B) * V * 3, -1.0f);
+  o.gradAttrB.assign(static_cast<size_t>(B) * V * m.C, -1.0f);
   r::interpolateBackward(dev, id, in.attrB.data(), o.rast.data(), m.tri.data(), in.gradInterp.data(),
                          o.gradAttrB.data(), nullptr);
   // Separate attribute topology (every corner its own UV vertex), broadcast.
@@ -427,13 +494,13 @@ Outputs runAll(const Mesh& m, const Inputs& in, Device dev) {
   td.count = static_cast<int64_t>(pix);
   td.texHeight = in.texH;
   td.texWidth = in.texW;
-  td.channels = 3;
+  td.channels = m.C;
   for (int mode = 0; mode < 2; ++mode) {
     td.wrap = mode == 0;
     std::vector<float>& out = mode == 0 ? o.texWrap : o.texClamp;
     std::vector<float>& gUv = mode == 0 ? o.gradUvWrap : o.gradUvClamp;
     std::vector<float>& gTex = mode == 0 ? o.gradTexWrap : o.gradTexClamp;
-    out.assign(pix * 3, -1.0f);
+    out.assign(pix * m.C, -1.0f);
     r::textureForward(dev, td, in.tex.data(), uv.data(), out.data());
     gUv.assign(pix * 2, -1.0f);
     gTex.assign(in.tex.size(), -1.0f);
@@ -444,12 +511,12 @@ Outputs runAll(const Mesh& m, const Inputs& in, Device dev) {
   ad.batch = B;
   ad.height = H;
   ad.width = W;
-  ad.channels = 3;
+  ad.channels = m.C;
   ad.numVertices = V;
   ad.numTriangles = T;
-  o.aa.assign(pix * 3, -1.0f);
+  o.aa.assign(pix * m.C, -1.0f);
   r::antialiasForward(dev, ad, o.interpB.data(), o.rast.data(), m.pos.data(), m.tri.data(), in.opp.data(), o.aa.data());
-  o.aaGradColor.assign(pix * 3, -1.0f);
+  o.aaGradColor.assign(pix * m.C, -1.0f);
   o.aaGradPos.assign(static_cast<size_t>(B) * V * 4, -1.0f);
   r::antialiasBackward(dev, ad, o.interpB.data(), o.rast.data(), m.pos.data(), m.tri.data(), in.opp.data(),
                        in.gradAa.data(), o.aaGradColor.data(), o.aaGradPos.data());
@@ -472,16 +539,16 @@ void runMesh(Counts& ck, const Mesh& m, Device dev, uint64_t seed) {
   const Inputs in = makeInputs(m, seed);
   const Outputs cpu = runAll(m, in, Device::Cpu);
   for (size_t p = 0; p < cpu.rast.size() / 4; ++p) covered += cpu.rast[4 * p + 3] != 0.0f;
-  std::printf("[raster: %s; B = %d, V = %d, T = %d, %dx%d, %d covered pixels]\n", m.name.c_str(), m.B, m.V, m.T(), m.W,
-              m.H, covered);
+  std::printf("[raster: %s; B = %d, V = %d, T = %d, %dx%d, C = %d, %d covered pixels]\n", m.name.c_str(), m.B, m.V,
+              m.T(), m.W, m.H, m.C, covered);
   const Outputs got = runAll(m, in, dev);
   exact(ck, "rasterize forward", cpu.rast, got.rast);
   close(ck, "rasterize backward: gradPos", cpu.gradPos, got.gradPos);
-  close(ck, "interpolate forward (attr [1,V,3])", cpu.interp, got.interp);
-  close(ck, "interpolate forward (attr [B,V,3])", cpu.interpB, got.interpB);
+  close(ck, "interpolate forward (attr [1,V,C])", cpu.interp, got.interp);
+  close(ck, "interpolate forward (attr [B,V,C])", cpu.interpB, got.interpB);
   close(ck, "interpolate forward (own attrTri, [1,3T,2])", cpu.interpSeam, got.interpSeam);
-  close(ck, "interpolate backward: gradAttr [1,V,3]", cpu.gradAttr, got.gradAttr);
-  close(ck, "interpolate backward: gradAttr [B,V,3]", cpu.gradAttrB, got.gradAttrB);
+  close(ck, "interpolate backward: gradAttr [1,V,C]", cpu.gradAttr, got.gradAttr);
+  close(ck, "interpolate backward: gradAttr [B,V,C]", cpu.gradAttrB, got.gradAttrB);
   close(ck, "interpolate backward: gradAttr own attrTri", cpu.gradAttrSeam, got.gradAttrSeam);
   close(ck, "interpolate backward: gradRast", cpu.gradRastI, got.gradRastI);
   close(ck, "texture forward (wrap)", cpu.texWrap, got.texWrap);
@@ -620,6 +687,15 @@ void runRasterParity(Device dev, bool small, bool timing, bool strictBits, int* 
   runMesh(ck, sphereMesh(2, small ? 12 : 40, small ? 16 : 64, S + 8, S, 22), dev, 202);
   runMesh(ck, nearPlaneMesh(2, small ? 40 : 400, S, S, 33), dev, 303);
   runMesh(ck, batchMesh(16, small ? 48 : 128, small ? 48 : 128, 44), dev, 404);
+  {
+    Mesh edge = edgeCaseMesh(3, 33, 41, 55);
+    edge.C = 9;  // more channels than the CUDA texture-gradient chunk (8)
+    runMesh(ck, edge, dev, 505);
+    Mesh single = sphereMesh(1, 10, 14, 31, 37, 66);
+    single.C = 1;
+    single.name += ", one channel";
+    runMesh(ck, single, dev, 606);
+  }
   if (timing) runTiming(ck, small ? batchMesh(16, 96, 96, 55) : batchMesh(16, 256, 256, 55), dev);
   *passed += ck.passed;
   *failed += ck.failed;
