@@ -506,7 +506,8 @@ __global__ void setupKernel(const float* __restrict__ pos, const int32_t* __rest
         const ClipVert& v2 = poly[k + 1];
         if (!(v0.w > 0 && v1.w > 0 && v2.w > 0)) continue;
         SubTri st;
-        if (makeSubTri(v0.X, v0.Y, v1.X, v1.Y, v2.X, v2.Y, W, H, static_cast<int32_t>(t), st)) subs[2 * slot + n++] = st;
+        if (makeSubTri(v0.X, v0.Y, v1.X, v1.Y, v2.X, v2.Y, W, H, static_cast<int32_t>(t), st))
+          subs[2 * slot + n++] = st;
       }
     }
   }
@@ -626,7 +627,8 @@ __global__ void pixelKeysKernel(const float* __restrict__ rast, int64_t N, int64
 }
 
 __global__ void rasterGradSegmentKernel(const float* __restrict__ pos, const int32_t* __restrict__ tri,
-                                        const float* __restrict__ gradRast, const unsigned long long* __restrict__ sorted,
+                                        const float* __restrict__ gradRast,
+                                        const unsigned long long* __restrict__ sorted,
                                         const int64_t* __restrict__ start, int64_t numSegments, int64_t HW, int V,
                                         int T, int W, int H, float* __restrict__ G) {
   const int64_t s = globalIndex();
@@ -999,7 +1001,8 @@ __global__ void aaForwardKernel(const float* __restrict__ color, const PairRecor
   for (int ch = 0; ch < C; ++ch) {
     double acc = color[p * C + ch];
     for (int j = 0; j < 4; ++j)
-      if (use[j]) acc += as[j] * (static_cast<double>(color[pfs[j] * C + ch]) - static_cast<double>(color[pos_[j] * C + ch]));
+      if (use[j])
+        acc += as[j] * (static_cast<double>(color[pfs[j] * C + ch]) - static_cast<double>(color[pos_[j] * C + ch]));
     out[p * C + ch] = static_cast<float>(acc);
   }
 }
@@ -1163,14 +1166,15 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     RCUDA_LAUNCHED(vertexKernel);
   }
   if (BT > 0) {
-    RCUDA_LAUNCH(setupKernel, blocksFor(BT), kThreads, st)(dPos, dTri, fixedX, fixedY, flags, B, V, T, W, H, subs, numSubs);
+    RCUDA_LAUNCH(setupKernel, blocksFor(BT), kThreads, st)(dPos, dTri, fixedX, fixedY, flags, B, V, T, W, H, subs,
+        numSubs);
     RCUDA_LAUNCHED(setupKernel);
-    RCUDA_LAUNCH(rasterSmallKernel, blocksFor(2 * BT), kThreads, st)(dPos, dTri, subs, numSubs, B, V, T, W, H, keys, queue,
-                                                              queueCount, ws.nanOrdered);
+    RCUDA_LAUNCH(rasterSmallKernel, blocksFor(2 * BT), kThreads, st)(dPos, dTri, subs, numSubs, B, V, T, W, H, keys,
+        queue, queueCount, ws.nanOrdered);
     RCUDA_LAUNCHED(rasterSmallKernel);
     const unsigned largeBlocks = static_cast<unsigned>(std::min<int64_t>(2 * BT, kLargeBlocks));
     RCUDA_LAUNCH(rasterLargeKernel, largeBlocks, kThreads, st)(dPos, dTri, subs, V, T, W, H, keys, queue, queueCount,
-                                                        ws.nanOrdered);
+        ws.nanOrdered);
     RCUDA_LAUNCHED(rasterLargeKernel);
   }
   RCUDA_LAUNCH(resolveKernel, blocksFor(N), kThreads, st)(dPos, dTri, keys, N, HW, V, W, H, dRast);
@@ -1205,8 +1209,8 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   RCUDA_LAUNCHED(pixelKeysKernel);
   const Groups g = groupBySegment(s, N, BT);
   if (BT > 0) {
-    RCUDA_LAUNCH(rasterGradSegmentKernel, blocksFor(BT), kThreads, st)(dPos, dTri, dGradRast, g.sorted, g.start,
-                                                                BT, HW, V, T, W, H, G);
+    RCUDA_LAUNCH(rasterGradSegmentKernel, blocksFor(BT), kThreads, st)(dPos, dTri, dGradRast, g.sorted, g.start, BT, HW,
+        V, T, W, H, G);
     RCUDA_LAUNCHED(rasterGradSegmentKernel);
   }
   if (BV > 0) {
@@ -1228,7 +1232,8 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
   const float* dRast = s.upload(ws.rast, rast, static_cast<size_t>(N) * 4);
   const int32_t* dTri = s.upload(ws.attrTri, attrTri, static_cast<size_t>(d.numTriangles) * 3);
   float* dOut = ws.out.ensure(static_cast<size_t>(N) * C);
-  RCUDA_LAUNCH(interpolateKernel, blocksFor(N), kThreads, st)(dAttr, dRast, dTri, N, HW, d.attrBatch, d.attrVertices, C, dOut);
+  RCUDA_LAUNCH(interpolateKernel, blocksFor(N), kThreads, st)(dAttr, dRast, dTri, N, HW, d.attrBatch, d.attrVertices, C,
+      dOut);
   RCUDA_LAUNCHED(interpolateKernel);
   s.download(out, dOut, static_cast<size_t>(N) * C);
   s.sync();
@@ -1250,8 +1255,8 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   const float* dGradOut = s.upload(ws.gradOut, gradOut, static_cast<size_t>(N) * C);
   if (gradRast) {
     float* dGradRast = ws.gradRast.ensure(static_cast<size_t>(N) * 2);
-    RCUDA_LAUNCH(interpolateGradRastKernel, blocksFor(N), kThreads, st)(dAttr, dRast, dTri, dGradOut, N, HW, d.attrBatch, Va,
-                                                                 C, dGradRast);
+    RCUDA_LAUNCH(interpolateGradRastKernel, blocksFor(N), kThreads, st)(dAttr, dRast, dTri, dGradOut, N, HW,
+        d.attrBatch, Va, C, dGradRast);
     RCUDA_LAUNCHED(interpolateGradRastKernel);
     s.download(gradRast, dGradRast, static_cast<size_t>(N) * 2);
   }
@@ -1266,13 +1271,13 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     const Groups g = groupBySegment(s, N, BT);
     if (BT > 0) {
       RCUDA_LAUNCH(interpolateGradSegmentKernel, blocksFor(BT), kThreads, st)(dRast, dGradOut, g.sorted, g.start, BT, C,
-                                                                       G);
+          G);
       RCUDA_LAUNCHED(interpolateGradSegmentKernel);
     }
     const int64_t nv = static_cast<int64_t>(d.attrBatch) * Va;
     if (nv > 0) {
-      RCUDA_LAUNCH(interpolateGradGatherKernel, blocksFor(nv), kThreads, st)(G, cStart, corner, B, d.attrBatch, Va, T, C,
-                                                                      dGradAttr);
+      RCUDA_LAUNCH(interpolateGradGatherKernel, blocksFor(nv), kThreads, st)(G, cStart, corner, B, d.attrBatch, Va, T,
+          C, dGradAttr);
       RCUDA_LAUNCHED(interpolateGradGatherKernel);
     }
     s.download(gradAttr, dGradAttr, attrLen);
@@ -1281,7 +1286,8 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
 }
 
 void textureForward(const TextureDims& d, const float* tex, const float* uv, float* out) {
-  if (d.count < 0 || d.texHeight < 1 || d.texWidth < 1 || d.channels < 1) throw std::invalid_argument("texture: bad sizes");
+  if (d.count < 0 || d.texHeight < 1 || d.texWidth < 1 || d.channels < 1)
+    throw std::invalid_argument("texture: bad sizes");
   const int C = d.channels;
   const size_t texLen = static_cast<size_t>(d.texHeight) * d.texWidth * C;
   Session s;
@@ -1290,8 +1296,8 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
   const float* dUv = s.upload(ws.uv, uv, static_cast<size_t>(d.count) * 2);
   float* dOut = ws.out.ensure(static_cast<size_t>(d.count) * C);
   if (d.count > 0) {
-    RCUDA_LAUNCH(textureKernel, blocksFor(d.count), kThreads, s.stream())(dTex, dUv, d.count, d.texHeight, d.texWidth, C,
-                                                                   d.wrap, dOut);
+    RCUDA_LAUNCH(textureKernel, blocksFor(d.count), kThreads, s.stream())(dTex, dUv, d.count, d.texHeight, d.texWidth,
+        C, d.wrap, dOut);
     RCUDA_LAUNCHED(textureKernel);
   }
   s.download(out, dOut, static_cast<size_t>(d.count) * C);
@@ -1300,7 +1306,8 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
 
 void textureBackward(const TextureDims& d, const float* tex, const float* uv, const float* gradOut, float* gradUv,
                      float* gradTex) {
-  if (d.count < 0 || d.texHeight < 1 || d.texWidth < 1 || d.channels < 1) throw std::invalid_argument("texture: bad sizes");
+  if (d.count < 0 || d.texHeight < 1 || d.texWidth < 1 || d.channels < 1)
+    throw std::invalid_argument("texture: bad sizes");
   const int C = d.channels;
   const int64_t texels = static_cast<int64_t>(d.texHeight) * d.texWidth;
   const size_t texLen = static_cast<size_t>(texels) * C;
@@ -1315,7 +1322,7 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
     float* dGradUv = ws.gradUv.ensure(static_cast<size_t>(d.count) * 2);
     if (d.count > 0) {
       RCUDA_LAUNCH(textureGradUvKernel, blocksFor(d.count), kThreads, st)(dTex, dUv, dGradOut, d.count, d.texHeight,
-                                                                   d.texWidth, C, d.wrap, dGradUv);
+          d.texWidth, C, d.wrap, dGradUv);
       RCUDA_LAUNCHED(textureGradUvKernel);
     }
     s.download(gradUv, dGradUv, static_cast<size_t>(d.count) * 2);
@@ -1324,13 +1331,13 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
     float* dGradTex = ws.gradTex.ensure(texLen);
     const int64_t n = 4 * d.count;
     if (d.count > 0) {
-      RCUDA_LAUNCH(texelKeysKernel, blocksFor(d.count), kThreads, st)(dUv, d.count, d.texHeight, d.texWidth, d.wrap, texels,
-                                                               ws.sortIn.ensure(n));
+      RCUDA_LAUNCH(texelKeysKernel, blocksFor(d.count), kThreads, st)(dUv, d.count, d.texHeight, d.texWidth, d.wrap,
+          texels, ws.sortIn.ensure(n));
       RCUDA_LAUNCHED(texelKeysKernel);
     }
     const Groups g = groupBySegment(s, n, texels);
-    RCUDA_LAUNCH(textureGradTexKernel, blocksFor(texels), kThreads, st)(dUv, dGradOut, g.sorted, g.start,
-                                                                 d.texHeight, d.texWidth, C, d.wrap, dGradTex);
+    RCUDA_LAUNCH(textureGradTexKernel, blocksFor(texels), kThreads, st)(dUv, dGradOut, g.sorted, g.start, d.texHeight,
+        d.texWidth, C, d.wrap, dGradTex);
     RCUDA_LAUNCHED(textureGradTexKernel);
     s.download(gradTex, dGradTex, texLen);
   }
@@ -1373,7 +1380,8 @@ void antialiasForward(const AntialiasDims& d, const float* color, const float* r
   PairRecord* rec;
   antialiasPassA(s, d, color, rast, pos, tri, opp, &dColor, &rec);
   float* dOut = ws.out.ensure(static_cast<size_t>(N) * d.channels);
-  RCUDA_LAUNCH(aaForwardKernel, blocksFor(N), kThreads, s.stream())(dColor, rec, N, d.height, d.width, d.channels, dOut);
+  RCUDA_LAUNCH(aaForwardKernel, blocksFor(N), kThreads, s.stream())(dColor, rec, N, d.height, d.width, d.channels,
+      dOut);
   RCUDA_LAUNCHED(aaForwardKernel);
   s.download(out, dOut, static_cast<size_t>(N) * d.channels);
   s.sync();
@@ -1395,7 +1403,8 @@ void antialiasBackward(const AntialiasDims& d, const float* color, const float* 
   const float* dGradOut = s.upload(ws.gradOut, gradOut, static_cast<size_t>(N) * d.channels);
   if (gradColor) {
     float* dGradColor = ws.gradColor.ensure(static_cast<size_t>(N) * d.channels);
-    RCUDA_LAUNCH(aaGradColorKernel, blocksFor(N), kThreads, st)(rec, dGradOut, N, d.height, d.width, d.channels, dGradColor);
+    RCUDA_LAUNCH(aaGradColorKernel, blocksFor(N), kThreads, st)(rec, dGradOut, N, d.height, d.width, d.channels,
+        dGradColor);
     RCUDA_LAUNCHED(aaGradColorKernel);
     s.download(gradColor, dGradColor, static_cast<size_t>(N) * d.channels);
   }
@@ -1403,12 +1412,12 @@ void antialiasBackward(const AntialiasDims& d, const float* color, const float* 
     float* dGradPos = ws.gradPos.ensure(static_cast<size_t>(BV) * 4);
     const int64_t numRecords = 2 * N;
     RCUDA_LAUNCH(aaGradPosKeysKernel, blocksFor(numRecords), kThreads, st)(c, rec, dColor, dGradOut, numRecords, BV,
-                                                                    ws.sortIn.ensure(2 * numRecords));
+        ws.sortIn.ensure(2 * numRecords));
     RCUDA_LAUNCHED(aaGradPosKeysKernel);
     const Groups g = groupBySegment(s, 2 * numRecords, BV);
     if (BV > 0) {
       RCUDA_LAUNCH(aaGradPosGatherKernel, blocksFor(BV), kThreads, st)(c, rec, dColor, dGradOut, g.sorted, g.start, BV,
-                                                                dGradPos);
+          dGradPos);
       RCUDA_LAUNCHED(aaGradPosGatherKernel);
     }
     s.download(gradPos, dGradPos, static_cast<size_t>(BV) * 4);

@@ -65,8 +65,11 @@ function runAll(options: RenderOptions | undefined): Float32Array[] {
   const sampled = texture(tex, tShape, uv, 'wrap', undefined, options);
   const gt = textureBackward(tex, tShape, uv, randomArray(5, pixels * 3, -1, 1), 'clamp', { tex: true }, options);
   const aa = antialias(interp, 3, rast, shape, pos, V, tri, undefined, undefined, options);
-  const ga = antialiasBackward(interp, 3, rast, shape, pos, V, tri, randomArray(6, pixels * 3, -1, 1), undefined, {}, options);
-  return [rast, gradPos, interp, gi.gradAttr!, gi.gradRast!, sampled, gt.gradUv!, gt.gradTex!, aa, ga.gradColor!, ga.gradPos!];
+  const gAa = randomArray(6, pixels * 3, -1, 1);
+  const ga = antialiasBackward(interp, 3, rast, shape, pos, V, tri, gAa, undefined, {}, options);
+  return [
+    rast, gradPos, interp, gi.gradAttr!, gi.gradRast!, sampled, gt.gradUv!, gt.gradTex!, aa, ga.gradColor!, ga.gradPos!,
+  ];
 }
 
 function bits(a: Float32Array): Uint32Array {
@@ -89,11 +92,15 @@ describe('rasterizer ops: device option', () => {
   it.runIf(!cuda)("'cuda' without a usable device throws an Error naming the reason", () => {
     const reason = info.cudaReason ?? '';
     expect(reason.length).toBeGreaterThan(0);
+    const cudaOnly: RenderOptions = { device: 'cuda' };
+    const rast = new Float32Array(pixels * 4);
+    const texShape = { height: 1, width: 1, channels: 3 };
     const calls: Array<[string, () => unknown]> = [
-      ['rasterize', () => rasterize(pos, V, tri, B, H, W, undefined, { device: 'cuda' })],
-      ['interpolate', () => interpolate(new Float32Array(V), { batch: 1, vertices: V, channels: 1 }, new Float32Array(pixels * 4), shape, tri, undefined, { device: 'cuda' })],
-      ['texture', () => texture(new Float32Array(3), { height: 1, width: 1, channels: 3 }, new Float32Array(4), 'wrap', undefined, { device: 'cuda' })],
-      ['antialias', () => antialias(new Float32Array(pixels), 1, new Float32Array(pixels * 4), shape, pos, V, tri, undefined, undefined, { device: 'cuda' })],
+      ['rasterize', () => rasterize(pos, V, tri, B, H, W, undefined, cudaOnly)],
+      ['rasterizeBackward', () => rasterizeBackward(pos, V, tri, B, H, W, rast, new Float32Array(pixels * 2), undefined, cudaOnly)],
+      ['interpolate', () => interpolate(new Float32Array(V), { batch: 1, vertices: V, channels: 1 }, rast, shape, tri, undefined, cudaOnly)],
+      ['texture', () => texture(new Float32Array(3), texShape, new Float32Array(4), 'wrap', undefined, cudaOnly)],
+      ['antialias', () => antialias(new Float32Array(pixels), 1, rast, shape, pos, V, tri, undefined, undefined, cudaOnly)],
     ];
     for (const [where, call] of calls) {
       let error: unknown;
@@ -113,12 +120,9 @@ describe('rasterizer ops: device option', () => {
   it.runIf(!cuda)("the binding itself refuses device 'cuda' with the reason (no crash)", () => {
     const native = nativeAddon() as unknown as { rasterize(args: Record<string, unknown>): void };
     const rast = new Float32Array(pixels * 4);
-    expect(() => native.rasterize({ pos, numVertices: V, tri, batch: B, height: H, width: W, rast, device: 'cuda' })).toThrow(
-      `CUDA is not available: ${info.cudaReason ?? ''}`,
-    );
-    expect(() => native.rasterize({ pos, numVertices: V, tri, batch: B, height: H, width: W, rast, device: 7 })).toThrow(
-      "device must be 'cpu' or 'cuda'",
-    );
+    const args = { pos, numVertices: V, tri, batch: B, height: H, width: W, rast };
+    expect(() => native.rasterize({ ...args, device: 'cuda' })).toThrow(`CUDA is not available: ${info.cudaReason ?? ''}`);
+    expect(() => native.rasterize({ ...args, device: 7 })).toThrow("device must be 'cpu' or 'cuda'");
   });
 
   it.runIf(cuda)("'cuda' gives the CPU's bits", () => {
@@ -130,10 +134,14 @@ describe('rasterizer ops: device option', () => {
     expect(() => rasterize(pos, V, tri, B, H, W, undefined, { device: 'gpu' as 'cpu' })).toThrow(
       /rasterize: expected 'cpu', 'cuda' or 'auto' for device, got string/,
     );
-    expect(() => texture(new Float32Array(3), { height: 1, width: 1, channels: 3 }, new Float32Array(2), 'wrap', undefined, 'cuda' as RenderOptions)).toThrow(
+    const texShape = { height: 1, width: 1, channels: 3 };
+    expect(() => texture(new Float32Array(3), texShape, new Float32Array(2), 'wrap', undefined, 'cuda' as RenderOptions)).toThrow(
       KernelArgumentError,
     );
-    expect(() => antialiasBackward(new Float32Array(pixels), 1, new Float32Array(pixels * 4), shape, pos, V, tri, new Float32Array(pixels), undefined, {}, { device: 1 as unknown as 'cpu' })).toThrow(
+    const color = new Float32Array(pixels);
+    const rast = new Float32Array(pixels * 4);
+    const bad = { device: 1 as unknown as 'cpu' };
+    expect(() => antialiasBackward(color, 1, rast, shape, pos, V, tri, color, undefined, {}, bad)).toThrow(
       /antialiasBackward: expected 'cpu', 'cuda' or 'auto' for device, got 1/,
     );
   });
