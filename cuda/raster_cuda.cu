@@ -9,8 +9,9 @@
 //   run-to-run determinism, and a frame in a batch equal to the frame alone.
 // - Without a GPU, native/test/raster_cuda_emulated.cc compiles THIS file with the host compiler against a
 //   sequential, thread-order-shuffling emulation of the CUDA runtime (cuda/cuda_emulation.h, selected by
-//   P3D_CUDA_EMULATION) and requires every output of the same checks to be bitwise equal to the CPU's. That
-//   verifies the logic (work mapping, indexing, grouping, summation order, validation), not nvcc's code generation.
+//   P3D_CUDA_EMULATION) and requires every output of the same checks, plus 1000 random problems, to be bitwise
+//   equal to the CPU's. That verifies the logic (work mapping, indexing, grouping, summation order, validation),
+//   not nvcc's code generation. The generated PTX was inspected: no fma, only mul/add/sub.rn and div.rn, no .ftz.
 //
 // Host side: every entry point is synchronous. It validates its inputs on the host (the CPU kernels' checks and
 // messages), uploads them into a persistent, grow-only device workspace (one per process, guarded by a mutex,

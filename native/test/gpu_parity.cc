@@ -23,11 +23,13 @@
 //   --flame-only / --raster-only   run one part only
 //   --strict-bits every rasterizer output must be bitwise equal to the CPU's (default: rasterize forward bitwise,
 //                 the other outputs and all gradients within 1e-6 * max(1, max |ref|); bitwise is reported)
+//   --fuzz N      N random small rasterizer problems (default 100, --small 25), failures printed only
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <random>
@@ -558,9 +560,11 @@ void runTiming(Checker& ck, FlameModel& model, Device device, int B) {
 
 // raster_parity.cc
 void runRasterParity(p3d::Device device, bool small, bool timing, bool strictBits, int* passed, int* failed);
+void runRasterFuzz(p3d::Device device, int count, bool strictBits, int* passed, int* failed);
 
 int main(int argc, char** argv) {
   bool small = false, cpuVsCpu = false, timing = true, flame = true, raster = true, strictBits = false;
+  int fuzz = -1;  // random rasterizer problems; -1 = the default (100, --small: 25)
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--small") small = true;
@@ -569,8 +573,11 @@ int main(int argc, char** argv) {
     else if (arg == "--flame-only") raster = false;
     else if (arg == "--raster-only") flame = false;
     else if (arg == "--strict-bits") strictBits = true;
+    else if (arg == "--fuzz" && i + 1 < argc) fuzz = std::max(0, std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu] [--flame-only | --raster-only] [--strict-bits]\n");
+      std::fprintf(stderr,
+                   "usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu] [--flame-only | --raster-only] "
+                   "[--strict-bits] [--fuzz N]\n");
       return 2;
     }
   }
@@ -639,6 +646,7 @@ int main(int argc, char** argv) {
   }
   if (raster) try {
     runRasterParity(device, small, timing, strictBits, &ck.passed, &ck.failed);
+    runRasterFuzz(device, fuzz >= 0 ? fuzz : (small ? 25 : 100), strictBits, &ck.passed, &ck.failed);
   } catch (const std::exception& e) {
     std::printf("gpu_parity: rasterizer error: %s\n", e.what());
     ck.expect(false, "no exception (rasterizer)");

@@ -6,8 +6,11 @@
 // GPU. Kernels run one thread at a time (shuffled order), so timings are meaningless and left out. Every output
 // must be bitwise equal to the CPU's (--strict-bits of gpu_parity).
 //
-// Usage: raster_cuda_emulated [--small]. Exit 0 when every check passes, 1 otherwise.
+// Usage: raster_cuda_emulated [--small] [--fuzz N] (random problems: default 1000, --small 100). Exit 0 when every
+// check passes, 1 otherwise.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -16,15 +19,18 @@
 #include "raster_cuda.cu"  // NOLINT: the translation unit under test, with P3D_CUDA_EMULATION defined
 
 void runRasterParity(p3d::Device device, bool small, bool timing, bool strictBits, int* passed, int* failed);
+void runRasterFuzz(p3d::Device device, int count, bool strictBits, int* passed, int* failed);
 
 int main(int argc, char** argv) {
   bool small = false;
+  int fuzz = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--small") small = true;
     else if (arg == "--no-timing") continue;  // never timed
+    else if (arg == "--fuzz" && i + 1 < argc) fuzz = std::max(0, std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: raster_cuda_emulated [--small]\n");
+      std::fprintf(stderr, "usage: raster_cuda_emulated [--small] [--fuzz N]\n");
       return 2;
     }
   }
@@ -32,6 +38,7 @@ int main(int argc, char** argv) {
   int passed = 0, failed = 0;
   try {
     runRasterParity(p3d::Device::Cuda, small, false, true, &passed, &failed);
+    runRasterFuzz(p3d::Device::Cuda, fuzz >= 0 ? fuzz : (small ? 100 : 1000), true, &passed, &failed);
   } catch (const std::exception& e) {
     std::printf("raster_cuda_emulated: error: %s\n", e.what());
     ++failed;

@@ -54,8 +54,15 @@ class Rng {
 
 struct Counts {
   int passed = 0, failed = 0;
+  bool quiet = false;        // print failures only (fuzz cases)
+  std::string context;       // printed before the first failure of a quiet case
   void report(bool ok, const std::string& name, const std::string& detail) {
     (ok ? passed : failed) += 1;
+    if (quiet && ok) return;
+    if (quiet && !context.empty()) {
+      std::printf("%s\n", context.c_str());
+      context.clear();
+    }
     std::printf("  %-4s  %-52s %s\n", ok ? "ok" : "FAIL", name.c_str(), detail.c_str());
   }
   void info(const std::string& text) { std::printf("  info  %s\n", text.c_str()); }
@@ -119,6 +126,7 @@ struct Mesh {
   std::string name;
   int B = 1, V = 0, H = 0, W = 0;
   int C = 3;                 // channels of the attributes, textures and antialiased colours
+  int texH = 13, texW = 17;  // texture size
   std::vector<float> pos;   // [B,V,4]
   std::vector<int32_t> tri;  // [T,3]
   int T() const { return static_cast<int>(tri.size() / 3); }
@@ -366,6 +374,46 @@ Mesh edgeCaseMesh(int B, int H, int W, uint64_t seed) {
   return m;
 }
 
+/**
+ * A random problem: 1-3 frames, images from 1x1 to 40x40, 1-10 channels, textures from 1x1 to 6x6, a few dozen
+ * vertices shared by random (often adjacent, sometimes repeated-index or non-manifold) triangles; positions mostly
+ * in view, some far outside (guard band), some with w <= 0 or behind the near plane.
+ */
+Mesh fuzzMesh(uint64_t seed) {
+  Rng rng(seed);
+  Mesh m;
+  m.name = "fuzz seed " + std::to_string(seed);
+  m.B = 1 + rng.index(3);
+  m.H = 1 + rng.index(40);
+  m.W = 1 + rng.index(40);
+  m.C = 1 + rng.index(10);
+  m.texH = 1 + rng.index(6);
+  m.texW = 1 + rng.index(6);
+  m.V = 3 + rng.index(40);
+  const int T = rng.index(60);
+  for (int t = 0; t < T; ++t) {
+    const int a = rng.index(m.V);
+    // Mostly nearby indices (shared edges), sometimes a repeated index.
+    const int b = rng.uniform(0, 1) < 0.05 ? a : (a + 1 + rng.index(3)) % m.V;
+    const int c = (b + 1 + rng.index(3)) % m.V;
+    m.tri.insert(m.tri.end(), {a, b, c});
+  }
+  m.pos.resize(static_cast<size_t>(m.B) * m.V * 4);
+  for (int b = 0; b < m.B; ++b)
+    for (int v = 0; v < m.V; ++v) {
+      const double roll = rng.uniform(0, 1);
+      double w = rng.uniform(0.5, 3.0);
+      if (roll < 0.04) w = rng.uniform(-1.0, 0.05);
+      const double span = roll > 0.97 ? 200.0 : 1.3;
+      float* p = &m.pos[(static_cast<size_t>(b) * m.V + v) * 4];
+      p[0] = static_cast<float>(rng.uniform(-span, span) * w);
+      p[1] = static_cast<float>(rng.uniform(-span, span) * w);
+      p[2] = static_cast<float>(rng.uniform(-1.3, 1.1) * w);
+      p[3] = static_cast<float>(w);
+    }
+  return m;
+}
+
 /** Opposite-vertex table of antialiasTopology (packages/render/src/antialias.ts): -1 = boundary / non-manifold. */
 std::vector<int32_t> topology(const std::vector<int32_t>& tri) {
   const int T = static_cast<int>(tri.size() / 3);
@@ -412,8 +460,8 @@ struct Inputs {
   std::vector<int32_t> seamTri;                // [T,3] -> 3T attribute vertices
   std::vector<float> seamAttr;                 // [1,3T,2]
   std::vector<float> gradSeam;                 // [B,H,W,2]
-  std::vector<float> tex;                      // [Ht,Wt,3]
-  int texH = 13, texW = 17;
+  std::vector<float> tex;                      // [Ht,Wt,C]
+  int texH = 0, texW = 0;
   std::vector<float> gradTexOut;               // [B*H*W, 3]
   std::vector<int32_t> opp;
   std::vector<float> gradAa;                   // [B,H,W,3]
@@ -422,6 +470,8 @@ struct Inputs {
 Inputs makeInputs(const Mesh& m, uint64_t seed) {
   Rng rng(seed);
   Inputs in;
+  in.texH = m.texH;
+  in.texW = m.texW;
   const size_t pix = static_cast<size_t>(m.B) * m.H * m.W;
   in.gradRast = randomVector(pix * 2, rng, 0.2);
   in.attr = randomVector(static_cast<size_t>(m.V) * m.C, rng);
@@ -539,8 +589,11 @@ void runMesh(Counts& ck, const Mesh& m, Device dev, uint64_t seed) {
   const Inputs in = makeInputs(m, seed);
   const Outputs cpu = runAll(m, in, Device::Cpu);
   for (size_t p = 0; p < cpu.rast.size() / 4; ++p) covered += cpu.rast[4 * p + 3] != 0.0f;
-  std::printf("[raster: %s; B = %d, V = %d, T = %d, %dx%d, C = %d, %d covered pixels]\n", m.name.c_str(), m.B, m.V,
-              m.T(), m.W, m.H, m.C, covered);
+  char header[256];
+  std::snprintf(header, sizeof(header), "[raster: %s; B = %d, V = %d, T = %d, %dx%d, C = %d, tex %dx%d, %d covered pixels]",
+                m.name.c_str(), m.B, m.V, m.T(), m.W, m.H, m.C, m.texW, m.texH, covered);
+  if (ck.quiet) ck.context = header;
+  else std::printf("%s\n", header);
   const Outputs got = runAll(m, in, dev);
   exact(ck, "rasterize forward", cpu.rast, got.rast);
   close(ck, "rasterize backward: gradPos", cpu.gradPos, got.gradPos);
@@ -672,6 +725,18 @@ void runTiming(Counts& ck, const Mesh& m, Device dev) {
 }
 
 }  // namespace
+
+/** `count` random problems (fuzzMesh), every check of runMesh, failures printed only. */
+void runRasterFuzz(Device dev, int count, bool strictBits, int* passed, int* failed) {
+  Counts ck;
+  ck.quiet = true;
+  gStrictBits = strictBits;
+  std::printf("[raster fuzz: %d random problems, failures only]\n", count);
+  for (int i = 0; i < count; ++i) runMesh(ck, fuzzMesh(1000 + i), dev, 7000 + i);
+  std::printf("  info  raster fuzz: %d checks passed, %d failed\n", ck.passed, ck.failed);
+  *passed += ck.passed;
+  *failed += ck.failed;
+}
 
 /**
  * Runs the rasterizer parity checks; adds to passed / failed. strictBits: every output must be bitwise equal
