@@ -58,6 +58,16 @@
 // Parity rules (kernels-design.md 2.7): compiled with --fmad=false, no fast math (IEEE float division, no FTZ);
 // only + - * / , comparisons, floor, fmod, rint (all exact or correctly rounded in IEEE) and the same expression
 // trees as the CPU code. Float32 per-pixel rasterizer math comes from the shared raster_math.h.
+//
+// Known limits (follow-ups):
+// - Duplication: the vertex stage / near-plane setup, the texture footprint and the antialias pair analysis are
+//   private to the CPU .cc files, so this file has its own copies (checked bitwise by the emulation). Moving them
+//   into __host__ __device__ headers next to raster_math.h, used by both, would remove that.
+// - Speed: bitwise parity with the CPU's sequential float sums forces one thread per segment to sum in pixel
+//   order, so very hot segments (a triangle covering most of the image, a tiny texture sampled by every pixel)
+//   are summed serially. Large triangles are rasterized by one block each. None of this has been profiled.
+// - Each call copies its host inputs in and outputs out (the API is host typed arrays); keeping rast, pos and the
+//   gradients resident on the device between ops is the obvious next step for speed.
 #ifdef P3D_CUDA_EMULATION
 #include "cuda_emulation.h"  // sequential host emulation for logic tests (native/test/raster_cuda_emulated.cc)
 #else
