@@ -1,5 +1,6 @@
 #!/bin/sh
-# Build and run the CUDA-vs-CPU FLAME parity test (native/test/gpu_parity.cc) on a GPU machine.
+# Build and run the CUDA-vs-CPU parity test (FLAME and every rasterizer op: native/test/gpu_parity.cc,
+# raster_parity.cc) on a GPU machine.
 # Needs cmake (>= 3.18), ninja and nvcc; no Node. Builds into build-gpu/ at the repository root.
 # Arguments go to gpu_parity (e.g. --small, --no-timing). Exit code: the build's when it fails, otherwise
 # gpu_parity's: 0 all passed, 1 something failed, 77 skipped (no usable CUDA device, or built without CUDA).

@@ -1,4 +1,6 @@
-// gpu_parity: the CUDA FLAME backend against the CPU backend (kernels-design.md 5.3).
+// gpu_parity: the CUDA FLAME backend and the CUDA rasterizer ops against the CPU ones (kernels-design.md 5.3).
+// The rasterizer part lives in raster_parity.cc (every raster / interpolate / texture / antialias op, forward and
+// backward, on several meshes; see there). This file holds the FLAME part and main().
 //
 // Builds a random but well-formed FLAME-like model (5023 vertices, 300 shape and 100 expression components,
 // smooth bases of magnitude ~1e-3, skinning weights summing to 1, a sparse joint regressor, parents
@@ -13,15 +15,21 @@
 //
 // A second, smaller model without eyelid blendshapes or expression components covers those paths.
 //
-// Usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu]
-//   --small       a small main model (401 vertices, 40 shape, 12 expression): quick, e.g. under compute-sanitizer
-//   --no-timing   leave out the (informational) timing of forward + vjp
+// Usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu] [--flame-only | --raster-only]
+//   --small       a small main model (401 vertices, 40 shape, 12 expression) and small rasterizer images: quick,
+//                 e.g. under compute-sanitizer
+//   --no-timing   leave out the (informational) timings (FLAME forward + vjp; median ms per rasterizer op)
 //   --cpu-vs-cpu  run the whole harness with the CPU backend on both sides (checks the harness without a GPU)
+//   --flame-only / --raster-only   run one part only
+//   --strict-bits every rasterizer output must be bitwise equal to the CPU's (default: rasterize forward bitwise,
+//                 the other outputs and all gradients within 1e-6 * max(1, max |ref|); bitwise is reported)
+//   --fuzz N      N random small rasterizer problems (default 100, --small 25), failures printed only
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <random>
@@ -550,15 +558,26 @@ void runTiming(Checker& ck, FlameModel& model, Device device, int B) {
 
 }  // namespace
 
+// raster_parity.cc
+void runRasterParity(p3d::Device device, bool small, bool timing, bool strictBits, int* passed, int* failed);
+void runRasterFuzz(p3d::Device device, int count, bool strictBits, int* passed, int* failed);
+
 int main(int argc, char** argv) {
-  bool small = false, cpuVsCpu = false, timing = true;
+  bool small = false, cpuVsCpu = false, timing = true, flame = true, raster = true, strictBits = false;
+  int fuzz = -1;  // random rasterizer problems; -1 = the default (100, --small: 25)
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--small") small = true;
     else if (arg == "--cpu-vs-cpu") cpuVsCpu = true;
     else if (arg == "--no-timing") timing = false;
+    else if (arg == "--flame-only") raster = false;
+    else if (arg == "--raster-only") flame = false;
+    else if (arg == "--strict-bits") strictBits = true;
+    else if (arg == "--fuzz" && i + 1 < argc) fuzz = std::max(0, std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu]\n");
+      std::fprintf(stderr,
+                   "usage: gpu_parity [--small] [--no-timing] [--cpu-vs-cpu] [--flame-only | --raster-only] "
+                   "[--strict-bits] [--fuzz N]\n");
       return 2;
     }
   }
@@ -579,8 +598,13 @@ int main(int argc, char** argv) {
     for (const std::string& d : info.devices) std::printf("gpu_parity: CUDA device %s\n", d.c_str());
   }
 
+  if (!flame && !raster) {
+    std::fprintf(stderr, "gpu_parity: --flame-only and --raster-only together leave nothing to run\n");
+    return 2;
+  }
+
   Checker ck;
-  try {
+  if (flame) try {
     const int V = small ? 401 : 5023, nS = small ? 40 : 300, nE = small ? 12 : 100;
     std::printf("gpu_parity: model V = %d, %d shape, %d expression, tolerance %.0e (max |diff| / max |ref|)\n", V, nS,
                 nE, kTolerance);
@@ -619,6 +643,13 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::printf("gpu_parity: error: %s\n", e.what());
     ck.expect(false, "no exception");
+  }
+  if (raster) try {
+    runRasterParity(device, small, timing, strictBits, &ck.passed, &ck.failed);
+    runRasterFuzz(device, fuzz >= 0 ? fuzz : (small ? 25 : 100), strictBits, &ck.passed, &ck.failed);
+  } catch (const std::exception& e) {
+    std::printf("gpu_parity: rasterizer error: %s\n", e.what());
+    ck.expect(false, "no exception (rasterizer)");
   }
   std::printf("%d passed, %d failed\n", ck.passed, ck.failed);
   return ck.failed == 0 ? 0 : 1;

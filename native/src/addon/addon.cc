@@ -12,6 +12,7 @@
 #include "../common/thread_pool.h"
 #include "../flame/flame.h"
 #include "../raster/raster.h"
+#include "../raster/raster_backend.h"
 #include "../raster/texture_antialias.h"
 #include "device_info.h"
 
@@ -77,6 +78,7 @@ int intField(const Napi::Env& env, const Napi::Object& obj, const char* key, int
 Device deviceField(const Napi::Env& env, const Napi::Object& obj) {
   Napi::Value v = obj.Get("device");
   if (v.IsUndefined()) return Device::Cpu;
+  if (!v.IsString()) throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda'");
   const std::string s = v.As<Napi::String>().Utf8Value();
   if (s == "cpu") return Device::Cpu;
   if (s == "cuda") {
@@ -359,7 +361,9 @@ Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, p3d::measureReadBandwidth(mb, 5));
 }
 
-// ---- Rasterizer (native/src/raster). Sizes are checked here against the typed-array lengths; the kernels
+// ---- Rasterizer (native/src/raster; CUDA: cuda/raster_cuda.cu). Every raster / texture / antialias entry point takes
+// an optional `device`: 'cpu' (default) or 'cuda' (an Error naming the reason when CUDA is unusable); 'auto' is
+// resolved by the TypeScript layer. Sizes are checked here against the typed-array lengths; the kernels
 // check every index (tri / attrTri entries, triangle ids in rast) before doing any work.
 int sizeField(const Napi::Env& env, const Napi::Object& o, const char* key, int lo, int hi) {
   const int v = intField(env, o, key, 0, false);
@@ -381,18 +385,19 @@ p3d::raster::RasterDims rasterDims(const Napi::Env& env, const Napi::Object& o, 
   return d;
 }
 
-// rasterize({pos, numVertices, tri, batch, height, width, rast})
+// rasterize({pos, numVertices, tri, batch, height, width, rast, device?})
 Napi::Value Rasterize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "rasterize: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const int32_t* tri;
   const p3d::raster::RasterDims d = rasterDims(env, o, &tri);
   const size_t B = d.batch, pix = B * d.height * d.width;
   const float* pos = typedField<float>(env, o, "pos", B * d.numVertices * 4, false);
   float* rast = typedField<float>(env, o, "rast", pix * 4, false);
   guarded(env, [&] {
-    p3d::raster::rasterizeForward(d, pos, tri, rast);
+    p3d::raster::rasterizeForward(device, d, pos, tri, rast);
     return 0;
   });
   return env.Undefined();
@@ -405,6 +410,7 @@ Napi::Value RasterizeBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "rasterizeBackward: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const int32_t* tri;
   const p3d::raster::RasterDims d = rasterDims(env, o, &tri);
   const size_t B = d.batch, pix = B * d.height * d.width;
@@ -413,7 +419,7 @@ Napi::Value RasterizeBackward(const Napi::CallbackInfo& info) {
   const float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, false);
   float* gradPos = typedField<float>(env, o, "gradPos", B * d.numVertices * 4, false);
   guarded(env, [&] {
-    p3d::raster::rasterizeBackward(d, pos, tri, rast, gradRast, gradPos, flagField(o, "accumulate"));
+    p3d::raster::rasterizeBackward(device, d, pos, tri, rast, gradRast, gradPos, flagField(o, "accumulate"));
     return 0;
   });
   return env.Undefined();
@@ -440,6 +446,7 @@ Napi::Value Interpolate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "interpolate: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const int32_t* attrTri;
   const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
   const size_t pix = static_cast<size_t>(d.batch) * d.height * d.width;
@@ -447,7 +454,7 @@ Napi::Value Interpolate(const Napi::CallbackInfo& info) {
   const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
   float* out = typedField<float>(env, o, "out", pix * d.channels, false);
   guarded(env, [&] {
-    p3d::raster::interpolateForward(d, attr, rast, attrTri, out);
+    p3d::raster::interpolateForward(device, d, attr, rast, attrTri, out);
     return 0;
   });
   return env.Undefined();
@@ -459,6 +466,7 @@ Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "interpolateBackward: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const int32_t* attrTri;
   const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
   const size_t pix = static_cast<size_t>(d.batch) * d.height * d.width;
@@ -469,7 +477,7 @@ Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   float* gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
   float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, true);
   guarded(env, [&] {
-    p3d::raster::interpolateBackward(d, attr, rast, attrTri, gradOut, gradAttr, gradRast, flagField(o, "accumulateRast"));
+    p3d::raster::interpolateBackward(device, d, attr, rast, attrTri, gradOut, gradAttr, gradRast, flagField(o, "accumulateRast"));
     return 0;
   });
   return env.Undefined();
@@ -495,13 +503,14 @@ Napi::Value Texture(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "texture: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const p3d::raster::TextureDims d = textureDims(env, o);
   const size_t texLen = static_cast<size_t>(d.texHeight) * d.texWidth * d.channels;
   const float* tex = typedField<float>(env, o, "tex", texLen, false);
   const float* uv = typedField<float>(env, o, "uv", static_cast<size_t>(d.count) * 2, false);
   float* out = typedField<float>(env, o, "out", static_cast<size_t>(d.count) * d.channels, false);
   guarded(env, [&] {
-    p3d::raster::textureForward(d, tex, uv, out);
+    p3d::raster::textureForward(device, d, tex, uv, out);
     return 0;
   });
   return env.Undefined();
@@ -512,6 +521,7 @@ Napi::Value TextureBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "textureBackward: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const p3d::raster::TextureDims d = textureDims(env, o);
   const size_t texLen = static_cast<size_t>(d.texHeight) * d.texWidth * d.channels;
   const float* tex = typedField<float>(env, o, "tex", texLen, false);
@@ -520,7 +530,7 @@ Napi::Value TextureBackward(const Napi::CallbackInfo& info) {
   float* gradUv = typedField<float>(env, o, "gradUv", static_cast<size_t>(d.count) * 2, true);
   float* gradTex = typedField<float>(env, o, "gradTex", texLen, true);
   guarded(env, [&] {
-    p3d::raster::textureBackward(d, tex, uv, gradOut, gradUv, gradTex, flagField(o, "accumulateUv"));
+    p3d::raster::textureBackward(device, d, tex, uv, gradOut, gradUv, gradTex, flagField(o, "accumulateUv"));
     return 0;
   });
   return env.Undefined();
@@ -559,11 +569,12 @@ Napi::Value Antialias(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "antialias: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const AntialiasArgs a = antialiasArgs(env, o);
   const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
   float* out = typedField<float>(env, o, "out", pix * a.d.channels, false);
   guarded(env, [&] {
-    p3d::raster::antialiasForward(a.d, a.color, a.rast, a.pos, a.tri, a.opp, out);
+    p3d::raster::antialiasForward(device, a.d, a.color, a.rast, a.pos, a.tri, a.opp, out);
     return 0;
   });
   return env.Undefined();
@@ -575,13 +586,14 @@ Napi::Value AntialiasBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "antialiasBackward: expected an arguments object");
   Napi::Object o = info[0].As<Napi::Object>();
+  const Device device = deviceField(env, o);
   const AntialiasArgs a = antialiasArgs(env, o);
   const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
   const float* gradOut = typedField<float>(env, o, "gradOut", pix * a.d.channels, false);
   float* gradColor = typedField<float>(env, o, "gradColor", pix * a.d.channels, true);
   float* gradPos = typedField<float>(env, o, "gradPos", static_cast<size_t>(a.d.batch) * a.d.numVertices * 4, true);
   guarded(env, [&] {
-    p3d::raster::antialiasBackward(a.d, a.color, a.rast, a.pos, a.tri, a.opp, gradOut, gradColor, gradPos);
+    p3d::raster::antialiasBackward(device, a.d, a.color, a.rast, a.pos, a.tri, a.opp, gradOut, gradColor, gradPos);
     return 0;
   });
   return env.Undefined();

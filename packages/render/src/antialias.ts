@@ -1,5 +1,6 @@
 // Analytic silhouette antialiasing (nvdiffrast semantics; forward, backward to colour and to clip-space
-// positions) on the native CPU kernels (native/src/raster/antialias_cpu.cc). Semantics: referenceAntialias in
+// positions) on the native kernels (CPU: native/src/raster/antialias_cpu.cc; CUDA with
+// `{ device: 'cuda' | 'auto' }`: cuda/raster_cuda.cu, see device.ts). Semantics: referenceAntialias in
 // ./testing/reference-raster.ts (kernels-design.md 2.1 "Antialias", 2.6).
 //
 // The forward pass is a gather (each pixel pulls the corrections of its 4 incident pixel pairs), an exact
@@ -7,6 +8,7 @@
 // order, so every output is bitwise identical for any thread count (setThreads) and a frame in a batch equals
 // the frame alone.
 import { checkIndices, checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+import { renderDevice, type RenderOptions } from './device.js';
 import type { RastShape } from './raster.js';
 
 interface AntialiasNative {
@@ -144,6 +146,7 @@ function callChecked(call: () => void, recheck: () => void): void {
 /**
  * Antialias forward: color [B,H,W,channels], rast [B,H,W,4] (from rasterize with the same pos / tri), pos [B,V,4],
  * tri [T,3], opp = antialiasTopology(tri, V) (computed here when omitted) -> [B,H,W,channels].
+ * `options.device`: 'cpu' (default), 'cuda' or 'auto' (see device.ts).
  */
 export function antialias(
   color: Float32Array,
@@ -155,11 +158,13 @@ export function antialias(
   tri: Int32Array,
   opp?: Int32Array,
   out?: Float32Array,
+  options?: RenderOptions,
 ): Float32Array {
   const where = 'antialias';
   const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
   const o = out === undefined ? new Float32Array(c.pixels * channels) : checkTyped(where, 'out', out, Float32Array, c.pixels * channels);
-  callChecked(() => native().antialias({ ...c.args, out: o }), c.recheck);
+  const device = renderDevice(where, options);
+  callChecked(() => native().antialias({ ...c.args, out: o, device }), c.recheck);
   return o;
 }
 
@@ -173,6 +178,7 @@ export interface AntialiasGradients {
 /**
  * Backward of antialias for gradOut [B,H,W,channels]; `want` selects the outputs (both by default); `out`
  * (optional) supplies the output buffers (every element is overwritten) for reuse across calls.
+ * `options.device` as for antialias.
  */
 export function antialiasBackward(
   color: Float32Array,
@@ -186,6 +192,7 @@ export function antialiasBackward(
   opp?: Int32Array,
   want: { color?: boolean; pos?: boolean } = {},
   out: { gradColor?: Float32Array; gradPos?: Float32Array } = {},
+  options?: RenderOptions,
 ): AntialiasGradients {
   const where = 'antialiasBackward';
   const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
@@ -196,9 +203,17 @@ export function antialiasBackward(
     b === undefined ? new Float32Array(n) : checkTyped(where, name, b, Float32Array, n);
   const gradColor = want.color === false ? null : buffer('out.gradColor', out.gradColor, c.pixels * channels);
   const gradPos = want.pos === false ? null : buffer('out.gradPos', out.gradPos, rastShape.batch * numVertices * 4);
+  const device = renderDevice(where, options);
   if (gradColor || gradPos) {
     callChecked(
-      () => native().antialiasBackward({ ...c.args, gradOut, gradColor: gradColor ?? undefined, gradPos: gradPos ?? undefined }),
+      () =>
+        native().antialiasBackward({
+          ...c.args,
+          gradOut,
+          gradColor: gradColor ?? undefined,
+          gradPos: gradPos ?? undefined,
+          device,
+        }),
       c.recheck,
     );
   }

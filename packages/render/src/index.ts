@@ -1,9 +1,11 @@
 /**
  * @pixel3dmm/render - differentiable rasterizer ops (kernels-design.md section 2).
  *
- * This entry point documents the shared conventions once and exports the ops on the native CPU kernels
- * (raster.ts: rasterize, rasterizeBackward, interpolate, interpolateBackward). The independent float64
- * reference lives in `@pixel3dmm/render/testing`.
+ * This entry point documents the shared conventions once and exports the ops on the native kernels
+ * (raster.ts: rasterize, rasterizeBackward, interpolate, interpolateBackward; texture.ts; antialias.ts). Every op
+ * takes a trailing `options` argument `{ device?: 'cpu' | 'cuda' | 'auto' }` (default 'cpu'; see device.ts):
+ * the CUDA kernels give the CPU's results (rasterize forward bitwise). The independent float64 reference lives
+ * in `@pixel3dmm/render/testing`.
  *
  * Layouts (kernels-design.md 2.3; float32 / int32, batch-major, channel-last, contiguous):
  * - `pos`      [B,V,4]  clip space (x, y, z, w), OpenGL convention: visible iff -w <= x,y,z <= w.
@@ -72,3 +74,4 @@ export {
 } from './texture.js';
 export * from './camera.js';
 export { antialias, antialiasBackward, antialiasTopology, type AntialiasGradients } from './antialias.js';
+export { renderDevice, type RenderOptions } from './device.js';

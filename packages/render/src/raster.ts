@@ -1,9 +1,11 @@
-// Rasterize and interpolate (forward and backward) on the native CPU kernels (native/src/raster), with every
-// size and index validated here before any native code runs. Layouts: see index.ts (kernels-design.md 2.3).
+// Rasterize and interpolate (forward and backward) on the native kernels (CPU: native/src/raster; CUDA with
+// `{ device: 'cuda' | 'auto' }`: cuda/raster_cuda.cu, see device.ts), with every size and index validated here
+// before any native code runs. Layouts: see index.ts (kernels-design.md 2.3).
 //
 // Determinism: every output is bitwise identical for any thread count (setThreads from @pixel3dmm/kernels),
 // and a frame rendered in a batch is bitwise identical to the frame rendered alone.
 import { checkIndices, checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+import { renderDevice, type RenderOptions } from './device.js';
 
 /** The rasterizer entry points of the addon (native/src/addon/addon.cc). */
 interface RasterNative {
@@ -99,6 +101,7 @@ function output(where: string, name: string, out: unknown, length: number): Floa
 /**
  * Forward rasterize. pos [batch, numVertices, 4] clip space, tri [T,3] -> rast [batch, height, width, 4] =
  * (u, v, z/w, triId+1), zeros for background, row 0 = bottom. `out` (optional) is filled and returned.
+ * `options.device`: 'cpu' (default), 'cuda' or 'auto' (see device.ts); CUDA gives the CPU's bits.
  */
 export function rasterize(
   pos: Float32Array,
@@ -108,6 +111,7 @@ export function rasterize(
   height: number,
   width: number,
   out?: Float32Array,
+  options?: RenderOptions,
 ): Float32Array {
   const where = 'rasterize';
   checkInteger(where, 'numVertices', numVertices, 0, MAX_VERTICES);
@@ -116,8 +120,9 @@ export function rasterize(
   checkTyped(where, 'pos', pos, Float32Array, batch * numVertices * 4);
   checkTriangles(where, 'tri', tri);
   const rast = output(where, 'out', out, batch * height * width * 4);
+  const device = renderDevice(where, options);
   callChecked(
-    () => native().rasterize({ pos, numVertices, tri, batch, height, width, rast }),
+    () => native().rasterize({ pos, numVertices, tri, batch, height, width, rast, device }),
     () => checkTriangleIndices(where, 'tri', tri, numVertices),
   );
   return rast;
@@ -128,6 +133,7 @@ export function rasterize(
  * (x, y, w; z = 0). rast is the forward output for the same pos / tri (its triangle ids choose the pixels).
  * `out` (optional) is filled and returned; with `options.accumulate` the gradient is added to `out` instead
  * (one float32 addition per element: the same bits as adding the returned gradient to it afterwards).
+ * `options.device` as for rasterize.
  */
 export function rasterizeBackward(
   pos: Float32Array,
@@ -139,7 +145,7 @@ export function rasterizeBackward(
   rast: Float32Array,
   gradRast: Float32Array,
   out?: Float32Array,
-  options: { accumulate?: boolean } = {},
+  options: { accumulate?: boolean } & RenderOptions = {},
 ): Float32Array {
   const where = 'rasterizeBackward';
   if (typeof options !== 'object' || options === null) fail(where, 'options', 'an object {accumulate?}', options);
@@ -154,8 +160,9 @@ export function rasterizeBackward(
   checkTyped(where, 'rast', rast, Float32Array, batch * height * width * 4);
   checkTyped(where, 'gradRast', gradRast, Float32Array, batch * height * width * 2);
   const gradPos = output(where, 'out', out, batch * numVertices * 4);
+  const device = renderDevice(where, options);
   callChecked(
-    () => native().rasterizeBackward({ pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos, accumulate }),
+    () => native().rasterizeBackward({ pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos, accumulate, device }),
     () => {
       checkTriangleIndices(where, 'tri', tri, numVertices);
       checkRastIds(where, rast, T);
@@ -208,7 +215,8 @@ function nativeInterpArgs(attr: Float32Array, a: AttrShape, rast: Float32Array, 
 /**
  * Interpolate: attr [a.batch, a.vertices, a.channels] (a.batch = 1 broadcasts over frames), rast [B,H,W,4]
  * from rasterize, attrTri [T,3] indexing attr (T = the triangle count given to rasterize) ->
- * [B,H,W,C] = u*attr[i0] + v*attr[i1] + (1-u-v)*attr[i2]; zeros for background.
+ * [B,H,W,C] = u*attr[i0] + v*attr[i1] + (1-u-v)*attr[i2]; zeros for background. `options.device` as for
+ * rasterize.
  */
 export function interpolate(
   attr: Float32Array,
@@ -217,11 +225,16 @@ export function interpolate(
   rastShape: RastShape,
   attrTri: Int32Array,
   out?: Float32Array,
+  options?: RenderOptions,
 ): Float32Array {
   const where = 'interpolate';
   const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
   const o = output(where, 'out', out, rastShape.batch * rastShape.height * rastShape.width * attrShape.channels);
-  callChecked(() => native().interpolate({ ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri), out: o }), c.recheck);
+  const device = renderDevice(where, options);
+  callChecked(
+    () => native().interpolate({ ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri), out: o, device }),
+    c.recheck,
+  );
   return o;
 }
 
@@ -237,7 +250,7 @@ export interface InterpolateGradients {
  * attribute gradient for constant attributes (UVs, masks). `out` (optional) supplies the output buffers (every
  * element is overwritten), so that an optimisation loop can reuse them instead of allocating per call; with
  * `out.accumulateRast` the rast gradient is added to `out.gradRast` instead (one float32 addition per element, the
- * same bits as summing the gradients of several interpolate calls afterwards).
+ * same bits as summing the gradients of several interpolate calls afterwards). `options.device` as for rasterize.
  */
 export function interpolateBackward(
   attr: Float32Array,
@@ -248,6 +261,7 @@ export function interpolateBackward(
   gradOut: Float32Array,
   want: { attr?: boolean; rast?: boolean } = {},
   out: { gradAttr?: Float32Array; gradRast?: Float32Array; accumulateRast?: boolean } = {},
+  options?: RenderOptions,
 ): InterpolateGradients {
   const where = 'interpolateBackward';
   const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
@@ -261,6 +275,7 @@ export function interpolateBackward(
   if (accumulateRast && (out.gradRast === undefined || want.rast === false)) {
     fail(where, 'out.gradRast', 'a Float32Array to accumulate into (out.accumulateRast)', out.gradRast);
   }
+  const device = renderDevice(where, options);
   if (gradAttr || gradRast) {
     callChecked(
       () =>
@@ -270,6 +285,7 @@ export function interpolateBackward(
           gradAttr: gradAttr ?? undefined,
           gradRast: gradRast ?? undefined,
           accumulateRast,
+          device,
         }),
       c.recheck,
     );

@@ -1,5 +1,6 @@
-// Bilinear texture sampling (forward, backward to uv and optionally to the texture) on the native CPU kernels
-// (native/src/raster/texture_cpu.cc), with every size validated here before any native code runs.
+// Bilinear texture sampling (forward, backward to uv and optionally to the texture) on the native kernels (CPU:
+// native/src/raster/texture_cpu.cc; CUDA with `{ device: 'cuda' | 'auto' }`: cuda/raster_cuda.cu, see
+// device.ts), with every size validated here before any native code runs.
 //
 // Convention (nvdiffrast's texel centres; see referenceTexture in ./testing/reference-raster.ts): tex is
 // [height, width, channels]; uv = (0,0) is a corner of the texture and (1,1) the opposite one; u runs along the
@@ -10,6 +11,7 @@
 // Determinism: every output is bitwise identical for any thread count; the texture gradient is reduced
 // without atomics (each texel sums its contributions in ascending pixel order).
 import { checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+import { renderDevice, type RenderOptions } from './device.js';
 
 interface TextureNative {
   texture(args: Record<string, unknown>): void;
@@ -63,7 +65,7 @@ function checkArgs(where: string, tex: unknown, s: TextureShape, uv: unknown, mo
 
 /**
  * Bilinear lookup: tex [height, width, channels], uv [N,2] (any leading shape, e.g. [B,H,W,2]) -> [N, channels].
- * `out` (optional) is filled and returned.
+ * `out` (optional) is filled and returned. `options.device`: 'cpu' (default), 'cuda' or 'auto' (see device.ts).
  */
 export function texture(
   tex: Float32Array,
@@ -71,11 +73,13 @@ export function texture(
   uv: Float32Array,
   mode: TextureWrapMode = 'wrap',
   out?: Float32Array,
+  options?: RenderOptions,
 ): Float32Array {
   const where = 'texture';
   const c = checkArgs(where, tex, texShape, uv, mode);
   const o = out === undefined ? new Float32Array(c.count * texShape.channels) : checkTyped(where, 'out', out, Float32Array, c.count * texShape.channels);
-  native().texture({ ...c.args, out: o });
+  const device = renderDevice(where, options);
+  native().texture({ ...c.args, out: o, device });
   return o;
 }
 
@@ -90,7 +94,7 @@ export interface TextureGradients {
  * Backward of texture for gradOut [N, channels]. `want` selects the outputs: uv by default, the texture
  * gradient only when `want.tex` is true (constant textures such as masks need none). `out` (optional) supplies
  * the output buffers (every element is overwritten) for reuse across calls; with `out.accumulateUv` the uv
- * gradient is added to `out.gradUv` instead (one float32 addition per element).
+ * gradient is added to `out.gradUv` instead (one float32 addition per element). `options.device` as for texture.
  */
 export function textureBackward(
   tex: Float32Array,
@@ -100,6 +104,7 @@ export function textureBackward(
   mode: TextureWrapMode = 'wrap',
   want: { uv?: boolean; tex?: boolean } = {},
   out: { gradUv?: Float32Array; gradTex?: Float32Array; accumulateUv?: boolean } = {},
+  options?: RenderOptions,
 ): TextureGradients {
   const where = 'textureBackward';
   const c = checkArgs(where, tex, texShape, uv, mode);
@@ -114,8 +119,9 @@ export function textureBackward(
   if (accumulateUv && (out.gradUv === undefined || want.uv === false)) {
     fail(where, 'out.gradUv', 'a Float32Array to accumulate into (out.accumulateUv)', out.gradUv);
   }
+  const device = renderDevice(where, options);
   if (gradUv || gradTex) {
-    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv });
+    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv, device });
   }
   return { gradUv, gradTex };
 }
