@@ -68,16 +68,17 @@ export function meshParsing(points: ArrayLike<number>, stride: number, person: F
         jawY[x] = Math.min(jawY[x], ya + (yb - ya) * t);
       }
     }
+    // Columns of the neck (between the lower jaw points) and, per column, the jaw's y.
+    const x0 = Math.max(0, Math.ceil(jawLeft - 0.5));
+    const x1 = Math.min(size - 1, Math.floor(jawRight - 0.5));
     for (let y = 0; y < size; y++) {
+      const cy = y + 0.5;
+      const below = cy > chinY ? SEG_CLASS.cloth : SEG_CLASS.hair;
+      const row = y * size;
       for (let x = 0; x < size; x++) {
-        const i = y * size + x;
+        const i = row + x;
         if (person[i] < 0.5 || oval[i]) continue;
-        const cy = y + 0.5;
-        const cx = x + 0.5;
-        const inColumn = cx >= jawLeft && cx <= jawRight;
-        if (inColumn && cy > jawY[x] && cy <= neckBottom) seg[i] = SEG_CLASS.neck;
-        else if (cy > chinY) seg[i] = SEG_CLASS.cloth;
-        else seg[i] = SEG_CLASS.hair;
+        seg[i] = x >= x0 && x <= x1 && cy > jawY[x] && cy <= neckBottom ? SEG_CLASS.neck : below;
       }
     }
   }
