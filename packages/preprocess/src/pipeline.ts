@@ -20,6 +20,8 @@ import { mediapipeToWflw } from './landmarks/wflw.js';
 import { meshParsing } from './segmentation/mesh-parsing.js';
 import { SelfieSegmenter } from './segmentation/selfie.js';
 import { MicaModel, micaKeypoints, micaSampleIndices } from './mica/mica.js';
+import { PipnetModel } from './landmarks/pipnet.js';
+import { FarlModel } from './segmentation/farl.js';
 import { defaultModelFiles } from './models.js';
 import { drawWflw, segColourImage } from './viz.js';
 import type { RgbImage } from './image.js';
@@ -31,6 +33,10 @@ export interface PreprocessModelPaths {
   selfie?: string;
   /** Optional MICA identity network exported to ONNX (spec 2.3); without it the shape prior is zero. */
   mica?: string;
+  /** Optional PIPNet (WFLW-98) ONNX replacing the mesh-derived landmarks (spec 2.2). */
+  pipnet?: string;
+  /** Optional FaRL face-parsing ONNX replacing the Selfie + mesh segmentation (spec 2.4). */
+  farl?: string;
 }
 
 /** Every model preprocessing uses, loaded once and shared by all subjects of a `run`. */
@@ -40,7 +46,9 @@ export class PreprocessModels {
     readonly landmarker: FaceMeshLandmarker,
     readonly segmenter: SelfieSegmenter,
     readonly mica: MicaModel | null,
-    readonly files: Required<Omit<PreprocessModelPaths, 'mica'>> & { mica: string | null },
+    readonly pipnet: PipnetModel | null,
+    readonly farl: FarlModel | null,
+    readonly files: Required<Omit<PreprocessModelPaths, 'mica' | 'pipnet' | 'farl'>> & { mica: string | null; pipnet: string | null; farl: string | null },
   ) {}
 
   static async load(paths: PreprocessModelPaths = {}): Promise<PreprocessModels> {
@@ -51,12 +59,16 @@ export class PreprocessModels {
       iris: paths.iris ?? d.iris,
       selfie: paths.selfie ?? d.selfie,
       mica: paths.mica ?? null,
+      pipnet: paths.pipnet ?? null,
+      farl: paths.farl ?? null,
     };
     const detector = await BlazeFaceDetector.load(files.blazeface);
     const landmarker = await FaceMeshLandmarker.load(files.facemesh, files.iris);
     const segmenter = await SelfieSegmenter.load(files.selfie);
     const mica = files.mica ? await MicaModel.load(files.mica) : null;
-    return new PreprocessModels(detector, landmarker, segmenter, mica, files);
+    const pipnet = files.pipnet ? await PipnetModel.load(files.pipnet) : null;
+    const farl = files.farl ? await FarlModel.load(files.farl) : null;
+    return new PreprocessModels(detector, landmarker, segmenter, mica, pipnet, farl, files);
   }
 
   async release(): Promise<void> {
@@ -64,6 +76,8 @@ export class PreprocessModels {
     this.landmarker.dispose();
     this.segmenter.dispose();
     await this.mica?.release();
+    await this.pipnet?.release();
+    await this.farl?.release();
   }
 }
 
@@ -111,6 +125,18 @@ function meshBox(points: Float32Array): IntBox {
     x1 = Math.max(x1, points[i * 3]);
     y0 = Math.min(y0, points[i * 3 + 1]);
     y1 = Math.max(y1, points[i * 3 + 1]);
+  }
+  return { x: Math.trunc(x0), y: Math.trunc(y0), w: Math.trunc(x1 - x0), h: Math.trunc(y1 - y0) };
+}
+
+/** The mesh's integer face box from 2-stride crop points. */
+function meshBoxCrop(points: Float32Array): IntBox {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < MESH_POINTS; i++) {
+    x0 = Math.min(x0, points[2 * i]);
+    x1 = Math.max(x1, points[2 * i]);
+    y0 = Math.min(y0, points[2 * i + 1]);
+    y1 = Math.max(y1, points[2 * i + 1]);
   }
   return { x: Math.trunc(x0), y: Math.trunc(y0), w: Math.trunc(x1 - x0), h: Math.trunc(y1 - y0) };
 }
@@ -204,22 +230,29 @@ export async function preprocess(source: FrameSource, outRoot: string, models: P
     if (index >= n) break;
     const a = frames[index];
     const cropped = cropFrame(image, crop, mode, CROP_SIZE);
-    const lmk = new Float64Array(98 * 2);
-    for (let k = 0; k < 98; k++) {
-      const [x, y] = toCrop(a.wflw[2 * k], a.wflw[2 * k + 1]);
-      lmk[2 * k] = x / CROP_SIZE;
-      lmk[2 * k + 1] = y / CROP_SIZE;
-    }
-    stack.set(lmk, index * 196);
     const meshCrop = new Float32Array(a.mesh.length);
     for (let k = 0; k < REFINED_POINTS; k++) {
       const [x, y] = toCrop(a.mesh[2 * k], a.mesh[2 * k + 1]);
       meshCrop[2 * k] = x;
       meshCrop[2 * k + 1] = y;
     }
+    const lmk = new Float64Array(98 * 2);
+    if (models.pipnet) {
+      // PIPNet on the crop, in the mesh's face box (the original runs FaceBoxesV2 on the crop here).
+      const px = await models.pipnet.landmarks(cropped, meshBoxCrop(meshCrop));
+      for (let k = 0; k < 196; k++) lmk[k] = px[k] / CROP_SIZE;
+    } else {
+      for (let k = 0; k < 98; k++) {
+        const [x, y] = toCrop(a.wflw[2 * k], a.wflw[2 * k + 1]);
+        lmk[2 * k] = x / CROP_SIZE;
+        lmk[2 * k + 1] = y / CROP_SIZE;
+      }
+    }
+    stack.set(lmk, index * 196);
     const t = performance.now();
-    const person = await models.segmenter.person(cropped);
-    const seg = meshParsing(meshCrop, 2, person, CROP_SIZE);
+    const seg = models.farl
+      ? await models.farl.parse(cropped, micaKeypoints(meshCrop, 2))
+      : meshParsing(meshCrop, 2, await models.segmenter.person(cropped), CROP_SIZE);
     segMs += performance.now() - t;
     await Promise.all([
       encodeJpeg(image).then((b) => writeFileAtomic(layout.rgb(index), b)),

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { findFlameFiles, loadFlameModel } from '@pixel3dmm/flame';
-import { BlazeFaceDetector, FaceMeshLandmarker, MicaModel, Pixel3dmmNetwork, SelfieSegmenter, defaultModelFiles, ffmpegPath } from '@pixel3dmm/preprocess';
+import { BlazeFaceDetector, FaceMeshLandmarker, FarlModel, MicaModel, PipnetModel, Pixel3dmmNetwork, SelfieSegmenter, defaultModelFiles, ffmpegPath } from '@pixel3dmm/preprocess';
 import { CONFIG_ENV_FILE, SETTINGS, setting, settingSource, type SettingName } from '../config.js';
 
 interface Check {
@@ -60,6 +60,16 @@ async function checkOne(name: SettingName): Promise<Check> {
         const m = await MicaModel.load(path);
         await m.release();
         return { ...base, status: 'ok', detail: 'ONNX MICA [1,3,112,112] -> [1,300]' };
+      }
+      case 'pipnetModel': {
+        const m = await PipnetModel.load(path);
+        await m.release();
+        return { ...base, status: 'ok', detail: 'ONNX PIPNet WFLW-98 (8x8 heads + meanface)' };
+      }
+      case 'farlModel': {
+        const m = await FarlModel.load(path);
+        await m.release();
+        return { ...base, status: 'ok', detail: 'ONNX FaRL parsing [1,3,448,448] -> [1,19,448,448]' };
       }
       case 'blazefaceModel': {
         const det = await BlazeFaceDetector.load(path);

@@ -48,6 +48,8 @@ export async function loadPreprocessModels(flags: StageFlags): Promise<Preproces
     iris: setting('irisModel'),
     selfie: setting('selfieModel'),
     mica: flags.mica,
+    pipnet: setting('pipnetModel'),
+    farl: setting('farlModel'),
   });
 }
 
