@@ -1,7 +1,7 @@
 // Acceptance on real faces (../shared/data): detection, crop, landmarks and the written layout, plus the
 // bad-input messages. Geometry is asserted, and the same pictures can be drawn with `pixel3dmm preprocess
 // --annotate` to look at.
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -120,6 +120,31 @@ describe.skipIf(!data)(`real faces ${data ? '' : `(${SKIP_NO_DATA})`}`, () => {
     expect(existsSync(L.rgb(5)) && !existsSync(L.rgb(6))).toBe(true);
     const again = await preprocess(src, tmp, models, { maxFrames: 6 });
     expect(again.skipped).toBe(true);
+  });
+
+  it('takes a folder of photos as one subject: sorted by name, renumbered, faces detected in each', async () => {
+    const dir = join(tmp, 'two-photos');
+    mkdirSync(dir);
+    // Names that sort in the opposite order of the shared files' names.
+    copyFileSync(join(data!, 'faces', '00001.jpg'), join(dir, 'a-frontal.jpg'));
+    copyFileSync(join(data!, 'faces', '00000.jpg'), join(dir, 'b-left.jpg'));
+    writeFileSync(join(dir, 'notes.txt'), 'ignored: not an image name');
+    const src = openInput(dir);
+    expect([src.kind, src.name, src.frameCount]).toEqual(['folder', 'two-photos', 2]);
+    const s = await preprocess(src, tmp, models);
+    expect(s.frames).toBe(2);
+    expect(s.detectorCalls).toBe(2); // no tracking between unrelated photos
+    const L = new PreprocessedLayout(join(tmp, 'two-photos'));
+    // Frame 00000 is a-frontal.jpg: the same pixels as the input file.
+    const a = await decodeImage(L.rgb(0));
+    const b = await decodeImage(join(dir, 'a-frontal.jpg'));
+    let diff = 0;
+    for (let i = 0; i < a.data.length; i += 997) diff = Math.max(diff, Math.abs(a.data[i] - b.data[i]));
+    expect(diff).toBeLessThan(24); // JPEG re-encoding only
+    for (let i = 0; i < 2; i++) {
+      const w = Array.from(readNpy(readFileSync(L.landmarks(i)), 'lm').data as Float64Array, (v) => v * 512);
+      expectEyesOnFace(w, { x0: 0, y0: 0, x1: 512, y1: 512 }, `folder frame ${i}`);
+    }
   });
 
   it('names the file and frame when the face is lost, and writes nothing', async () => {
