@@ -1,11 +1,12 @@
 // `pixel3dmm preprocess / infer / run / doctor / bench preprocess / tiny-networks` as a user runs them
 // (needs the packages built: `npm test` builds first). Real faces come from ../shared/data.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedData, SKIP_NO_DATA } from '../packages/preprocess/src/testing/shared-data.js';
+import { writeTinyNetworks } from '../packages/preprocess/src/testing/tiny-onnx.js';
 
 const bin = resolve(__dirname, '../packages/pixel3dmm/bin/pixel3dmm.js');
 const tmp = mkdtempSync(join(tmpdir(), 'p3d-cli-pre-'));
@@ -52,7 +53,8 @@ describe.skipIf(!data)(`pixel3dmm preprocess / run on real faces ${data ? '' : `
     expect(p.code, p.err).toBe(0);
     expect(JSON.parse(p.out)).toMatchObject({ name: '00001', frames: 1, kind: 'image' });
     expect(existsSync(join(tmp, 'preprocessed/00001/cropped/00000.jpg'))).toBe(true);
-    run(['tiny-networks', '--out', 'nets']);
+    mkdirSync(join(tmp, 'nets'), { recursive: true });
+    writeTinyNetworks(join(tmp, 'nets'));
     const i = run(['infer', '00001', '--uv', 'nets/tiny-uv.onnx', '--normals', 'nets/tiny-normals.onnx']);
     expect(i.code, i.err).toBe(0);
     expect(readdirSync(join(tmp, 'preprocessed/00001/p3dmm/normals'))).toEqual(['00000.png']);

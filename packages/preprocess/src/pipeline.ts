@@ -106,6 +106,8 @@ export interface PreprocessSummary {
   models: Record<string, string | null>;
   /** Mean milliseconds per frame in pass 1 (detection, landmarks) and pass 2 (segmentation). */
   msPerFrame: { detection: number; landmarks: number; segmentation: number };
+  /** The --max-frames limit the subject was made with (null: all frames). */
+  maxFrames: number | null;
   skipped?: boolean;
 }
 
@@ -183,12 +185,15 @@ function clearFrames(layout: PreprocessedLayout): void {
 
 export async function preprocess(source: FrameSource, outRoot: string, models: PreprocessModels, opts: PreprocessOptions = {}): Promise<PreprocessSummary> {
   const layout = new PreprocessedLayout(join(outRoot, source.name));
-  if (!opts.force) {
-    const done = finishedPreprocess(layout);
-    if (done) return { ...done, skipped: true };
-  }
   const mode = opts.cropMode ?? 'square';
   const limit = opts.maxFrames ?? Infinity;
+  if (!opts.force) {
+    // Skip only work done with the same settings; other settings redo the subject.
+    const done = finishedPreprocess(layout);
+    if (done && done.crop.mode === mode && (done.maxFrames ?? null) === (opts.maxFrames ?? null) && JSON.stringify(done.models) === JSON.stringify(models.files)) {
+      return { ...done, skipped: true };
+    }
+  }
   const tracker = new FaceTracker(models.detector, models.landmarker, { track: opts.track ?? source.kind === 'video' });
 
   // ---- pass 1: analysis ----
@@ -292,6 +297,7 @@ export async function preprocess(source: FrameSource, outRoot: string, models: P
     mica: micaCount,
     models: { ...models.files },
     msPerFrame: { detection: tracker.detectMs / n, landmarks: tracker.landmarkMs / n, segmentation: segMs / n },
+    maxFrames: opts.maxFrames ?? null,
   };
   await writeFileAtomic(layout.file('preprocessDone'), JSON.stringify(summary, null, 2) + '\n');
   return summary;

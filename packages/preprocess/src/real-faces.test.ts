@@ -120,6 +120,11 @@ describe.skipIf(!data)(`real faces ${data ? '' : `(${SKIP_NO_DATA})`}`, () => {
     expect(existsSync(L.rgb(5)) && !existsSync(L.rgb(6))).toBe(true);
     const again = await preprocess(src, tmp, models, { maxFrames: 6 });
     expect(again.skipped).toBe(true);
+    // Other settings are not "finished work": a different crop mode redoes the subject.
+    const redo = await preprocess(src, tmp, models, { maxFrames: 2, cropMode: 'original' });
+    expect(redo.skipped).toBeUndefined();
+    expect(redo.frames).toBe(2);
+    expect(existsSync(L.rgb(2))).toBe(false); // stale frames of the longer run are gone
   });
 
   it('takes a folder of photos as one subject: sorted by name, renumbered, faces detected in each', async () => {

@@ -63,7 +63,8 @@ export async function infer(layout: PreprocessedLayout, nets: Pixel3dmmNetwork[]
   const n = croppedFrameCount(layout);
   if (!opts.force) {
     const done = finishedInfer(layout, kinds);
-    if (done && done.frames === n) return { ...done, skipped: true };
+    // Skip only maps made by the same network files.
+    if (done && done.frames === n && nets.every((net) => done.networks[net.kind] === net.file)) return { ...done, skipped: true };
   }
   for (const net of nets) {
     mkdirSync(layout.dir(net.kind === 'uv' ? 'uvMap' : 'normals'), { recursive: true });
