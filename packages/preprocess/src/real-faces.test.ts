@@ -149,6 +149,11 @@ describe.skipIf(!data)(`real faces ${data ? '' : `(${SKIP_NO_DATA})`}`, () => {
     for (let i = 0; i < 2; i++) {
       const w = Array.from(readNpy(readFileSync(L.landmarks(i)), 'lm').data as Float64Array, (v) => v * 512);
       expectEyesOnFace(w, { x0: 0, y0: 0, x1: 512, y1: 512 }, `folder frame ${i}`);
+      // The whole face (jaw, chin, brows) inside the photo's crop, with a margin.
+      for (const v of w) {
+        expect(v).toBeGreaterThan(16);
+        expect(v).toBeLessThan(512 - 16);
+      }
     }
   });
 
