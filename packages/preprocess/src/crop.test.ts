@@ -91,3 +91,12 @@ describe('cropFrame and frameToCrop', () => {
     expect(Math.abs(Math.floor(at / 512) + 0.5 - cy)).toBeLessThanOrEqual(1);
   });
 });
+
+it("maps points through the original's clipped slice at the frame edge", () => {
+  // Box [950, 1001] in a 1000-wide frame: numpy slices 950:1000 (50 columns) onto 512 pixels.
+  const b = { xmin: 950, xmax: 1001, ymin: 10, ymax: 61 };
+  const [x] = frameToCrop(b, 'original', 512, 1000, 1000)(975, 20);
+  expect(x).toBeCloseTo(((975 - 950) * 512) / 50, 9);
+  const img = makeImage(1000, 100);
+  expect(cropFrame(img, b, 'original', 64).width).toBe(64);
+});

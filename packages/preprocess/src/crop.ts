@@ -108,9 +108,10 @@ export function cropFrame(img: RgbImage, b: CropBox, mode: CropMode = 'square', 
  * Frame pixel coordinates -> crop coordinates for points (continuous coordinates, see image.ts). The crop
  * starts at xmin and its side (xmax - xmin + 1 in mode 'square') maps onto `size` pixels.
  */
-export function frameToCrop(b: CropBox, mode: CropMode = 'square', size = 512): (x: number, y: number) => [number, number] {
-  const w = mode === 'original' ? b.xmax - b.xmin : b.xmax - b.xmin + 1;
-  const h = mode === 'original' ? b.ymax - b.ymin : b.ymax - b.ymin + 1;
+export function frameToCrop(b: CropBox, mode: CropMode = 'square', size = 512, W = Infinity, H = Infinity): (x: number, y: number) => [number, number] {
+  // Mode 'original' slices [min, max) and numpy clips the slice at the frame's edge (W, H), as cropFrame does.
+  const w = mode === 'original' ? Math.min(b.xmax, W) - b.xmin : b.xmax - b.xmin + 1;
+  const h = mode === 'original' ? Math.min(b.ymax, H) - b.ymin : b.ymax - b.ymin + 1;
   return (x, y) => [((x - b.xmin) * size) / w, ((y - b.ymin) * size) / h];
 }
 

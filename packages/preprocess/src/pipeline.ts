@@ -218,7 +218,7 @@ export async function preprocess(source: FrameSource, outRoot: string, models: P
   const n = frames.length;
   const { box, scale, rule } = staticBox(frames.map((f) => f.box));
   const crop = cropBoxFor(box, scale, size[0], size[1], mode);
-  const toCrop = frameToCrop(crop, mode, CROP_SIZE);
+  const toCrop = frameToCrop(crop, mode, CROP_SIZE, size[0], size[1]);
 
   // ---- pass 2: writing ----
   clearFrames(layout);

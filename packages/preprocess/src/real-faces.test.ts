@@ -11,6 +11,8 @@ import { openInput } from './inputs/source.js';
 import { decodeImage } from './inputs/image-file.js';
 import { PreprocessModels, preprocess } from './pipeline.js';
 import { FaceTracker } from './landmarks/tracker.js';
+import { FaceMeshLandmarker } from './landmarks/facemesh.js';
+import { defaultModelFiles } from './models.js';
 import { mediapipeToWflw } from './landmarks/wflw.js';
 import { resizeBilinear, makeImage } from './image.js';
 import { PreprocessError } from './errors.js';
@@ -192,6 +194,24 @@ describe('bad input', () => {
     writeFileSync(f, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 1, 2, 3]));
     const src = openInput(f);
     await expect(src.frames().next()).rejects.toThrow(/broken\.jpg: the image cannot be decoded/);
+  });
+
+  it('names a swapped model file (Selfie given as FaceMesh)', async () => {
+    const d = defaultModelFiles();
+    await expect(FaceMeshLandmarker.load(d.selfie, d.iris)).rejects.toThrow(/selfie\.json: not MediaPipe FaceMesh: expected input \[1,192,192,3\]/);
+  });
+
+  it('says when ffmpeg cannot run instead of calling the input "not a video"', () => {
+    const f = join(tmp, 'clip.mp4');
+    writeFileSync(f, Buffer.alloc(64, 1));
+    const before = process.env.PIXEL3DMM_FFMPEG;
+    process.env.PIXEL3DMM_FFMPEG = join(tmp, 'no-such-ffmpeg');
+    try {
+      expect(() => openInput(f)).toThrow(/clip\.mp4: cannot run ffmpeg .*no-such-ffmpeg/);
+    } finally {
+      if (before === undefined) delete process.env.PIXEL3DMM_FFMPEG;
+      else process.env.PIXEL3DMM_FFMPEG = before;
+    }
   });
 
   it('rejects an empty folder', () => {

@@ -27,7 +27,9 @@ export interface VideoInfo {
  * finds no video stream, which is how "not a video" is recognised.
  */
 export function probeVideo(file: string): VideoInfo | null {
-  const r = spawnSync(ffmpegPath(), ['-hide_banner', '-i', file], { encoding: 'utf8', maxBuffer: 1 << 22 });
+  const ff = ffmpegPath();
+  const r = spawnSync(ff, ['-hide_banner', '-i', file], { encoding: 'utf8', maxBuffer: 1 << 22 });
+  if (r.error) throw new PreprocessError(file, `cannot run ffmpeg (${ff}): ${r.error.message}; check PIXEL3DMM_FFMPEG or reinstall @ffmpeg-installer/ffmpeg`);
   const text = `${r.stderr ?? ''}`;
   const video = /Stream #\d+:\d+[^\n]*?: Video: ([^\s,]+)[^\n]*?, (\d{2,5})x(\d{2,5})/.exec(text);
   if (!video) return null;
@@ -56,6 +58,11 @@ export async function* decodeVideoFrames(file: string, info: VideoInfo): AsyncGe
   proc.stderr.on('data', (s: string) => {
     if (stderr.length < 8192) stderr += s;
   });
+  let spawnError: Error | null = null;
+  // Without an 'error' listener a failed spawn would crash the process.
+  proc.on('error', (e) => {
+    spawnError = e;
+  });
   const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
   let buf = new Uint8Array(frameBytes);
   let filled = 0;
@@ -80,6 +87,7 @@ export async function* decodeVideoFrames(file: string, info: VideoInfo): AsyncGe
     }
     const code = await exited;
     finished = true;
+    if (spawnError) throw new PreprocessError(file, `cannot run ffmpeg: ${(spawnError as Error).message}`);
     if (code !== 0) throw new PreprocessError(file, `ffmpeg failed after ${frames} frames (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`, { frame: frames });
     if (filled !== 0) throw new PreprocessError(file, `the video ended inside a frame (${filled} of ${frameBytes} bytes)`, { frame: frames });
     if (frames === 0) throw new PreprocessError(file, 'the video has no decodable frames');

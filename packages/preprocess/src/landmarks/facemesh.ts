@@ -10,6 +10,7 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { warpToTensor, type Affine, type RgbImage } from '../image.js';
 import { loadGraphModelFile, tf } from '../tfjs.js';
+import { PreprocessError } from '../errors.js';
 import type { FaceDetection } from '../detect/blazeface.js';
 
 export const MESH_POINTS = 468;
@@ -78,7 +79,22 @@ export class FaceMeshLandmarker {
   ) {}
 
   static async load(meshJson: string, irisJson: string): Promise<FaceMeshLandmarker> {
-    return new FaceMeshLandmarker(await loadGraphModelFile(meshJson), await loadGraphModelFile(irisJson));
+    const mesh = await loadGraphModelFile(meshJson);
+    const iris = await loadGraphModelFile(irisJson);
+    const shape = (m: GraphModel) => JSON.stringify(m.inputs[0]?.shape ?? []);
+    // The named outputs live in the signature (the graph's own nodes are Identity_*).
+    const named = Object.keys((mesh.modelSignature as { outputs?: Record<string, unknown> }).outputs ?? {});
+    const problem = !/^\[(-1|1),192,192,3\]$/.test(shape(mesh)) || !named.includes('output_mesh') || !named.includes('output_faceflag')
+      ? new PreprocessError(meshJson, `not MediaPipe FaceMesh: expected input [1,192,192,3] and outputs output_mesh, output_faceflag; got input ${shape(mesh)}, outputs ${named.join(', ') || 'unnamed'}`)
+      : !/^\[(-1|1|2),64,64,3\]$/.test(shape(iris))
+        ? new PreprocessError(irisJson, `not MediaPipe Iris: expected input [N,64,64,3], got ${shape(iris)}`)
+        : null;
+    if (problem) {
+      mesh.dispose();
+      iris.dispose();
+      throw problem;
+    }
+    return new FaceMeshLandmarker(mesh, iris);
   }
 
   /** Run mesh + iris on one ROI of a frame. */
