@@ -3,11 +3,12 @@ import { WFLW_TO_IBUG68 } from '@pixel3dmm/formats';
 import { JAW_POLYLINE, WFLW_FROM_MEDIAPIPE, mediapipeToWflw } from './wflw.js';
 
 describe('MediaPipe 478 -> WFLW 98', () => {
-  it('maps 65 distinct mesh points plus a 33-point jaw, with the pupils last', () => {
+  it('maps 65 distinct mesh points (or midpoints) plus a 33-point jaw, with the pupils last', () => {
     expect(WFLW_FROM_MEDIAPIPE.length).toBe(98 - 33);
-    expect(new Set(WFLW_FROM_MEDIAPIPE).size).toBe(WFLW_FROM_MEDIAPIPE.length);
+    const keys = WFLW_FROM_MEDIAPIPE.map((m) => String(m));
+    expect(new Set(keys).size).toBe(keys.length);
     expect(WFLW_FROM_MEDIAPIPE.slice(-2)).toEqual([468, 473]);
-    expect(WFLW_FROM_MEDIAPIPE.every((i) => i >= 0 && i < 478)).toBe(true);
+    expect(WFLW_FROM_MEDIAPIPE.flat().every((i) => i >= 0 && i < 478)).toBe(true);
   });
 
   it('resamples the jaw evenly by arc length between its end points', () => {
@@ -32,6 +33,7 @@ describe('MediaPipe 478 -> WFLW 98', () => {
     expect([w[96 * 2], w[96 * 2 + 1]]).toEqual([468, -468]);
     expect(w[60 * 2]).toBe(33);
     expect(w[72 * 2]).toBe(263);
+    expect(w[53 * 2]).toBe((5 + 4) / 2); // a midpoint entry
   });
 
   it('gives the 68-point subset through WFLW_TO_IBUG68 (jaw = even contour points)', () => {

@@ -9,7 +9,7 @@
 // | 38..41    | image-left brow, lower edge, inner -> outer           | 55, 65, 52, 53                                    |
 // | 42..46    | image-right brow, upper edge, inner -> outer end      | 336, 296, 334, 293, 300                           |
 // | 47..50    | image-right brow, lower edge, outer -> inner          | 283, 282, 295, 285                                |
-// | 51..54    | nose bridge, top -> tip                                | 6, 197, 195, 1                                    |
+// | 51..54    | nose bridge, top -> tip (about equal steps)            | 6, 195, midpoint(5, 4), 1                         |
 // | 55..59    | nose base, image-left alar -> subnasale (57) -> image-right | 98, 97, 2, 326, 327                          |
 // | 60        | image-left eye, outer corner                          | 33                                                |
 // | 61..63    | image-left eye, upper lid, outer -> inner (quartiles) | 161, 159, 157                                     |
@@ -36,14 +36,15 @@
 /** The mesh's face-oval points from the image-left ear level round the chin to the image-right ear level. */
 export const JAW_POLYLINE: readonly number[] = [127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454, 356];
 
-/** WFLW 33..97 -> MediaPipe index (WFLW 0..32 come from JAW_POLYLINE). */
-export const WFLW_FROM_MEDIAPIPE: readonly number[] = [
+/** WFLW 33..97 -> MediaPipe index, or the midpoint of two (WFLW 0..32 come from JAW_POLYLINE). */
+export const WFLW_FROM_MEDIAPIPE: readonly (number | readonly [number, number])[] = [
   // 33..41 image-left brow
   70, 63, 105, 66, 107, 55, 65, 52, 53,
   // 42..50 image-right brow
   336, 296, 334, 293, 300, 283, 282, 295, 285,
-  // 51..54 nose bridge, 55..59 nose base
-  6, 197, 195, 1, 98, 97, 2, 326, 327,
+  // 51..54 nose bridge. The mesh's bridge points 6, 197, 195, 5, 4, 1 lie at y = 199, 214, 231, 248, 268,
+  // 282 on the frontal test crop; 6, 195, the middle of 5-4 and 1 give steps of 32, 27, 24 px.
+  6, 195, [5, 4], 1, 98, 97, 2, 326, 327,
   // 60..67 image-left eye, 68..75 image-right eye
   33, 161, 159, 157, 133, 154, 145, 163, 362, 384, 386, 388, 263, 390, 374, 381,
   // 76..87 outer lips
@@ -74,8 +75,13 @@ export function mediapipeToWflw(points: ArrayLike<number>): Float64Array {
   }
   for (let w = 33; w < 98; w++) {
     const m = WFLW_FROM_MEDIAPIPE[w - 33];
-    out[2 * w] = points[m * 3];
-    out[2 * w + 1] = points[m * 3 + 1];
+    if (typeof m === 'number') {
+      out[2 * w] = points[m * 3];
+      out[2 * w + 1] = points[m * 3 + 1];
+    } else {
+      out[2 * w] = (points[m[0] * 3] + points[m[1] * 3]) / 2;
+      out[2 * w + 1] = (points[m[0] * 3 + 1] + points[m[1] * 3 + 1]) / 2;
+    }
   }
   return out;
 }
