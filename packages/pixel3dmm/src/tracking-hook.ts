@@ -24,11 +24,12 @@ export type TrackSubject = (req: TrackRequest) => Promise<TrackResult>;
 
 export const TRACKING_UNAVAILABLE = 'tracking not available in this build yet (the tracker package exports no trackSubject); preprocessing and inference outputs are complete';
 
-export async function findTracker(): Promise<TrackSubject | null> {
+/** The tracker's entry point, or why there is none (not exported yet, or the package failed to load). */
+export async function findTracker(): Promise<{ track: TrackSubject } | { unavailable: string }> {
   try {
     const mod = (await import('@pixel3dmm/tracker')) as Record<string, unknown>;
-    return typeof mod.trackSubject === 'function' ? (mod.trackSubject as TrackSubject) : null;
-  } catch {
-    return null;
+    return typeof mod.trackSubject === 'function' ? { track: mod.trackSubject as TrackSubject } : { unavailable: TRACKING_UNAVAILABLE };
+  } catch (e) {
+    return { unavailable: `tracking unavailable: @pixel3dmm/tracker failed to load (${(e as Error).message})` };
   }
 }

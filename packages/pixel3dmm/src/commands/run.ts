@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { expandInputs } from '@pixel3dmm/preprocess';
 import { setting } from '../config.js';
-import { findTracker, TRACKING_UNAVAILABLE } from '../tracking-hook.js';
+import { findTracker } from '../tracking-hook.js';
 import { Progress } from '../progress.js';
 import { dataRoot, loadNetworks, loadPreprocessModels, NO_NETWORKS_NOTE, reportError, runInfer, runPreprocess, type StageFlags } from './stages.js';
 
@@ -30,12 +30,12 @@ export async function runCommand(inputs: string[], flags: RunFlags): Promise<voi
         const inf = nets.length ? await runInfer(resolve(dataRoot(flags), pre.name), nets, flags) : null;
         let tracking: string;
         if (flags.track === false) tracking = 'skipped (--no-track)';
-        else if (!tracker) {
-          tracking = TRACKING_UNAVAILABLE;
+        else if (!tracker || 'unavailable' in tracker) {
+          tracking = tracker ? tracker.unavailable : 'skipped';
           process.stderr.write(`${pre.name}: ${tracking}\n`);
         } else {
           const bar = new Progress(`${pre.name}: tracking${nets.length ? '' : ' (landmark-and-silhouette mode)'}`, flags.quiet);
-          const r = await tracker({
+          const r = await tracker.track({
             preprocessedDir: resolve(dataRoot(flags), pre.name),
             outputRoot: resolve(setting('trackingOutput', flags.trackingOutput)!),
             flameModel: setting('flameModel', flags.flame),
