@@ -24,6 +24,13 @@ export const PREPROCESSED_PATHS = {
   segmentationColour: 'seg_non_crop_annotations',
   uvMap: join('p3dmm', 'uv_map'),
   normals: join('p3dmm', 'normals'),
+  /** [input | prediction] side by side, 512x1024 JPEG per frame and network type. */
+  networkPreview: 'p3dmm_wGT',
+  /** All landmarks stacked, (N, 98, 2). */
+  landmarkStack: join('pipnet', 'test.npy'),
+  /** Not in the original layout: written last by each TS stage, so a rerun can skip finished work. */
+  preprocessDone: 'preprocess.json',
+  inferDone: join('p3dmm', 'infer.json'),
 } as const;
 
 /** Side of the square crop every later stage uses. */
@@ -80,6 +87,20 @@ export class PreprocessedLayout {
 
   segmentation(i: number): string {
     return join(this.dir('segmentation'), `${frameStem(i)}.png`);
+  }
+
+  /** `seg_non_crop_annotations/color_{i:05d}.png`: colour picture of the class map. */
+  segmentationColour(i: number): string {
+    return join(this.dir('segmentationColour'), `color_${frameStem(i)}.png`);
+  }
+
+  /** `p3dmm_wGT/{type}/{i:05d}.jpg`, type 'uv_map' or 'normals'. */
+  networkPreview(type: 'uv_map' | 'normals', i: number): string {
+    return join(this.dir('networkPreview'), type, `${frameStem(i)}.jpg`);
+  }
+
+  file(key: 'landmarkStack' | 'preprocessDone' | 'inferDone'): string {
+    return join(this.root, PREPROCESSED_PATHS[key]);
   }
 
   uvMap(i: number): string {

@@ -21,6 +21,19 @@ export function parseInteger(name: string, min: number, max: number) {
   };
 }
 
+// The preprocessing commands load onnxruntime, tfjs and sharp; import them only when one of them runs,
+// so `info`, `flame` and friends start fast.
+const lazy =
+  <M,>(load: () => Promise<M>, pick: (m: M) => (...args: any[]) => Promise<void>) =>
+  async (...args: any[]): Promise<void> =>
+    pick(await load())(...args);
+const benchPreprocessCommand = lazy(() => import('./commands/bench-preprocess.js'), (m) => m.benchPreprocessCommand);
+const doctorCommand = lazy(() => import('./commands/doctor.js'), (m) => m.doctorCommand);
+const inferCommand = lazy(() => import('./commands/infer.js'), (m) => m.inferCommand);
+const preprocessCommand = lazy(() => import('./commands/preprocess.js'), (m) => m.preprocessCommand);
+const runCommand = lazy(() => import('./commands/run.js'), (m) => m.runCommand);
+const tinyNetworksCommand = lazy(() => import('./commands/tiny-networks.js'), (m) => m.tinyNetworksCommand);
+
 export function buildProgram(): Command {
   const program = new Command('pixel3dmm')
     .description('Pixel3DMM face reconstruction and tracking in TypeScript')
@@ -73,7 +86,7 @@ export function buildProgram(): Command {
     .option('--no-antialias', 'mask: plain 0/1 coverage instead of the antialiased mask')
     .action(renderCommand);
 
-  const bench = program.command('bench').description('benchmarks of the kernels');
+  const bench = program.command('bench').description('benchmarks: kernels (flame, raster), tracker (track), preprocessing (preprocess)');
   bench
     .command('flame')
     .description('FLAME forward and forward+VJP timings (median) and effective memory bandwidth')
@@ -99,6 +112,71 @@ export function buildProgram(): Command {
     .option('--min-ms <ms>', 'minimum milliseconds per figure', parseInteger('--min-ms', 0, 600000), 500)
     .option('--json', 'print JSON')
     .action(benchRasterCommand);
+
+  bench
+    .command('preprocess [input]')
+    .description('ms per frame for detection, landmarks and segmentation (default input: ../shared/data/videos/ex1.mp4 or PIXEL3DMM_BENCH_VIDEO)')
+    .option('--frames <n>', 'use the first n frames', parseInteger('--frames', 1, 1e7))
+    .option('--json', 'print JSON')
+    .action(benchPreprocessCommand);
+
+  const dataFlag = ['--data <dir>', 'preprocessed data root (default: PIXEL3DMM_PREPROCESSED_DATA, else ./preprocessed)'] as const;
+  const netFlags = (c: Command) =>
+    c
+      .option('--uv <file>', 'Pixel3DMM UV network, ONNX (default: PIXEL3DMM_UV_MODEL)')
+      .option('--normals <file>', 'Pixel3DMM normal network, ONNX (default: PIXEL3DMM_NORMALS_MODEL)')
+      .option('--batch <n>', 'images per network run (each with its mirror)', parseInteger('--batch', 1, 64), 1)
+      .option('--preview', 'also write p3dmm_wGT/ side-by-side previews');
+  const preFlags = (c: Command) =>
+    c
+      .option('--mica <file>', 'MICA identity network, ONNX (default: PIXEL3DMM_MICA_MODEL; unset = zero shape prior)')
+      .option('--crop-mode <mode>', "'square' (default: stays square at the borders) or 'original' (the original's border arithmetic)")
+      .option('--annotate', 'also write PIPnet_annotated_images/ (landmarks drawn on the crops)')
+      .option('--max-frames <n>', 'only the first n frames', parseInteger('--max-frames', 1, 1e7));
+
+  preFlags(
+    program
+      .command('preprocess <input>')
+      .description('a photo, a folder of images or a video -> PREPROCESSED_DATA/NAME: crops, landmarks, segmentation (and MICA)')
+      .option(...dataFlag),
+  )
+    .option('--force', 'redo a finished subject')
+    .option('--json', 'print the summary as JSON')
+    .action(preprocessCommand);
+
+  netFlags(
+    program
+      .command('infer <name>')
+      .description('the Pixel3DMM networks (ONNX) over PREPROCESSED_DATA/NAME/cropped -> p3dmm/uv_map, p3dmm/normals')
+      .option(...dataFlag),
+  )
+    .option('--force', 'redo finished maps')
+    .option('--json', 'print the summary as JSON')
+    .action(inferCommand);
+
+  netFlags(
+    preFlags(
+      program
+        .command('run <inputs...>')
+        .description('preprocess + infer + track many inputs (or folders of videos) in one process, every model loaded once')
+        .option(...dataFlag),
+    ),
+  )
+    .option('--tracking-output <dir>', 'tracking output root (default: PIXEL3DMM_TRACKING_OUTPUT, else ./tracking)')
+    .option('--flame <path>', 'FLAME model (default: PIXEL3DMM_FLAME_MODEL, else the built-in synthetic head)')
+    .option('--no-track', 'stop after preprocessing and inference')
+    .option('--tracker <key=value...>', 'tracker configuration overrides (configs/tracking.json), e.g. --tracker global_iters=200 iters=100; put it after the inputs')
+    .option('--force', 'redo finished stages')
+    .option('--json', 'print per-input results as JSON')
+    .action(runCommand);
+
+  program.command('doctor').description('check every configured path and model file; say where missing licensed files come from').option('--json', 'print JSON').action(doctorCommand);
+
+  program
+    .command('tiny-networks')
+    .description('write stand-in ONNX networks with the Pixel3DMM contract (meaningless output; for smoke tests of infer/run)')
+    .requiredOption('--out <dir>', 'output folder')
+    .action(tinyNetworksCommand);
 
   program
     .command('demo')

@@ -1,1 +1,24 @@
-export {};
+// @pixel3dmm/preprocess: from a photo, folder or video to the tracker's inputs (pixel3dmm-spec.md 1-3).
+export * from './errors.js';
+export * from './image.js';
+export * from './models.js';
+export { openInput, expandInputs, type Frame, type FrameSource } from './inputs/source.js';
+export { decodeImage, encodeJpeg, encodePng, sniffImageFormat } from './inputs/image-file.js';
+export { ffmpegPath, probeVideo } from './inputs/video.js';
+export { BlazeFaceDetector, type FaceDetection } from './detect/blazeface.js';
+export * from './crop.js';
+export { FaceMeshLandmarker, REFINED_POINTS } from './landmarks/facemesh.js';
+export { FaceTracker } from './landmarks/tracker.js';
+export { mediapipeToWflw, WFLW_FROM_MEDIAPIPE, JAW_POLYLINE } from './landmarks/wflw.js';
+export { meshParsing } from './segmentation/mesh-parsing.js';
+export { SelfieSegmenter } from './segmentation/selfie.js';
+export { MicaModel } from './mica/mica.js';
+export { PipnetModel, decodePipnet, pipnetNeighbours } from './landmarks/pipnet.js';
+export { FarlModel, farlAlignment } from './segmentation/farl.js';
+export { Pixel3dmmNetwork } from './networks/network.js';
+export { checkSignature, NETWORK_SIZE, type NetworkKind } from './networks/contract.js';
+export { mergeMirrored, encodePrediction, UV_MIRROR_OFFSET } from './networks/tta.js';
+export { infer, finishedInfer, croppedFrameCount, type InferOptions, type InferSummary } from './networks/infer.js';
+export { PreprocessModels, preprocess, finishedPreprocess, checkPreprocessed, type PreprocessModelPaths, type PreprocessOptions, type PreprocessSummary } from './pipeline.js';
+export { benchPreprocess, type PreprocessBench } from './bench.js';
+export { drawWflw, segColourImage } from './viz.js';
