@@ -44,7 +44,11 @@ export async function findTracker(): Promise<{ track: TrackSubject } | { unavail
       config,
       force: req.force,
     });
-    job.on('progress', (p: { step: number; total: number }) => req.onProgress?.(p.step, p.total));
+    // Progress in frames during the warm-up and stage 1 (one bar for the subject), in iterations in stage 2.
+    job.on('progress', (p: { phase: string; step: number; total: number; position?: number; frames: number }) => {
+      if (p.phase === 'stage2') req.onProgress?.(p.step, p.total);
+      else if (p.phase === 'stage1' || p.phase === 'camera') req.onProgress?.(p.position ?? 0, p.frames);
+    });
     const result = await job;
     if (!result.outputDir) throw new Error(`${req.preprocessedDir}: the tracker wrote no output folder`);
     return { outputDir: result.outputDir };
