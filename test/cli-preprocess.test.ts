@@ -80,6 +80,23 @@ describe.skipIf(!data)(`pixel3dmm preprocess / run on real faces ${data ? '' : `
     expect(readdirSync(join(tmp, 'pre2/ex1/seg_og')).length).toBe(3);
   });
 
+  it('run with (stand-in) networks: preprocess, infer and track ex1.mp4 end to end with the built-in head', () => {
+    mkdirSync(join(tmp, 'nets3'), { recursive: true });
+    writeTinyNetworks(join(tmp, 'nets3'));
+    const r = run(['run', join(data!, 'videos', 'ex1.mp4'), '--max-frames', '2', '--data', 'pre3', '--uv', 'nets3/tiny-uv.onnx',
+      '--normals', 'nets3/tiny-normals.onnx', '--tracking-output', 'tracked3', '--json', '--tracker', 'camera_steps=20', 'iters=10', 'global_iters=4']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).not.toMatch(/landmark-and-silhouette/);
+    const [result] = JSON.parse(r.out) as { ok: boolean; infer: boolean; tracking: string }[];
+    expect(result.ok && result.infer).toBe(true);
+    // UV and normal terms on: the folder name carries their weights (spec 1), and every output is there.
+    expect(result.tracking).toMatch(/tracked3[\\/]ex1_nV1_noPho_uv2000\.0_n1000\.0$/);
+    for (const f of ['tracking.json', 'tracking.npz', 'cameras.json', 'telemetry.jsonl', 'result.mp4']) {
+      expect(existsSync(join(result.tracking, f)), f).toBe(true);
+    }
+    expect(readdirSync(join(tmp, 'pre3/ex1/p3dmm/uv_map'))).toEqual(['00000.png', '00001.png']);
+  });
+
   it('bench preprocess reports ms per frame for the three stages', () => {
     const r = run(['bench', 'preprocess', join(data!, 'videos', 'ex1.mp4'), '--frames', '4', '--json']);
     expect(r.code, r.err).toBe(0);
