@@ -81,6 +81,15 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
     const cameraUvMs = timeMs(() => step([0], { phase: 'camera-uv', silhouetteScale: 1, smoothness: false, wantShape: false }, camAdam), 20, 1000);
     const s1Adam = adamFor(stage1Groups(config, false), 1);
     const stage1Ms = timeMs(() => step([1], { phase: 'track', silhouetteScale: 1, smoothness: false, wantShape: false }, s1Adam), 10, 2000);
+    // Where a stage-1 iteration goes: the objective's own stage timers, median of 21 further iterations per stage.
+    const samples: Record<string, number>[] = [];
+    for (let k = 0; k < 21; k++) {
+      step([1], { phase: 'track', silhouetteScale: 1, smoothness: false, wantShape: false }, s1Adam);
+      samples.push({ ...objective.lastTimings });
+    }
+    const stage1BreakdownMs = Object.fromEntries(
+      Object.keys(samples[0]).map((key) => [key, samples.map((t) => t[key]).sort((a, b) => a - b)[10]]),
+    );
     const g2 = stage2Groups(config);
     const sparse = new SparseAdam(N, g2.frame.map(({ group, lr }) => ({ name: group, dim: store.frames[0][group].length, row: (r: number) => store.frames[r][group], lr })));
     const shared = new Adam(g2.shared.map(({ group, lr }) => ({ name: group, params: store.shared(group), lr })));
@@ -109,6 +118,7 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
       threads: kernelInfo().threads,
       cameraStepMs: { landmarks: cameraLandmarksMs, uv: cameraUvMs },
       stage1IterationMs: stage1Ms,
+      stage1BreakdownMs,
       stage2IterationMs: { batch: B, ms: stage2Ms, perFrameMs: stage2Ms / B },
       stage1: {
         frames: later.length,
@@ -127,6 +137,7 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
       console.log(`tracker at ${S}x${S}, ${model.source}, ${result.threads} threads on ${result.cpus} CPUs (medians)`);
       console.log(`  camera warm-up step:       ${cameraLandmarksMs.toFixed(1)} ms (landmark half), ${cameraUvMs.toFixed(1)} ms (UV half)`);
       console.log(`  stage-1 iteration:         ${stage1Ms.toFixed(1)} ms (FLAME, render, all losses, gradients, Adam)`);
+      console.log(`    of which: ${Object.entries(stage1BreakdownMs).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms (objective total ${stage1BreakdownMs.total.toFixed(2)} ms)`);
       console.log(`  stage-2 iteration (B=${B}):  ${stage2Ms.toFixed(1)} ms (${(stage2Ms / B).toFixed(1)} ms per frame)`);
       console.log(`  stage 1 with early stopping: ${result.stage1.framesPerSecond.toFixed(2)} frames/s over ${later.length} frames ` +
         `(${result.stage1.meanIterations.toFixed(1)} steps per frame, ${result.stage1.earlyStopped} stopped early)`);
