@@ -24,6 +24,7 @@ import { TrackingObjective, builtInTrackingAssets, loadTrackingAssets, renderFra
 import { OUTPUT_FILES, frameParamsPath } from './outputs/folder.js';
 import { finishedRun, outputFolder, writeTrackingOutputs, type Manifest } from './outputs/writer.js';
 import { flameLandmarks } from './run/camera-lm.js';
+import { flameParamsOf } from './run/variables.js';
 import { framesFromArray, type FrameSource } from './run/frames.js';
 import { TrackingError, runTracking, type FrameTelemetry, type RunResult, type Stage2Telemetry, type TrackingEvent, type TrackingMode } from './run/tracker.js';
 import type { FrameData, FrameVariables } from './types.js';
@@ -215,7 +216,7 @@ async function track(input: Input, options: TrackOptions, job: TrackingJob, kind
     landmarks: flameLandmarks(objective.kernel, config),
     onEvent: (e) => {
       if (e.type === 'frame') {
-        const event: FrameEvent = { position: e.telemetry.position, params: toParams(e.shape, e.variables), telemetry: e.telemetry };
+        const event: FrameEvent = { position: e.telemetry.position, params: flameParamsOf(e.shape, e.variables), telemetry: e.telemetry };
         job.emit('frame', event);
       } else job.emit(e.type, e);
     },
@@ -239,19 +240,6 @@ async function track(input: Input, options: TrackOptions, job: TrackingJob, kind
   return resultFromRun(run, name ?? 'frames', config, outputDir);
 }
 
-function toParams(shape: Float64Array, v: FrameVariables): FlameParams {
-  return {
-    shape: [...shape],
-    expression: [...v.expression],
-    neck: [...v.neck],
-    jaw: [...v.jaw],
-    eyes: [...v.eyes],
-    eyelids: [...v.eyelids],
-    rotation: [...v.rotation],
-    translation: [...v.translation],
-  };
-}
-
 function resultFromRun(run: RunResult, name: string, config: TrackerConfig, outputDir?: string): TrackingResult {
   const v = run.variables;
   return {
@@ -259,7 +247,7 @@ function resultFromRun(run: RunResult, name: string, config: TrackerConfig, outp
     name,
     frames: v.frames.map((f, pos) => ({
       index: run.frameIndices[pos],
-      params: toParams(v.shape, f),
+      params: flameParamsOf(v.shape, f),
       focal_length: v.focal[0],
       principal_point: [v.pp[0], v.pp[1]],
       image_size: [config.size, config.size],

@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { FLAME_JOINTS, FlameKernel, kernelInfo, measureMemoryBandwidth, resolveDevice, type FlameForwardResult } from '@pixel3dmm/kernels';
 import { kernelArrays } from '@pixel3dmm/flame';
 import { chooseFlameModel } from '../model-choice.js';
+import { medianMs } from '../timing.js';
 
 interface Row {
   case: string;
@@ -14,23 +15,6 @@ interface Row {
   forwardVjpMs: number;
   /** Basis bytes streamed by forward + VJP divided by its time. */
   effectiveGBs: number;
-}
-
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function time(fn: (i: number) => void, minRuns = 30, minMs = 400): number {
-  for (let i = 0; i < 5; i++) fn(i); // warm-up
-  const t: number[] = [];
-  const start = performance.now();
-  for (let i = 0; t.length < minRuns || performance.now() - start < minMs; i++) {
-    const s = performance.now();
-    fn(i);
-    t.push(performance.now() - s);
-  }
-  return median(t);
 }
 
 export function benchFlameCommand(opts: { device: string; model?: string; json?: boolean }): void {
@@ -54,8 +38,8 @@ export function benchFlameCommand(opts: { device: string; model?: string; json?:
         let prev: FlameForwardResult | undefined;
         const forward = (i: number) =>
           (prev = kernel.forward({ batch: B, shape: c.cached ? shapes[0] : shapes[i & 1], expression, pose, withNoNeck: noNeck, device, reuse: prev }));
-        const forwardMs = time(forward);
-        const forwardVjpMs = time((i) => {
+        const forwardMs = medianMs(forward, { warmup: 5 });
+        const forwardVjpMs = medianMs((i) => {
           const r = forward(i);
           r.vjp({ vertices: cot, verticesNoNeck: noNeck ? cot : undefined, wantShape: !c.cached });
         });

@@ -18,25 +18,9 @@ import {
   textureBackward,
 } from '@pixel3dmm/render';
 import { buildRasterScene, uvMaskTexture, UV_CHANNELS, type RasterMesh, type RasterScene } from '../raster-scene.js';
+import { medianMs } from '../timing.js';
 
 const TEX_SIDE = 2048;
-
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function time(fn: () => void, minRuns: number, minMs: number): number {
-  for (let i = 0; i < 3; i++) fn(); // warm-up
-  const t: number[] = [];
-  const start = performance.now();
-  while (t.length < minRuns || performance.now() - start < minMs) {
-    const s = performance.now();
-    fn();
-    t.push(performance.now() - s);
-  }
-  return median(t);
-}
 
 function loadMesh(file: string | undefined): RasterMesh {
   if (!file) {
@@ -159,22 +143,22 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
   let covered = 0;
   for (let i = 3; i < c.rast.length; i += 4) if (c.rast[i] !== 0) covered++;
   const ms = {
-    rasterize: time(c.ops.rasterize, runs, minMs),
-    interpolate17: time(c.ops.interpolate, runs, minMs),
-    texture: time(c.ops.texture, runs, minMs),
-    antialias: time(c.ops.antialias, runs, minMs),
-    forward: time(c.forward, runs, minMs),
-    forwardBackward: time(() => {
+    rasterize: medianMs(c.ops.rasterize, { minRuns: runs, minMs }),
+    interpolate17: medianMs(c.ops.interpolate, { minRuns: runs, minMs }),
+    texture: medianMs(c.ops.texture, { minRuns: runs, minMs }),
+    antialias: medianMs(c.ops.antialias, { minRuns: runs, minMs }),
+    forward: medianMs(c.forward, { minRuns: runs, minMs }),
+    forwardBackward: medianMs(() => {
       c.forward();
       c.backward();
-    }, runs, minMs),
+    }, { minRuns: runs, minMs }),
   };
   // Backward passes alone (after one forward), for the breakdown.
   const backwardMs = {
-    rasterize: time(c.bwdOps.rasterize, runs, minMs),
-    interpolate17: time(c.bwdOps.interpolate, runs, minMs),
-    texture: time(c.bwdOps.texture, runs, minMs),
-    antialias: time(c.bwdOps.antialias, runs, minMs),
+    rasterize: medianMs(c.bwdOps.rasterize, { minRuns: runs, minMs }),
+    interpolate17: medianMs(c.bwdOps.interpolate, { minRuns: runs, minMs }),
+    texture: medianMs(c.bwdOps.texture, { minRuns: runs, minMs }),
+    antialias: medianMs(c.bwdOps.antialias, { minRuns: runs, minMs }),
   };
   const perImage = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, v / B])) as typeof ms;
   const info = kernelInfo();

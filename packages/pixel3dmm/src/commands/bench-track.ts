@@ -29,23 +29,7 @@ import {
   type ObjectiveOptions,
   type PhaseGroups,
 } from '@pixel3dmm/tracker';
-
-function median(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function timeMs(fn: () => void, minRuns: number, minMs: number): number {
-  fn(); // warm-up (workspaces, grids)
-  const t: number[] = [];
-  const start = performance.now();
-  while (t.length < minRuns || performance.now() - start < minMs) {
-    const s = performance.now();
-    fn();
-    t.push(performance.now() - s);
-  }
-  return median(t);
-}
+import { medianMs } from '../timing.js';
 
 const SHARED = new Set(['shape', 'focal', 'pp']);
 
@@ -77,10 +61,10 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
 
     log('timing single steps ...');
     const camAdam = adamFor(cameraGroups(config, true), 0);
-    const cameraLandmarksMs = timeMs(() => step([0], { phase: 'camera-landmarks', silhouetteScale: 1, smoothness: false, wantShape: false }, camAdam), 20, 1000);
-    const cameraUvMs = timeMs(() => step([0], { phase: 'camera-uv', silhouetteScale: 1, smoothness: false, wantShape: false }, camAdam), 20, 1000);
+    const cameraLandmarksMs = medianMs(() => step([0], { phase: 'camera-landmarks', silhouetteScale: 1, smoothness: false, wantShape: false }, camAdam), { warmup: 1, minRuns: 20, minMs: 1000 });
+    const cameraUvMs = medianMs(() => step([0], { phase: 'camera-uv', silhouetteScale: 1, smoothness: false, wantShape: false }, camAdam), { warmup: 1, minRuns: 20, minMs: 1000 });
     const s1Adam = adamFor(stage1Groups(config, false), 1);
-    const stage1Ms = timeMs(() => step([1], { phase: 'track', silhouetteScale: 1, smoothness: false, wantShape: false }, s1Adam), 10, 2000);
+    const stage1Ms = medianMs(() => step([1], { phase: 'track', silhouetteScale: 1, smoothness: false, wantShape: false }, s1Adam), { warmup: 1, minRuns: 10, minMs: 2000 });
     // Where a stage-1 iteration goes: the objective's own stage timers, median of 21 further iterations per stage.
     const samples: Record<string, number>[] = [];
     for (let k = 0; k < 21; k++) {
@@ -94,11 +78,11 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
     const sparse = new SparseAdam(N, g2.frame.map(({ group, lr }) => ({ name: group, dim: store.frames[0][group].length, row: (r: number) => store.frames[r][group], lr })));
     const shared = new Adam(g2.shared.map(({ group, lr }) => ({ name: group, params: store.shared(group), lr })));
     const window = Array.from({ length: B }, (_, i) => i);
-    const stage2Ms = timeMs(() => {
+    const stage2Ms = medianMs(() => {
       const r = objective.evaluate({ variables: store.view(), batch: window, frames: window.map((i) => frames[i]), correspondences: window.map((i) => corr[i]), options: { phase: 'track', silhouetteScale: 1, smoothness: true, wantShape: true } });
       sparse.step(window, (name, k) => r.gradient.frames[k][name as FrameGroup]);
       shared.step((name) => (name === 'shape' ? r.gradient.shared.shape : name === 'focal' ? [r.gradient.shared.focal] : r.gradient.shared.pp));
-    }, 3, 3000);
+    }, { warmup: 1, minRuns: 3, minMs: 3000 });
 
     log(`tracking stage 1 over ${N} frames (default schedule, early stopping) ...`);
     const run = await runTracking({

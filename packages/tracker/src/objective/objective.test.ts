@@ -1,6 +1,7 @@
 // The full objective: zero data terms at the ground truth of a frame rendered by the scene itself, and the
 // gradient of the total against central differences for every variable group of every frame of a batch and for
 // the shared shape, focal length and principal point (tracking and both camera-init phases).
+import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import { describe, expect, it } from 'vitest';
 import { builtInFlameModel } from '@pixel3dmm/flame';
 import { defaultTrackerConfig, withOverrides } from '../config.js';
@@ -11,16 +12,8 @@ import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, renderScene, SceneWorkspace } from '
 import { idealFrame, identityFrame, rotation6d } from './testing.js';
 import { makeCamera, projectPoints } from '@pixel3dmm/render';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32). */
+const rng = (seed: number): (() => number) => makeRng(seed).uniform;
 
 const model = builtInFlameModel(0);
 const assets = builtInTrackingAssets(model);

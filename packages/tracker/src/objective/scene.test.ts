@@ -1,5 +1,6 @@
 // The scene render (spec 5) and its backward pass, and the vertex normals, against central differences; the
 // assets' silhouette texture against its definition; the asset loader's errors.
+import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,16 +15,8 @@ import { rotation6d } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32). */
+const rng = (seed: number): (() => number) => makeRng(seed).uniform;
 
 const model = builtInFlameModel(0);
 const assets = builtInTrackingAssets(model);

@@ -29,6 +29,7 @@ import { OUTPUT_FILES, frameMeshPath, frameParamsPath, trackingFolderName } from
 import { overlayFrame, type OverlayRender } from './overlay.js';
 import { canonicalVertices, poseFrame, toWorld } from './posing.js';
 import { VideoEncoder } from './video.js';
+import { flameParamsOf } from '../run/variables.js';
 
 export const OUTPUT_FORMAT = 'pixel3dmm-ts tracking v1';
 
@@ -136,19 +137,6 @@ function removeStaleStaging(outRoot: string, name: string): void {
   }
 }
 
-function frameParams(shape: Float64Array, v: RunResult['variables']['frames'][number]): FlameParams {
-  return {
-    shape: [...shape],
-    expression: [...v.expression],
-    neck: [...v.neck],
-    jaw: [...v.jaw],
-    eyes: [...v.eyes],
-    eyelids: [...v.eyelids],
-    rotation: [...v.rotation],
-    translation: [...v.translation],
-  };
-}
-
 const f8 = (shape: number[], values: ArrayLike<number>): NdArray => ndarray('<f8', shape, values);
 
 export async function writeTrackingOutputs(result: RunResult, o: OutputOptions): Promise<{ dir: string; manifest: Manifest }> {
@@ -199,7 +187,7 @@ export async function writeTrackingOutputs(result: RunResult, o: OutputOptions):
       const fv = v.frames[pos];
       const index = result.frameIndices[pos];
       const posed = poseFrame(flame, v.shape, fv);
-      const params = { ...frameParams(v.shape, fv), focal_length: focal, principal_point: pp, image_size: [S, S] };
+      const params = { ...flameParamsOf(v.shape, fv), focal_length: focal, principal_point: pp, image_size: [S, S] };
       await put(frameParamsPath(index), `${JSON.stringify(params)}\n`);
       await put(frameMeshPath(index), writePly({ positions: posed.vertices, faces }));
       gathered.exp.set(fv.expression, pos * E);

@@ -1,6 +1,7 @@
 // The optimiser's view of the tracking variables (types.ts): initial values (spec 4.1), copies, resets, and
 // a float64 store in which the shared scalars (focal, pp) are arrays so that Adam can update them in place.
 import { IDENTITY_6D } from '@pixel3dmm/kernels';
+import type { FlameParams } from '@pixel3dmm/flame';
 import type { FrameGroup, FrameVariables, SharedVariables, TrackingGradient, TrackingVariables } from '../types.js';
 
 /** Per-frame groups in a fixed order (the order of telemetry, npz keys and optimiser groups). */
@@ -80,4 +81,18 @@ export function nonFiniteGradient(g: TrackingGradient): string | null {
     }
   }
   return null;
+}
+
+/** One frame's variables with the shared shape, in the FLAME parameter schema of @pixel3dmm/flame (params.ts). */
+export function flameParamsOf(shape: ArrayLike<number>, v: FrameVariables): FlameParams {
+  return {
+    shape: Array.from(shape),
+    expression: Array.from(v.expression),
+    neck: Array.from(v.neck),
+    jaw: Array.from(v.jaw),
+    eyes: Array.from(v.eyes),
+    eyelids: Array.from(v.eyelids),
+    rotation: Array.from(v.rotation),
+    translation: Array.from(v.translation),
+  };
 }

@@ -1,5 +1,6 @@
 // Every loss against an independent statement of its spec formula (closed forms, brute force) and its gradient
 // against central differences.
+import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import { describe, expect, it } from 'vitest';
 import { WFLW_TO_IBUG68 } from '@pixel3dmm/formats';
 import { builtInFlameModel, syntheticMirrorIndex } from '@pixel3dmm/flame';
@@ -9,17 +10,8 @@ import { closureLoss, EYELID_LOWER, EYELID_UPPER, EYES_68, landmarkLoss, landmar
 import { eyeSymmetry, MirrorQuadratic, mirrorLossDirect, smoothness, squaredNormPerFrame } from './regularizers.js';
 import { bruteForceCorrespondences, findCorrespondences, uvCorrespondenceLoss, UvGrid } from './uv-correspondence.js';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32). */
+const rng = (seed: number): (() => number) => makeRng(seed).uniform;
 
 /** Central-difference check of d f / d x[i] for the listed indices of a float array. */
 function checkGradient(
