@@ -3,10 +3,11 @@
 // (native/src/raster/raster_cpu.cc, texture_cpu.cc, antialias_cpu.cc): those files define the semantics, and this
 // file reproduces their floating-point operations in the same order so that results are bitwise equal.
 //
-// STATUS: this file has been compiled (nvcc 13.0, sm_80 / sm_90, --fmad=false) but NOT yet run on a GPU.
-// - On a GPU machine, tools/gpu-parity.sh (native/test/gpu_parity.cc + raster_parity.cc) checks every op against the
-//   CPU kernels: rasterize forward bitwise, everything else within 1e-6 (bitwise reported; --strict-bits requires it),
-//   run-to-run determinism, and a frame in a batch equal to the frame alone.
+// STATUS: run on a GPU (NVIDIA H200, sm_90, nvcc 13.0, driver 580, 2026-11-26): tools/gpu-parity.sh
+// --strict-bits (native/test/gpu_parity.cc + raster_parity.cc) found every output of every op, forward and
+// backward, bitwise equal to the CPU kernels on 6 meshes and 2,000 random problems (39,466 checks), with
+// run-to-run determinism and frames in a batch equal to frames alone; compute-sanitizer memcheck, racecheck,
+// initcheck and synccheck clean on the small model. Rerun it on every GPU machine you get.
 // - Without a GPU, native/test/raster_cuda_emulated.cc compiles THIS file with the host compiler against a
 //   sequential, thread-order-shuffling emulation of the CUDA runtime (cuda/cuda_emulation.h, selected by
 //   P3D_CUDA_EMULATION) and requires every output of the same checks, plus 1000 random problems, to be bitwise
@@ -41,14 +42,16 @@
 //   total, so the result does not rely on sort stability. Segment starts come from a binary search per segment
 //   (lowerBoundKernel). One thread per segment then sums its elements sequentially in ascending element index,
 //   which is exactly the CPU's order:
-//   rasterize backward   segments (frame, triangle) over pixels -> G[b,t,9] (float32, skipping all-zero
-//                        gradients like the CPU) -> thread per (frame, vertex) gathers its corners over the
+//   rasterize backward   thread per sorted pixel writes its 9 terms (-0 where the CPU skips an all-zero
+//                        gradient) -> thread per (frame, triangle) sums them in pixel order into G[b,t,9]
+//                        (float32) -> thread per (frame, vertex) gathers its corners over the
 //                        vertex -> corner CSR (built on the host, ascending corner order).
 //   interpolate backward gradRast: thread per pixel. gradAttr: segments (frame, triangle) -> G[b,t,3,C] ->
 //                        thread per (attr batch, attr vertex) gathers frames ascending, then corners ascending.
 //   texture backward     gradUv: thread per pixel (float64, as the CPU). gradTex: element = (pixel, corner
-//                        00/10/01/11) keyed by its texel -> thread per texel sums (float32 accumulator of
-//                        float64 products cast to float) in (pixel, corner) order, channels in chunks of 8.
+//                        00/10/01/11) keyed by its texel -> thread per sorted element writes its terms (float64
+//                        products cast to float) -> thread per texel sums them (float32 accumulator) in
+//                        (pixel, corner) order, channels in chunks of 8.
 //   antialias backward   element = (pair record, edge endpoint e) keyed by (frame, vertex) -> thread per
 //                        (frame, vertex) sums the float64 contributions in (record, endpoint) order, each
 //                        recomputed by the same device function that decided whether the element exists.
@@ -63,11 +66,14 @@
 // - Duplication: the vertex stage / near-plane setup, the texture footprint and the antialias pair analysis are
 //   private to the CPU .cc files, so this file has its own copies (checked bitwise by the emulation). Moving them
 //   into __host__ __device__ headers next to raster_math.h, used by both, would remove that.
-// - Speed: bitwise parity with the CPU's sequential float sums forces one thread per segment to sum in pixel
-//   order, so very hot segments (a triangle covering most of the image, a tiny texture sampled by every pixel)
-//   are summed serially. Large triangles are rasterized by one block each. None of this has been profiled.
-// - Each call copies its host inputs in and outputs out (the API is host typed arrays); keeping rast, pos and the
-//   gradients resident on the device between ops is the obvious next step for speed.
+// - Speed (measured on the H200, whole calls, batch 16 at 256x256, gpu_parity's timing lines; BENCHMARKS.md):
+//   every call uploads its host inputs and downloads its outputs (the API takes host typed arrays), and at these
+//   sizes those copies cost more than the kernels, so each op is slower than the CPU's (e.g. antialias 7.7 ms
+//   against 1.3 ms). Bitwise parity with the CPU's sequential float sums makes one thread sum each segment in
+//   pixel order: a texel shared by most pixels (uv = 0 of every background pixel) is a sum of a million terms
+//   on one thread, 218 ms for texture backward into a 17 x 13 texture (427 ms before the terms were split out).
+//   The tracker never asks for texture gradients. Next steps: keep rast, pos and the gradients resident on the
+//   device between ops (an API of device tensors), and a warp-cooperative ordered sum for hot segments.
 #ifdef P3D_CUDA_EMULATION
 #include "cuda_emulation.h"  // sequential host emulation for logic tests (native/test/raster_cuda_emulated.cc)
 #else
@@ -177,7 +183,8 @@ struct SubTri {
   int32_t tri;
   int32_t px0, px1, py0, py1;  // inclusive pixel bounding box, clipped to the viewport
   uint8_t incl[3];             // edge k (vertex k -> k+1) owns E == 0 ties (top-left rule)
-};
+  uint8_t zero;                // fills the last word: kernels copy whole SubTris, so no byte may stay unwritten
+};                             // (compute-sanitizer initcheck reported the copy of an uninitialised padding byte)
 
 /** One pixel-pair record of antialias pass A (index 2*p0 + dir; dir 0 = right neighbour, 1 = the row above). */
 struct PairRecord {
@@ -208,7 +215,7 @@ struct Workspace {
   DeviceBuffer<unsigned long long> sortIn, sortOut;
   DeviceBuffer<int64_t> segStart;
   DeviceBuffer<unsigned char> sortTemp;
-  DeviceBuffer<float> G;
+  DeviceBuffer<float> G, terms;
   DeviceBuffer<int32_t> cornerStart, corner;
   std::vector<int32_t> hostCornerStart, hostCorner, hostCursor;
   uint32_t nanOrdered = 0;  // orderedBits of the host's default NaN (see the file comment)
@@ -451,6 +458,7 @@ __device__ bool makeSubTri(int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32
   st.py0 = static_cast<int32_t>(py0);
   st.py1 = static_cast<int32_t>(py1);
   st.tri = t;
+  st.zero = 0;
   return true;
 }
 
@@ -637,29 +645,44 @@ __global__ void pixelKeysKernel(const float* __restrict__ rast, int64_t N, int64
   keys[p] = segKey(seg, p);
 }
 
-__global__ void rasterGradSegmentKernel(const float* __restrict__ pos, const int32_t* __restrict__ tri,
-                                        const float* __restrict__ gradRast,
-                                        const unsigned long long* __restrict__ sorted,
-                                        const int64_t* __restrict__ start, int64_t numSegments, int64_t HW, int V,
-                                        int T, int W, int H, float* __restrict__ G) {
+/**
+ * Terms of sorted pixel i (thread per pixel): the 9 corner-gradient contributions of rasterBackwardPixel, stored in
+ * sorted order; a pixel whose gradient is all zero, which the CPU skips, stores -0.0f, the exact identity of
+ * float addition (x + -0 == x bit for bit, -0 included), so summing it changes nothing. Splitting the terms from
+ * the per-triangle sum keeps that sum a plain pass over contiguous memory, so a triangle covering much of the
+ * image is not summed by one thread that also recomputes every pixel's barycentrics on its way.
+ */
+__global__ void rasterGradTermsKernel(const float* __restrict__ pos, const int32_t* __restrict__ tri,
+                                      const float* __restrict__ gradRast, const unsigned long long* __restrict__ sorted,
+                                      const int64_t* __restrict__ start, int64_t numSegments, int64_t HW, int V, int T,
+                                      int W, int H, float* __restrict__ terms) {
+  const int64_t i = globalIndex();
+  if (i >= start[numSegments]) return;  // background pixels sort last
+  const int64_t p = elementOf(sorted[i]);
+  const int64_t s = static_cast<int64_t>(sorted[i] >> 32);
+  float* out = terms + 9 * i;
+  const float* g = gradRast + 2 * p;
+  if (allZero(g, 2)) {
+    for (int j = 0; j < 9; ++j) out[j] = -0.0f;
+    return;
+  }
+  const int64_t b = s / T;
+  const float *p0, *p1, *p2;
+  triangleVertices(pos, tri, b, V, static_cast<int32_t>(s % T), &p0, &p1, &p2);
+  const int64_t local = p - b * HW;
+  const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
+  const Bary r = baryAt(p0, p1, p2, fx, fy);
+  rasterBackwardPixel(r, fx, fy, g[0], g[1], out);
+}
+
+/** Thread per (frame, triangle): G[s] = float32 sum of its pixels' terms in ascending pixel order (the CPU's). */
+__global__ void rasterGradSegmentKernel(const float* __restrict__ terms, const int64_t* __restrict__ start,
+                                        int64_t numSegments, float* __restrict__ G) {
   const int64_t s = globalIndex();
   if (s >= numSegments) return;
-  const int64_t b = s / T;
-  const int32_t t = static_cast<int32_t>(s % T);
-  const float *p0, *p1, *p2;
-  triangleVertices(pos, tri, b, V, t, &p0, &p1, &p2);
   float sum[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-  for (int64_t i = start[s]; i < start[s + 1]; ++i) {
-    const int64_t p = elementOf(sorted[i]);
-    const float* g = gradRast + 2 * p;
-    if (allZero(g, 2)) continue;
-    const int64_t local = p - b * HW;
-    const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
-    const Bary r = baryAt(p0, p1, p2, fx, fy);
-    float c[9];
-    rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
-    for (int j = 0; j < 9; ++j) sum[j] += c[j];
-  }
+  for (int64_t i = start[s]; i < start[s + 1]; ++i)
+    for (int j = 0; j < 9; ++j) sum[j] += terms[9 * i + j];
   for (int j = 0; j < 9; ++j) G[s * 9 + j] = sum[j];
 }
 
@@ -730,24 +753,37 @@ __global__ void interpolateGradRastKernel(const float* __restrict__ attr, const 
   gradRast[2 * p + 1] = dv;
 }
 
-/** G[s, k, c] = sum over the pixels of segment s (ascending) of (u, v, 1-u-v)[k] * gradOut[p, c]. */
+/**
+ * G[s, k, c] = sum over the pixels of segment s (ascending) of (u, v, 1-u-v)[k] * gradOut[p, c]. Accumulates a
+ * chunk of channels in registers per pass over the segment (the same additions in the same order per (k, c)).
+ */
 __global__ void interpolateGradSegmentKernel(const float* __restrict__ rast, const float* __restrict__ gradOut,
                                              const unsigned long long* __restrict__ sorted,
                                              const int64_t* __restrict__ start, int64_t numSegments, int C,
                                              float* __restrict__ G) {
   const int64_t s = globalIndex();
   if (s >= numSegments) return;
-  float* sum = G + s * 3 * C;
-  for (int j = 0; j < 3 * C; ++j) sum[j] = 0.0f;
-  for (int64_t i = start[s]; i < start[s + 1]; ++i) {
-    const int64_t p = elementOf(sorted[i]);
-    const float* g = gradOut + p * C;
-    if (allZero(g, C)) continue;
-    const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
-    for (int c = 0; c < C; ++c) {
-      sum[c] += u * g[c];
-      sum[C + c] += v * g[c];
-      sum[2 * C + c] += w * g[c];
+  const int64_t i0 = start[s], i1 = start[s + 1];
+  for (int c0 = 0; c0 < C; c0 += kChannelChunk) {
+    const int nc = min(kChannelChunk, C - c0);
+    float su[kChannelChunk], sv[kChannelChunk], sw[kChannelChunk];
+    for (int j = 0; j < kChannelChunk; ++j) su[j] = sv[j] = sw[j] = 0.0f;
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t p = elementOf(sorted[i]);
+      const float* g = gradOut + p * C;
+      if (allZero(g, C)) continue;
+      const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
+      for (int j = 0; j < nc; ++j) {
+        su[j] += u * g[c0 + j];
+        sv[j] += v * g[c0 + j];
+        sw[j] += w * g[c0 + j];
+      }
+    }
+    float* out = G + s * 3 * C;
+    for (int j = 0; j < nc; ++j) {
+      out[c0 + j] = su[j];
+      out[C + c0 + j] = sv[j];
+      out[2 * C + c0 + j] = sw[j];
     }
   }
 }
@@ -867,24 +903,42 @@ __global__ void texelKeysKernel(const float* __restrict__ uv, int64_t N, int Ht,
   for (int k = 0; k < 4; ++k) keys[4 * p + k] = segKey(f.valid ? texel[k] : numSegments, 4 * p + k);
 }
 
-__global__ void textureGradTexKernel(const float* __restrict__ uv, const float* __restrict__ gradOut,
-                                     const unsigned long long* __restrict__ sorted, const int64_t* __restrict__ start,
-                                     int Ht, int Wt, int C, bool wrap, float* __restrict__ gradTex) {
+/**
+ * Term of sorted element i (thread per element): float(w * gradOut) per channel, the CPU's product and cast, stored
+ * at terms[i * C + c] in sorted order. Computing the terms here, in parallel, leaves the per-texel sum below a
+ * plain pass over contiguous memory: a texel shared by thousands of pixels (a small texture) is no longer summed
+ * by one thread that also gathers uv and gradOut and recomputes every footprint on its way (427 ms for
+ * 16 x 256^2 pixels into a 17 x 13 texture on an H200, before this split).
+ */
+__global__ void textureTermsKernel(const float* __restrict__ uv, const float* __restrict__ gradOut,
+                                   const unsigned long long* __restrict__ sorted, const int64_t* __restrict__ start,
+                                   int64_t texels, int Ht, int Wt, int C, bool wrap, float* __restrict__ terms) {
+  const int64_t i = globalIndex();
+  if (i >= start[texels]) return;  // elements of invalid uvs sort last, after every texel's segment
+  const int64_t e = elementOf(sorted[i]);
+  const int64_t p = e >> 2;
+  const int k = static_cast<int>(e & 3);
+  const Footprint f = footprint(Wt, Ht, wrap, uv[2 * p], uv[2 * p + 1]);
+  const double w00 = (1 - f.fs) * (1 - f.ft), w10 = f.fs * (1 - f.ft), w01 = (1 - f.fs) * f.ft, w11 = f.fs * f.ft;
+  const double w = k == 0 ? w00 : (k == 1 ? w10 : (k == 2 ? w01 : w11));
+  const float* g = gradOut + p * C;
+  float* out = terms + i * C;
+  for (int c = 0; c < C; ++c) out[c] = static_cast<float>(w * g[c]);
+}
+
+/** Thread per texel: float32 sum of its terms in ascending (pixel, corner) order, the CPU's order. */
+__global__ void textureGradTexKernel(const float* __restrict__ terms, const int64_t* __restrict__ start, int64_t texels,
+                                     int C, float* __restrict__ gradTex) {
   const int64_t texel = globalIndex();
-  if (texel >= static_cast<int64_t>(Ht) * Wt) return;
+  if (texel >= texels) return;
+  const int64_t i0 = start[texel], i1 = start[texel + 1];
   for (int c0 = 0; c0 < C; c0 += kChannelChunk) {
     const int nc = min(kChannelChunk, C - c0);
     float acc[kChannelChunk];
     for (int j = 0; j < kChannelChunk; ++j) acc[j] = 0.0f;
-    for (int64_t i = start[texel]; i < start[texel + 1]; ++i) {
-      const int64_t e = elementOf(sorted[i]);
-      const int64_t p = e >> 2;
-      const int k = static_cast<int>(e & 3);
-      const Footprint f = footprint(Wt, Ht, wrap, uv[2 * p], uv[2 * p + 1]);
-      const double w00 = (1 - f.fs) * (1 - f.ft), w10 = f.fs * (1 - f.ft), w01 = (1 - f.fs) * f.ft, w11 = f.fs * f.ft;
-      const double w = k == 0 ? w00 : (k == 1 ? w10 : (k == 2 ? w01 : w11));
-      const float* g = gradOut + p * C + c0;
-      for (int j = 0; j < nc; ++j) acc[j] += static_cast<float>(w * g[j]);
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* t = terms + i * C + c0;
+      for (int j = 0; j < nc; ++j) acc[j] += t[j];
     }
     for (int j = 0; j < nc; ++j) gradTex[texel * C + c0 + j] = acc[j];
   }
@@ -1220,8 +1274,13 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   RCUDA_LAUNCHED(pixelKeysKernel);
   const Groups g = groupBySegment(s, N, BT);
   if (BT > 0) {
-    RCUDA_LAUNCH(rasterGradSegmentKernel, blocksFor(BT), kThreads, st)(dPos, dTri, dGradRast, g.sorted, g.start, BT, HW,
-        V, T, W, H, G);
+    float* terms = ws.terms.ensure(static_cast<size_t>(N) * 9);
+    if (N > 0) {
+      RCUDA_LAUNCH(rasterGradTermsKernel, blocksFor(N), kThreads, st)(dPos, dTri, dGradRast, g.sorted, g.start, BT, HW,
+          V, T, W, H, terms);
+      RCUDA_LAUNCHED(rasterGradTermsKernel);
+    }
+    RCUDA_LAUNCH(rasterGradSegmentKernel, blocksFor(BT), kThreads, st)(terms, g.start, BT, G);
     RCUDA_LAUNCHED(rasterGradSegmentKernel);
   }
   if (BV > 0) {
@@ -1347,8 +1406,13 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
       RCUDA_LAUNCHED(texelKeysKernel);
     }
     const Groups g = groupBySegment(s, n, texels);
-    RCUDA_LAUNCH(textureGradTexKernel, blocksFor(texels), kThreads, st)(dUv, dGradOut, g.sorted, g.start, d.texHeight,
-        d.texWidth, C, d.wrap, dGradTex);
+    float* terms = ws.terms.ensure(static_cast<size_t>(n) * C);
+    if (n > 0) {
+      RCUDA_LAUNCH(textureTermsKernel, blocksFor(n), kThreads, st)(dUv, dGradOut, g.sorted, g.start, texels,
+          d.texHeight, d.texWidth, C, d.wrap, terms);
+      RCUDA_LAUNCHED(textureTermsKernel);
+    }
+    RCUDA_LAUNCH(textureGradTexKernel, blocksFor(texels), kThreads, st)(terms, g.start, texels, C, dGradTex);
     RCUDA_LAUNCHED(textureGradTexKernel);
     s.download(gradTex, dGradTex, texLen);
   }
