@@ -28,74 +28,13 @@
 #include <string>
 #include <vector>
 
+#include "cuda_support.h"
 #include "flame/flame.h"
 
 namespace p3d {
 namespace {
 
-// ---------------------------------------------------------------------------------------------------------
-// Error handling
-
-const char* baseName(const char* path) {
-  const char* base = path;
-  for (const char* s = path; *s; ++s)
-    if (*s == '/' || *s == '\\') base = s + 1;
-  return base;
-}
-
-[[noreturn]] void throwCudaError(cudaError_t err, const char* what, const char* file, int line) {
-  throw std::runtime_error(std::string("CUDA error in ") + what + " at " + baseName(file) + ":" +
-                           std::to_string(line) + ": " + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) +
-                           ")");
-}
-
-#define P3D_CUDA_CHECK(call)                                                          \
-  do {                                                                                \
-    const cudaError_t p3dErr_ = (call);                                               \
-    if (p3dErr_ != cudaSuccess) throwCudaError(p3dErr_, #call, __FILE__, __LINE__); \
-  } while (0)
-
-// After a <<<...>>> launch: configuration errors are reported here, execution errors at the next sync.
-#define P3D_CUDA_LAUNCHED(kernel)                                                                    \
-  do {                                                                                               \
-    const cudaError_t p3dErr_ = cudaGetLastError();                                                  \
-    if (p3dErr_ != cudaSuccess) throwCudaError(p3dErr_, "launch of " #kernel, __FILE__, __LINE__); \
-  } while (0)
-
-// ---------------------------------------------------------------------------------------------------------
-// Device memory
-
-/** A grow-only device array: ensure(n) keeps the allocation when it is large enough (contents are not kept
- *  when it grows). Freeing never throws (it runs from destructors). */
-template <typename T>
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { release(); }
-
-  T* ensure(size_t n) {
-    if (n > capacity_) {
-      release();
-      void* p = nullptr;
-      P3D_CUDA_CHECK(cudaMalloc(&p, n * sizeof(T)));
-      ptr_ = static_cast<T*>(p);
-      capacity_ = n;
-    }
-    return ptr_;
-  }
-  void release() noexcept {
-    if (ptr_) cudaFree(ptr_);  // an error here can only be a sticky one from earlier work: nothing to do
-    ptr_ = nullptr;
-    capacity_ = 0;
-  }
-  T* get() const { return ptr_; }
-
- private:
-  T* ptr_ = nullptr;
-  size_t capacity_ = 0;
-};
+using cuda_support::DeviceBuffer;
 
 class Stream {
  public:

@@ -91,6 +91,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_support.h"
 #include "raster/raster.h"
 #include "raster/raster_cuda.h"
 #include "raster/raster_math.h"
@@ -104,66 +105,13 @@ namespace {
 // ---------------------------------------------------------------------------------------------------------
 // Errors, device memory, stream
 
-const char* baseName(const char* path) {
-  const char* base = path;
-  for (const char* s = path; *s; ++s)
-    if (*s == '/' || *s == '\\') base = s + 1;
-  return base;
-}
-
-[[noreturn]] void throwCudaError(cudaError_t err, const char* what, const char* file, int line) {
-  throw std::runtime_error(std::string("CUDA error in ") + what + " at " + baseName(file) + ":" +
-                           std::to_string(line) + ": " + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) +
-                           ")");
-}
-
-#define RCUDA_CHECK(call)                                                             \
-  do {                                                                                \
-    const cudaError_t rErr_ = (call);                                                 \
-    if (rErr_ != cudaSuccess) throwCudaError(rErr_, #call, __FILE__, __LINE__);       \
-  } while (0)
-
-#define RCUDA_LAUNCHED(kernel)                                                                     \
-  do {                                                                                             \
-    const cudaError_t rErr_ = cudaGetLastError();                                                  \
-    if (rErr_ != cudaSuccess) throwCudaError(rErr_, "launch of " #kernel, __FILE__, __LINE__);     \
-  } while (0)
-
 #ifdef P3D_CUDA_EMULATION
 #define RCUDA_LAUNCH(kernel, grid, block, stream) ((void)(stream), ::p3d_emu::launcher((grid), (block), kernel))
 #else
 #define RCUDA_LAUNCH(kernel, grid, block, stream) kernel<<<(grid), (block), 0, (stream)>>>
 #endif
 
-/** Grow-only device array (contents are not kept when it grows). */
-template <typename T>
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { release(); }
-  T* ensure(size_t n) {
-    if (n == 0) n = 1;  // never hand out a null pointer
-    if (n > capacity_) {
-      release();
-      void* p = nullptr;
-      RCUDA_CHECK(cudaMalloc(&p, n * sizeof(T)));
-      ptr_ = static_cast<T*>(p);
-      capacity_ = n;
-    }
-    return ptr_;
-  }
-  void release() noexcept {
-    if (ptr_) cudaFree(ptr_);
-    ptr_ = nullptr;
-    capacity_ = 0;
-  }
-
- private:
-  T* ptr_ = nullptr;
-  size_t capacity_ = 0;
-};
+using cuda_support::DeviceBuffer;
 
 constexpr int kThreads = 256;
 constexpr int kSmallBox = 64;          // sub-triangles with at most this many bbox pixels: one thread each
@@ -224,8 +172,8 @@ struct Workspace {
 Workspace& workspace() {
   static Workspace* ws = [] {
     Workspace* w = new Workspace();
-    RCUDA_CHECK(cudaGetDevice(&w->device));
-    RCUDA_CHECK(cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking));
+    P3D_CUDA_CHECK(cudaGetDevice(&w->device));
+    P3D_CUDA_CHECK(cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking));
     volatile float zero = 0.0f;
     const float nan = zero / zero;  // the host's default NaN, as its kernels produce it
     w->nanOrdered = orderedBits(nan + 0.0f);
@@ -237,20 +185,20 @@ Workspace& workspace() {
 /** Locks the workspace and makes its device current for the duration of one entry point. */
 class Session {
  public:
-  Session() : ws_(workspace()), lock_(ws_.mutex) { RCUDA_CHECK(cudaSetDevice(ws_.device)); }
+  Session() : ws_(workspace()), lock_(ws_.mutex) { P3D_CUDA_CHECK(cudaSetDevice(ws_.device)); }
   Workspace& ws() { return ws_; }
   cudaStream_t stream() const { return ws_.stream; }
   template <typename T>
   T* upload(DeviceBuffer<T>& buf, const T* src, size_t n) {
     T* d = buf.ensure(n);
-    if (n) RCUDA_CHECK(cudaMemcpyAsync(d, src, n * sizeof(T), cudaMemcpyHostToDevice, ws_.stream));
+    if (n) P3D_CUDA_CHECK(cudaMemcpyAsync(d, src, n * sizeof(T), cudaMemcpyHostToDevice, ws_.stream));
     return d;
   }
   template <typename T>
   void download(T* dst, const T* src, size_t n) {
-    if (n) RCUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, ws_.stream));
+    if (n) P3D_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, ws_.stream));
   }
-  void sync() { RCUDA_CHECK(cudaStreamSynchronize(ws_.stream)); }
+  void sync() { P3D_CUDA_CHECK(cudaStreamSynchronize(ws_.stream)); }
 
  private:
   Workspace& ws_;
@@ -362,12 +310,12 @@ Groups groupBySegment(Session& s, int64_t n, int64_t numSegments) {
   if (n > 0) {
     const int endBit = 32 + bitsFor(static_cast<uint64_t>(numSegments));
     size_t bytes = 0;
-    RCUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, bytes, in, out, static_cast<int>(n), 0, endBit, s.stream()));
+    P3D_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, bytes, in, out, static_cast<int>(n), 0, endBit, s.stream()));
     void* temp = ws.sortTemp.ensure(bytes);
-    RCUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp, bytes, in, out, static_cast<int>(n), 0, endBit, s.stream()));
+    P3D_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temp, bytes, in, out, static_cast<int>(n), 0, endBit, s.stream()));
   }
   RCUDA_LAUNCH(lowerBoundKernel, blocksFor(numSegments + 1), kThreads, s.stream())(out, n, numSegments, start);
-  RCUDA_LAUNCHED(lowerBoundKernel);
+  P3D_CUDA_LAUNCHED(lowerBoundKernel);
   return Groups{out, start};
 }
 
@@ -1224,26 +1172,26 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   int32_t* queueCount = ws.queueCount.ensure(1);
   float* dRast = ws.rast.ensure(N * 4);
 
-  RCUDA_CHECK(cudaMemsetAsync(keys, 0xFF, sizeof(unsigned long long) * N, st));
-  RCUDA_CHECK(cudaMemsetAsync(queueCount, 0, sizeof(int32_t), st));
+  P3D_CUDA_CHECK(cudaMemsetAsync(keys, 0xFF, sizeof(unsigned long long) * N, st));
+  P3D_CUDA_CHECK(cudaMemsetAsync(queueCount, 0, sizeof(int32_t), st));
   if (BV > 0) {
     RCUDA_LAUNCH(vertexKernel, blocksFor(BV), kThreads, st)(dPos, BV, W, H, fixedX, fixedY, flags);
-    RCUDA_LAUNCHED(vertexKernel);
+    P3D_CUDA_LAUNCHED(vertexKernel);
   }
   if (BT > 0) {
     RCUDA_LAUNCH(setupKernel, blocksFor(BT), kThreads, st)(dPos, dTri, fixedX, fixedY, flags, B, V, T, W, H, subs,
         numSubs);
-    RCUDA_LAUNCHED(setupKernel);
+    P3D_CUDA_LAUNCHED(setupKernel);
     RCUDA_LAUNCH(rasterSmallKernel, blocksFor(2 * BT), kThreads, st)(dPos, dTri, subs, numSubs, B, V, T, W, H, keys,
         queue, queueCount, ws.nanOrdered);
-    RCUDA_LAUNCHED(rasterSmallKernel);
+    P3D_CUDA_LAUNCHED(rasterSmallKernel);
     const unsigned largeBlocks = static_cast<unsigned>(std::min<int64_t>(2 * BT, kLargeBlocks));
     RCUDA_LAUNCH(rasterLargeKernel, largeBlocks, kThreads, st)(dPos, dTri, subs, V, T, W, H, keys, queue, queueCount,
         ws.nanOrdered);
-    RCUDA_LAUNCHED(rasterLargeKernel);
+    P3D_CUDA_LAUNCHED(rasterLargeKernel);
   }
   RCUDA_LAUNCH(resolveKernel, blocksFor(N), kThreads, st)(dPos, dTri, keys, N, HW, V, W, H, dRast);
-  RCUDA_LAUNCHED(resolveKernel);
+  P3D_CUDA_LAUNCHED(resolveKernel);
   s.download(rast, dRast, static_cast<size_t>(N) * 4);
   s.sync();
 }
@@ -1271,21 +1219,21 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   float* dGradPos = ws.gradPos.ensure(static_cast<size_t>(BV) * 4);
 
   RCUDA_LAUNCH(pixelKeysKernel, blocksFor(N), kThreads, st)(dRast, N, HW, T, BT, ws.sortIn.ensure(N));
-  RCUDA_LAUNCHED(pixelKeysKernel);
+  P3D_CUDA_LAUNCHED(pixelKeysKernel);
   const Groups g = groupBySegment(s, N, BT);
   if (BT > 0) {
     float* terms = ws.terms.ensure(static_cast<size_t>(N) * 9);
     if (N > 0) {
       RCUDA_LAUNCH(rasterGradTermsKernel, blocksFor(N), kThreads, st)(dPos, dTri, dGradRast, g.sorted, g.start, BT, HW,
           V, T, W, H, terms);
-      RCUDA_LAUNCHED(rasterGradTermsKernel);
+      P3D_CUDA_LAUNCHED(rasterGradTermsKernel);
     }
     RCUDA_LAUNCH(rasterGradSegmentKernel, blocksFor(BT), kThreads, st)(terms, g.start, BT, G);
-    RCUDA_LAUNCHED(rasterGradSegmentKernel);
+    P3D_CUDA_LAUNCHED(rasterGradSegmentKernel);
   }
   if (BV > 0) {
     RCUDA_LAUNCH(rasterGradGatherKernel, blocksFor(BV), kThreads, st)(G, cStart, corner, B, V, T, dGradPos);
-    RCUDA_LAUNCHED(rasterGradGatherKernel);
+    P3D_CUDA_LAUNCHED(rasterGradGatherKernel);
   }
   s.download(gradPos, dGradPos, static_cast<size_t>(BV) * 4);
   s.sync();
@@ -1304,7 +1252,7 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
   float* dOut = ws.out.ensure(static_cast<size_t>(N) * C);
   RCUDA_LAUNCH(interpolateKernel, blocksFor(N), kThreads, st)(dAttr, dRast, dTri, N, HW, d.attrBatch, d.attrVertices, C,
       dOut);
-  RCUDA_LAUNCHED(interpolateKernel);
+  P3D_CUDA_LAUNCHED(interpolateKernel);
   s.download(out, dOut, static_cast<size_t>(N) * C);
   s.sync();
 }
@@ -1327,7 +1275,7 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     float* dGradRast = ws.gradRast.ensure(static_cast<size_t>(N) * 2);
     RCUDA_LAUNCH(interpolateGradRastKernel, blocksFor(N), kThreads, st)(dAttr, dRast, dTri, dGradOut, N, HW,
         d.attrBatch, Va, C, dGradRast);
-    RCUDA_LAUNCHED(interpolateGradRastKernel);
+    P3D_CUDA_LAUNCHED(interpolateGradRastKernel);
     s.download(gradRast, dGradRast, static_cast<size_t>(N) * 2);
   }
   if (gradAttr) {
@@ -1337,18 +1285,18 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     float* G = ws.G.ensure(static_cast<size_t>(BT) * 3 * C);
     float* dGradAttr = ws.gradAttr.ensure(attrLen);
     RCUDA_LAUNCH(pixelKeysKernel, blocksFor(N), kThreads, st)(dRast, N, HW, T, BT, ws.sortIn.ensure(N));
-    RCUDA_LAUNCHED(pixelKeysKernel);
+    P3D_CUDA_LAUNCHED(pixelKeysKernel);
     const Groups g = groupBySegment(s, N, BT);
     if (BT > 0) {
       RCUDA_LAUNCH(interpolateGradSegmentKernel, blocksFor(BT), kThreads, st)(dRast, dGradOut, g.sorted, g.start, BT, C,
           G);
-      RCUDA_LAUNCHED(interpolateGradSegmentKernel);
+      P3D_CUDA_LAUNCHED(interpolateGradSegmentKernel);
     }
     const int64_t nv = static_cast<int64_t>(d.attrBatch) * Va;
     if (nv > 0) {
       RCUDA_LAUNCH(interpolateGradGatherKernel, blocksFor(nv), kThreads, st)(G, cStart, corner, B, d.attrBatch, Va, T,
           C, dGradAttr);
-      RCUDA_LAUNCHED(interpolateGradGatherKernel);
+      P3D_CUDA_LAUNCHED(interpolateGradGatherKernel);
     }
     s.download(gradAttr, dGradAttr, attrLen);
   }
@@ -1368,7 +1316,7 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
   if (d.count > 0) {
     RCUDA_LAUNCH(textureKernel, blocksFor(d.count), kThreads, s.stream())(dTex, dUv, d.count, d.texHeight, d.texWidth,
         C, d.wrap, dOut);
-    RCUDA_LAUNCHED(textureKernel);
+    P3D_CUDA_LAUNCHED(textureKernel);
   }
   s.download(out, dOut, static_cast<size_t>(d.count) * C);
   s.sync();
@@ -1393,7 +1341,7 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
     if (d.count > 0) {
       RCUDA_LAUNCH(textureGradUvKernel, blocksFor(d.count), kThreads, st)(dTex, dUv, dGradOut, d.count, d.texHeight,
           d.texWidth, C, d.wrap, dGradUv);
-      RCUDA_LAUNCHED(textureGradUvKernel);
+      P3D_CUDA_LAUNCHED(textureGradUvKernel);
     }
     s.download(gradUv, dGradUv, static_cast<size_t>(d.count) * 2);
   }
@@ -1403,17 +1351,17 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
     if (d.count > 0) {
       RCUDA_LAUNCH(texelKeysKernel, blocksFor(d.count), kThreads, st)(dUv, d.count, d.texHeight, d.texWidth, d.wrap,
           texels, ws.sortIn.ensure(n));
-      RCUDA_LAUNCHED(texelKeysKernel);
+      P3D_CUDA_LAUNCHED(texelKeysKernel);
     }
     const Groups g = groupBySegment(s, n, texels);
     float* terms = ws.terms.ensure(static_cast<size_t>(n) * C);
     if (n > 0) {
       RCUDA_LAUNCH(textureTermsKernel, blocksFor(n), kThreads, st)(dUv, dGradOut, g.sorted, g.start, texels,
           d.texHeight, d.texWidth, C, d.wrap, terms);
-      RCUDA_LAUNCHED(textureTermsKernel);
+      P3D_CUDA_LAUNCHED(textureTermsKernel);
     }
     RCUDA_LAUNCH(textureGradTexKernel, blocksFor(texels), kThreads, st)(terms, g.start, texels, C, dGradTex);
-    RCUDA_LAUNCHED(textureGradTexKernel);
+    P3D_CUDA_LAUNCHED(textureGradTexKernel);
     s.download(gradTex, dGradTex, texLen);
   }
   s.sync();
@@ -1439,7 +1387,7 @@ AACtx antialiasPassA(Session& s, const AntialiasDims& d, const float* color, con
   *dColor = s.upload(ws.color, color, static_cast<size_t>(N) * d.channels);
   *rec = ws.records.ensure(2 * N);
   RCUDA_LAUNCH(aaPassAKernel, blocksFor(N), kThreads, s.stream())(c, N, *rec);
-  RCUDA_LAUNCHED(aaPassAKernel);
+  P3D_CUDA_LAUNCHED(aaPassAKernel);
   return c;
 }
 
@@ -1457,7 +1405,7 @@ void antialiasForward(const AntialiasDims& d, const float* color, const float* r
   float* dOut = ws.out.ensure(static_cast<size_t>(N) * d.channels);
   RCUDA_LAUNCH(aaForwardKernel, blocksFor(N), kThreads, s.stream())(dColor, rec, N, d.height, d.width, d.channels,
       dOut);
-  RCUDA_LAUNCHED(aaForwardKernel);
+  P3D_CUDA_LAUNCHED(aaForwardKernel);
   s.download(out, dOut, static_cast<size_t>(N) * d.channels);
   s.sync();
 }
@@ -1480,7 +1428,7 @@ void antialiasBackward(const AntialiasDims& d, const float* color, const float* 
     float* dGradColor = ws.gradColor.ensure(static_cast<size_t>(N) * d.channels);
     RCUDA_LAUNCH(aaGradColorKernel, blocksFor(N), kThreads, st)(rec, dGradOut, N, d.height, d.width, d.channels,
         dGradColor);
-    RCUDA_LAUNCHED(aaGradColorKernel);
+    P3D_CUDA_LAUNCHED(aaGradColorKernel);
     s.download(gradColor, dGradColor, static_cast<size_t>(N) * d.channels);
   }
   if (gradPos) {
@@ -1488,12 +1436,12 @@ void antialiasBackward(const AntialiasDims& d, const float* color, const float* 
     const int64_t numRecords = 2 * N;
     RCUDA_LAUNCH(aaGradPosKeysKernel, blocksFor(numRecords), kThreads, st)(c, rec, dColor, dGradOut, numRecords, BV,
         ws.sortIn.ensure(2 * numRecords));
-    RCUDA_LAUNCHED(aaGradPosKeysKernel);
+    P3D_CUDA_LAUNCHED(aaGradPosKeysKernel);
     const Groups g = groupBySegment(s, 2 * numRecords, BV);
     if (BV > 0) {
       RCUDA_LAUNCH(aaGradPosGatherKernel, blocksFor(BV), kThreads, st)(c, rec, dColor, dGradOut, g.sorted, g.start, BV,
           dGradPos);
-      RCUDA_LAUNCHED(aaGradPosGatherKernel);
+      P3D_CUDA_LAUNCHED(aaGradPosGatherKernel);
     }
     s.download(gradPos, dGradPos, static_cast<size_t>(BV) * 4);
   }

@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "parity_common.h"
 #include "addon/device_info.h"
 #include "flame/flame.h"
 
@@ -50,21 +51,12 @@ using p3d::kFlameJoints;
 using p3d::RotationFormat;
 
 constexpr double kTolerance = 1e-5;
-constexpr double kPi = 3.14159265358979323846;
 
 // ---------------------------------------------------------------------------------------------------------
 // Random numbers (fixed seeds: every run sees the same model and inputs)
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : gen_(seed) {}
-  double uniform(double a, double b) { return std::uniform_real_distribution<double>(a, b)(gen_); }
-  double normal() { return std::normal_distribution<double>(0.0, 1.0)(gen_); }
-  int index(int n) { return std::uniform_int_distribution<int>(0, n - 1)(gen_); }
-
- private:
-  std::mt19937_64 gen_;
-};
+using p3d_test::kPi;
+using p3d_test::Rng;
 
 // ---------------------------------------------------------------------------------------------------------
 // A FLAME-like model

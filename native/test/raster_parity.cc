@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "parity_common.h"
 #include "raster/raster_backend.h"
 
 namespace {
@@ -39,18 +40,9 @@ namespace r = p3d::raster;
 
 constexpr double kTolerance = 1e-6;
 bool gStrictBits = false;  // --strict-bits: every output must be bitwise equal, not only within the tolerance
-constexpr double kPi = 3.14159265358979323846;
 
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : gen_(seed) {}
-  double uniform(double a, double b) { return std::uniform_real_distribution<double>(a, b)(gen_); }
-  double normal() { return std::normal_distribution<double>(0.0, 1.0)(gen_); }
-  int index(int n) { return std::uniform_int_distribution<int>(0, n - 1)(gen_); }
-
- private:
-  std::mt19937_64 gen_;
-};
+using p3d_test::kPi;
+using p3d_test::Rng;
 
 struct Counts {
   int passed = 0, failed = 0;
