@@ -163,6 +163,12 @@ export class SceneWorkspace {
   readonly cornerAttr: Float32Array;
   readonly cornerGradAttr: Float32Array;
   readonly gradOut: Float32Array;
+  /** Backward scratch, reused so that an iteration allocates nothing per pixel (see renderSceneBackward). */
+  readonly gradClip: Float32Array;
+  readonly gradRast: Float32Array;
+  readonly gradCornerAttr: Float32Array;
+  readonly gradTexColor: Float32Array;
+  readonly gradTexc: Float32Array;
   readonly gradVertexNormals: Float64Array;
   readonly gradWorld: Float32Array;
   readonly gradNoNeck: Float32Array;
@@ -187,6 +193,11 @@ export class SceneWorkspace {
     this.cornerAttr = new Float32Array(B * NC * AUX_CHANNELS);
     this.cornerGradAttr = new Float32Array(B * NC * GRAD_CHANNELS);
     this.gradOut = new Float32Array(P * GRAD_CHANNELS);
+    this.gradClip = new Float32Array(B * V * 4);
+    this.gradRast = new Float32Array(P * 2);
+    this.gradCornerAttr = new Float32Array(B * NC * GRAD_CHANNELS);
+    this.gradTexColor = new Float32Array(P);
+    this.gradTexc = new Float32Array(P * 2);
     this.gradVertexNormals = new Float64Array(B * V * 3);
     this.gradWorld = new Float32Array(B * V * 3);
     this.gradNoNeck = new Float32Array(B * V * 3);
@@ -291,52 +302,62 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
   if (grads.normalImages && (!ws.options.normals || !ws.noNeck)) throw new Error('renderSceneBackward: normal gradient without a normal render');
   if (grads.fg && !ws.options.silhouette) throw new Error('renderSceneBackward: fg gradient without a silhouette render');
   const world = ws.world;
-  let gradClip: Float32Array | null = null;
+  const gu = grads.uvImages, gn = grads.normalImages;
 
-  // The differentiable channels' gradient: texture coordinates get the uv-image gradient (u = 1 - texc_u,
-  // 1 - v = texc_v) plus the texture's; the normals get the normal-image gradient.
-  const g = ws.gradOut;
-  g.fill(0);
-  if (grads.uvImages) {
-    const gu = grads.uvImages;
-    for (let i = 0; i < P; i++) {
-      g[i * GRAD_CHANNELS + CH_TEXC] = -gu[2 * i];
-      g[i * GRAD_CHANNELS + CH_TEXC + 1] = gu[2 * i + 1];
-    }
-  }
+  // The silhouette's chain first: antialias -> (background zeroed) -> texture gives a clip-space gradient and a
+  // texture-coordinate gradient that joins the uv-image one below.
+  let gradClip: Float32Array | null = null;
+  let gTexc: Float32Array | null = null;
   if (grads.fg) {
-    const aa = antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp);
-    gradClip = aa.gradPos;
-    const gColor = aa.gradColor!;
+    antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, {}, { gradColor: ws.gradTexColor, gradPos: ws.gradClip });
+    gradClip = ws.gradClip;
+    const gColor = ws.gradTexColor;
     for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) gColor[i] = 0; // the background was zeroed
     const texSize = top.silhouetteSize;
-    const tg = textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, gColor, 'wrap', { uv: true });
-    const gUv = tg.gradUv!;
-    for (let i = 0; i < P; i++) {
-      g[i * GRAD_CHANNELS + CH_TEXC] += gUv[2 * i];
-      g[i * GRAD_CHANNELS + CH_TEXC + 1] += gUv[2 * i + 1];
-    }
-  }
-  if (grads.normalImages) {
-    const gn = grads.normalImages;
-    for (let i = 0; i < P; i++) {
-      g[i * GRAD_CHANNELS + CH_NORMAL] = gn[3 * i];
-      g[i * GRAD_CHANNELS + CH_NORMAL + 1] = gn[3 * i + 1];
-      g[i * GRAD_CHANNELS + CH_NORMAL + 2] = gn[3 * i + 2];
-    }
+    gTexc = ws.gradTexc;
+    textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, gColor, 'wrap', { uv: true }, { gradUv: gTexc });
   }
 
+  // The differentiable channels' gradient: texture coordinates get the uv-image gradient (u = 1 - texc_u,
+  // 1 - v = texc_v) plus the texture's; the normals get the normal-image gradient. Every channel is written
+  // (0 where no term reaches it), so the buffer needs no clearing. -gu + gt is rounded once to float32: the
+  // bits of storing -gu and then adding gt in float32.
+  const g = ws.gradOut;
+  if (gu && gTexc) {
+    for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
+      g[o] = -gu[2 * i] + gTexc[2 * i];
+      g[o + 1] = gu[2 * i + 1] + gTexc[2 * i + 1];
+    }
+  } else if (gu || gTexc) {
+    const sign = gu ? -1 : 1, src = (gu ?? gTexc)!;
+    for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
+      g[o] = sign * src[2 * i];
+      g[o + 1] = src[2 * i + 1];
+    }
+  } else for (let o = CH_TEXC; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = 0;
+  if (gn) {
+    for (let i = 0, o = CH_NORMAL; i < P; i++, o += GRAD_CHANNELS) {
+      g[o] = gn[3 * i];
+      g[o + 1] = gn[3 * i + 1];
+      g[o + 2] = gn[3 * i + 2];
+    }
+  } else for (let o = CH_NORMAL; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = g[o + 2] = 0;
+
   let gradNoNeck: Float32Array | null = null;
-  let gradRast: Float32Array | null = null;
-  if (grads.uvImages || grads.fg || grads.normalImages) {
-    const r = interpolateBackward(ws.cornerGradAttr, { batch: B, vertices: NC, channels: GRAD_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, g, {
-      attr: !!grads.normalImages,
-      rast: true,
-    });
-    gradRast = r.gradRast;
-    if (grads.normalImages) {
+  if (gu || grads.fg || gn) {
+    interpolateBackward(
+      ws.cornerGradAttr,
+      { batch: B, vertices: NC, channels: GRAD_CHANNELS },
+      ws.rast,
+      ws.rastShape,
+      top.cornerFaces,
+      g,
+      { attr: !!gn, rast: true },
+      { gradAttr: ws.gradCornerAttr, gradRast: ws.gradRast },
+    );
+    if (gn) {
       // Corner normal gradients back onto their vertices (float64 sums in corner order).
-      const gv = ws.gradVertexNormals, ga = r.gradAttr!, cv = top.cornerVertex;
+      const gv = ws.gradVertexNormals, ga = ws.gradCornerAttr, cv = top.cornerVertex;
       gv.fill(0);
       for (let b = 0; b < B; b++) {
         for (let c = 0; c < NC; c++) {
@@ -350,15 +371,13 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
       gradNoNeck.fill(0);
       vertexNormalsBackward(ws.noNeck!, B, V, top.faces, ws.normalSums, gv, ws.gradSums, gradNoNeck);
     }
+    // The rasterizer's position gradient is added onto the antialias one in place (the same float32 sums).
+    rasterizeBackward(ws.clip, V, top.faces, B, S, S, ws.rast, ws.gradRast, ws.gradClip, { accumulate: gradClip !== null });
+    gradClip = ws.gradClip;
   }
 
   ws.gradWorld.fill(0);
   let camera: CameraGradient = { focal: 0, pp: [0, 0] };
-  if (gradRast) {
-    const gp = rasterizeBackward(ws.clip, V, top.faces, B, S, S, ws.rast, gradRast);
-    if (gradClip) for (let i = 0; i < gp.length; i++) gradClip[i] += gp[i];
-    else gradClip = gp;
-  }
   if (gradClip) camera = worldToClipBackward(ws.camera, world, gradClip, ws.gradWorld).camera;
   return { world: ws.gradWorld, noNeck: gradNoNeck, camera };
 }
