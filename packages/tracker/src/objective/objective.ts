@@ -37,7 +37,18 @@ import {
 } from './losses/landmarks.js';
 import { eyeSymmetry, IDENTITY_6D, MirrorQuadratic, smoothness, squaredNormPerFrame } from './losses/regularizers.js';
 import { correspondenceQueries, findCorrespondences, uvCorrespondenceLoss, UvGrid } from './losses/uv-correspondence.js';
-import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, renderScene, renderSceneBackward, sceneTopology, SceneWorkspace, type SceneTopology } from './scene.js';
+import {
+  AUX_CHANNELS,
+  AUX_DEPTH,
+  AUX_EYES,
+  CH_NORMAL,
+  renderScene,
+  renderSceneBackward,
+  sceneGradientImages,
+  sceneTopology,
+  SceneWorkspace,
+  type SceneTopology,
+} from './scene.js';
 
 export interface TrackingObjectiveOptions {
   /** Where FLAME runs (the renderer is CPU-only). */
@@ -84,8 +95,6 @@ class BatchWorkspace {
   readonly gradWorldLmk: Float32Array;
   readonly cotVertices: Float32Array;
   readonly cotLandmarks: Float32Array;
-  readonly gradUv: Float32Array;
-  readonly gradNormals: Float32Array;
   readonly gradFg: Float32Array;
   readonly exclusion: Uint8Array;
   readonly rowScratch: Int32Array;
@@ -111,8 +120,6 @@ class BatchWorkspace {
     this.gradWorldLmk = new Float32Array(B * L * 3);
     this.cotVertices = new Float32Array(B * V * 3);
     this.cotLandmarks = new Float32Array(B * L * 3);
-    this.gradUv = new Float32Array(P * 2);
-    this.gradNormals = new Float32Array(P * 3);
     this.gradFg = new Float32Array(P);
     this.exclusion = new Uint8Array(P);
     this.rowScratch = new Int32Array(size * size);
@@ -325,8 +332,10 @@ export class TrackingObjective implements TrackingObjectiveApi {
     if (needRender) renderScene(sc, camera, ws.world, needNormals ? fl.verticesNoNeck! : null, { normals: needNormals, silhouette: w.sil > 0 });
     const t2 = performance.now();
     const dims = { size: S, batch: B };
+    // The uv and normal terms write their image gradients straight into the render's backward buffer.
+    const gradImages = sceneGradientImages(sc);
     if (w.uvPixel > 0) {
-      terms.uv_pixel = uvPixelLoss(dims, frames.map((f) => f.uv!), frames.map((f) => f.masks.uv), sc.uvImages, cfg.uv_l2, w.uvPixel, ws.gradUv);
+      terms.uv_pixel = uvPixelLoss(dims, frames.map((f) => f.uv!), frames.map((f) => f.masks.uv), sc.uvImages, cfg.uv_l2, w.uvPixel, gradImages.uvImages);
     }
     if (w.normal > 0) {
       const P = S * S;
@@ -344,7 +353,7 @@ export class TrackingObjective implements TrackingObjectiveApi {
         cfg.delta_n,
         cfg.normal_l2,
         w.normal,
-        ws.gradNormals,
+        gradImages.normalImages,
       );
     }
     if (w.sil > 0) {
@@ -392,8 +401,8 @@ export class TrackingObjective implements TrackingObjectiveApi {
     let gradNoNeck: Float32Array | null = null;
     if (needRender && (w.uvPixel > 0 || w.normal > 0 || w.sil > 0)) {
       const g = renderSceneBackward(sc, {
-        uvImages: w.uvPixel > 0 ? ws.gradUv : null,
-        normalImages: w.normal > 0 ? ws.gradNormals : null,
+        uvImages: w.uvPixel > 0 ? gradImages.uvImages : null,
+        normalImages: w.normal > 0 ? gradImages.normalImages : null,
         fg: w.sil > 0 ? ws.gradFg : null,
       });
       ws.gradWorld.set(g.world);

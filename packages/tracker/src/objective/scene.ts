@@ -37,6 +37,7 @@ import {
   type RastShape,
 } from '@pixel3dmm/render';
 import type { TrackingAssets } from './assets.js';
+import { strided, type StridedImage } from './strided-image.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 
 /**
@@ -75,6 +76,11 @@ export interface SceneTopology {
   opp: Int32Array;
   silhouette: Float32Array;
   silhouetteSize: number;
+  /**
+   * The silhouette texture's value at texc = (0, 0), what every background pixel samples (interpolate writes 0
+   * there). The render zeroes the background only when this is not already 0.
+   */
+  silhouetteBackground: number;
   /** [NC, 3] masks face, face∪eyes, eyes of the corners. */
   cornerMasks: Float32Array;
 }
@@ -125,6 +131,7 @@ export function sceneTopology(model: FlameModel, assets: TrackingAssets): SceneT
     opp: antialiasTopology(faces, V),
     silhouette: assets.silhouette.data,
     silhouetteSize: assets.silhouette.size,
+    silhouetteBackground: texture(assets.silhouette.data, { height: assets.silhouette.size, width: assets.silhouette.size, channels: 1 }, new Float32Array(2), 'wrap')[0],
     cornerMasks,
   };
 }
@@ -271,19 +278,31 @@ export function renderScene(
     texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, 'wrap', ws.texColor);
     // Background pixels sample texc = 0 (a texture corner, 0 in uv_mask_eyes); zero them explicitly so that a
     // texture with a non-zero corner cannot paint the background.
-    for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) ws.texColor[i] = 0;
+    if (top.silhouetteBackground !== 0) for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) ws.texColor[i] = 0;
     antialias(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, top.opp, ws.fg);
   }
 }
 
-/** Gradients of a scalar loss with respect to the render's outputs (null = none). */
+/**
+ * Gradients of a scalar loss with respect to the render's outputs (null = none). The uv and normal image
+ * gradients may be dense arrays or strided images; given as sceneGradientImages(ws) (a loss wrote them there)
+ * they are used in place, without a copy.
+ */
 export interface SceneOutputGradients {
   /** [B,S,S,2] on uvImages. */
-  uvImages: Float32Array | null;
+  uvImages: Float32Array | StridedImage | null;
   /** [B,S,S,3] on the normal images (the CH_NORMAL channels of aux). */
-  normalImages: Float32Array | null;
+  normalImages: Float32Array | StridedImage | null;
   /** [B,S,S] on fg. */
   fg: Float32Array | null;
+}
+
+/**
+ * Where a loss can write its gradient with respect to the uv and normal images for the next
+ * renderSceneBackward on this workspace: the interleaved buffer the backward pass hands to interpolate's.
+ */
+export function sceneGradientImages(ws: SceneWorkspace): { uvImages: StridedImage; normalImages: StridedImage } {
+  return { uvImages: { data: ws.gradOut, stride: GRAD_CHANNELS, offset: CH_TEXC }, normalImages: { data: ws.gradOut, stride: GRAD_CHANNELS, offset: CH_NORMAL } };
 }
 
 export interface SceneGradients {
@@ -302,46 +321,49 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
   if (grads.normalImages && (!ws.options.normals || !ws.noNeck)) throw new Error('renderSceneBackward: normal gradient without a normal render');
   if (grads.fg && !ws.options.silhouette) throw new Error('renderSceneBackward: fg gradient without a silhouette render');
   const world = ws.world;
-  const gu = grads.uvImages, gn = grads.normalImages;
+  const gu = grads.uvImages ? strided(grads.uvImages, 2) : null, gn = grads.normalImages ? strided(grads.normalImages, 3) : null;
 
-  // The silhouette's chain first: antialias -> (background zeroed) -> texture gives a clip-space gradient and a
-  // texture-coordinate gradient that joins the uv-image one below.
+  // The silhouette's chain first: antialias -> texture gives a clip-space gradient and a texture-coordinate
+  // gradient that joins the uv-image one below. The forward pass zeroed the background's colour, whose
+  // gradient is not zeroed here: it only reaches the texture coordinates of background pixels, which
+  // interpolateBackward ignores (no triangle), so it cannot change a bit of the result.
   let gradClip: Float32Array | null = null;
   let gTexc: Float32Array | null = null;
   if (grads.fg) {
     antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, {}, { gradColor: ws.gradTexColor, gradPos: ws.gradClip });
     gradClip = ws.gradClip;
-    const gColor = ws.gradTexColor;
-    for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) gColor[i] = 0; // the background was zeroed
     const texSize = top.silhouetteSize;
     gTexc = ws.gradTexc;
-    textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, gColor, 'wrap', { uv: true }, { gradUv: gTexc });
+    textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, ws.gradTexColor, 'wrap', { uv: true }, { gradUv: gTexc });
   }
 
   // The differentiable channels' gradient: texture coordinates get the uv-image gradient (u = 1 - texc_u,
   // 1 - v = texc_v) plus the texture's; the normals get the normal-image gradient. Every channel is written
-  // (0 where no term reaches it), so the buffer needs no clearing. -gu + gt is rounded once to float32: the
-  // bits of storing -gu and then adding gt in float32.
+  // (0 where no term reaches it), so the buffer needs no clearing; a gradient already in place (see
+  // sceneGradientImages) is read and rewritten pixel by pixel. -gu + gt is rounded once to float32: the bits
+  // of storing -gu and then adding gt in float32.
   const g = ws.gradOut;
-  if (gu && gTexc) {
-    for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
-      g[o] = -gu[2 * i] + gTexc[2 * i];
-      g[o + 1] = gu[2 * i + 1] + gTexc[2 * i + 1];
+  if (gu) {
+    const u = gu.data, us = gu.stride;
+    for (let i = 0, o = CH_TEXC, q = gu.offset; i < P; i++, o += GRAD_CHANNELS, q += us) {
+      const du = -u[q], dv = u[q + 1];
+      g[o] = gTexc ? du + gTexc[2 * i] : du;
+      g[o + 1] = gTexc ? dv + gTexc[2 * i + 1] : dv;
     }
-  } else if (gu || gTexc) {
-    const sign = gu ? -1 : 1, src = (gu ?? gTexc)!;
+  } else if (gTexc) {
     for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
-      g[o] = sign * src[2 * i];
-      g[o + 1] = src[2 * i + 1];
+      g[o] = gTexc[2 * i];
+      g[o + 1] = gTexc[2 * i + 1];
     }
   } else for (let o = CH_TEXC; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = 0;
-  if (gn) {
-    for (let i = 0, o = CH_NORMAL; i < P; i++, o += GRAD_CHANNELS) {
-      g[o] = gn[3 * i];
-      g[o + 1] = gn[3 * i + 1];
-      g[o + 2] = gn[3 * i + 2];
+  if (gn && !(gn.data === g && gn.stride === GRAD_CHANNELS && gn.offset === CH_NORMAL)) {
+    const n = gn.data, ns = gn.stride;
+    for (let i = 0, o = CH_NORMAL, q = gn.offset; i < P; i++, o += GRAD_CHANNELS, q += ns) {
+      g[o] = n[q];
+      g[o + 1] = n[q + 1];
+      g[o + 2] = n[q + 2];
     }
-  } else for (let o = CH_NORMAL; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = g[o + 2] = 0;
+  } else if (!gn) for (let o = CH_NORMAL; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = g[o + 2] = 0;
 
   let gradNoNeck: Float32Array | null = null;
   if (gu || grads.fg || gn) {
