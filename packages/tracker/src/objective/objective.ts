@@ -411,13 +411,13 @@ export class TrackingObjective implements TrackingObjectiveApi {
       gPpX += g.camera.pp[0];
       gPpY += g.camera.pp[1];
     } else ws.gradWorld.fill(0);
-    for (let i = 0; i < ws.gradProj.length; i++) ws.gradProjF32[i] = ws.gradProj[i];
+    ws.gradProjF32.set(ws.gradProj); // float64 -> float32, rounded to nearest as an element-wise store
     const cp = projectPointsBackward(camera, ws.world, ws.gradProjF32, ws.gradWorld).camera;
     gFocal += cp.focal;
     gPpX += cp.pp[0];
     gPpY += cp.pp[1];
     if (needLandmarks) {
-      for (let i = 0; i < ws.gradProjLmk.length; i++) ws.gradProjLmkF32[i] = ws.gradProjLmk[i];
+      ws.gradProjLmkF32.set(ws.gradProjLmk);
       ws.gradWorldLmk.fill(0);
       const cl = projectPointsBackward(camera, ws.worldLmk, ws.gradProjLmkF32, ws.gradWorldLmk).camera;
       gFocal += cl.focal;

@@ -235,7 +235,7 @@ export function renderScene(
   options: SceneOptions,
 ): void {
   const { topology: top, batch: B, size: S } = ws;
-  const V = top.numVertices, P = B * S * S, NC = top.numCorners, cv = top.cornerVertex;
+  const V = top.numVertices, P = B * S * S, NC = top.numCorners;
   if (camera.size !== S) throw new Error(`renderScene: the camera is for size ${camera.size}, the workspace for ${S}`);
   if (world.length !== B * V * 3) throw new Error(`renderScene: world must be [${B}, ${V}, 3], got ${world.length} values`);
   if (options.normals && (!noNeck || noNeck.length !== B * V * 3)) throw new Error(`renderScene: normals need the neck-free vertices [${B}, ${V}, 3]`);
@@ -247,39 +247,107 @@ export function renderScene(
   worldToClip(camera, world, ws.clip);
   rasterize(ws.clip, V, top.faces, B, S, S, ws.rast);
 
-  // Per-frame corner channels: depth z_s = z_c = world z - camera z (the camera looks down -z from
-  // CAMERA_POSITION), and the normals.
   if (options.normals) vertexNormals(noNeck!, B, V, top.faces, ws.normalSums, ws.vertexNormalsF32);
-  const cz = CAMERA_POSITION[2];
-  const attr = ws.cornerAttr, gattr = ws.cornerGradAttr, n = ws.vertexNormalsF32;
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < NC; c++) {
-      const v = 3 * (b * V + cv[c]), o = (b * NC + c) * AUX_CHANNELS;
-      attr[o + AUX_DEPTH] = world[v + 2] - cz;
-      if (options.normals) {
-        const og = (b * NC + c) * GRAD_CHANNELS;
-        attr[o + CH_NORMAL] = gattr[og + CH_NORMAL] = n[v];
-        attr[o + CH_NORMAL + 1] = gattr[og + CH_NORMAL + 1] = n[v + 1];
-        attr[o + CH_NORMAL + 2] = gattr[og + CH_NORMAL + 2] = n[v + 2];
-      }
-    }
-  }
-  interpolate(attr, { batch: B, vertices: NC, channels: AUX_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, ws.aux);
-  for (let i = 0; i < P; i++) {
-    const tu = ws.aux[i * AUX_CHANNELS + CH_TEXC], tv = ws.aux[i * AUX_CHANNELS + CH_TEXC + 1];
-    ws.texc[2 * i] = tu;
-    ws.texc[2 * i + 1] = tv;
-    ws.uvImages[2 * i] = 1 - tu;
-    ws.uvImages[2 * i + 1] = tv;
-  }
+  writeCornerChannels(top, B, world, options.normals ? ws.vertexNormalsF32 : null, ws.cornerAttr, ws.cornerGradAttr);
+  interpolate(ws.cornerAttr, { batch: B, vertices: NC, channels: AUX_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, ws.aux);
+  splitTextureCoordinates(ws.aux, P, ws.texc, ws.uvImages);
 
   if (options.silhouette) {
     const texSize = top.silhouetteSize;
     texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, 'wrap', ws.texColor);
     // Background pixels sample texc = 0 (a texture corner, 0 in uv_mask_eyes); zero them explicitly so that a
     // texture with a non-zero corner cannot paint the background.
-    if (top.silhouetteBackground !== 0) for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) ws.texColor[i] = 0;
+    if (top.silhouetteBackground !== 0) zeroBackground(ws.rast, P, ws.texColor);
     antialias(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, top.opp, ws.fg);
+  }
+}
+
+// The per-pixel and per-corner loops live in small functions of their own: V8 optimises each on its own
+// stable types, whereas loops inlined in the orchestrating functions above and below were deoptimised on every
+// call (and then ran interpreted).
+
+/**
+ * Per-frame corner channels: depth z_s = z_c = world z - camera z (the camera looks down -z from
+ * CAMERA_POSITION) and, given `normals` [B,V,3], the vertex normals (also into the backward's attribute).
+ */
+function writeCornerChannels(top: SceneTopology, B: number, world: Float32Array, normals: Float32Array | null, attr: Float32Array, gattr: Float32Array): void {
+  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
+  const cz = CAMERA_POSITION[2];
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < NC; c++) {
+      const v = 3 * (b * V + cv[c]), o = (b * NC + c) * AUX_CHANNELS;
+      attr[o + AUX_DEPTH] = world[v + 2] - cz;
+      if (normals) {
+        const og = (b * NC + c) * GRAD_CHANNELS;
+        attr[o + CH_NORMAL] = gattr[og + CH_NORMAL] = normals[v];
+        attr[o + CH_NORMAL + 1] = gattr[og + CH_NORMAL + 1] = normals[v + 1];
+        attr[o + CH_NORMAL + 2] = gattr[og + CH_NORMAL + 2] = normals[v + 2];
+      }
+    }
+  }
+}
+
+/** The interpolated texture coordinates of `aux` [P, AUX_CHANNELS] as texc [P,2] and uv images (1 - texc_u, texc_v). */
+function splitTextureCoordinates(aux: Float32Array, P: number, texc: Float32Array, uvImages: Float32Array): void {
+  for (let i = 0; i < P; i++) {
+    const tu = aux[i * AUX_CHANNELS + CH_TEXC], tv = aux[i * AUX_CHANNELS + CH_TEXC + 1];
+    texc[2 * i] = tu;
+    texc[2 * i + 1] = tv;
+    uvImages[2 * i] = 1 - tu;
+    uvImages[2 * i + 1] = tv;
+  }
+}
+
+/** color[i] = 0 on the background pixels of rast [P,4]. */
+function zeroBackground(rast: Float32Array, P: number, color: Float32Array): void {
+  for (let i = 0; i < P; i++) if (rast[4 * i + 3] === 0) color[i] = 0;
+}
+
+/**
+ * The texture-coordinate channels of the backward buffer g [P, GRAD_CHANNELS]: the uv-image gradient gu (u = 1 -
+ * texc_u, 1 - v = texc_v; it may already lie in g) plus the texture's gTexc [P,2], 0 where neither is given.
+ * -gu + gt is rounded once to float32: the bits of storing -gu and then adding gt in float32.
+ */
+function writeTexcGradient(g: Float32Array, P: number, gu: StridedImage | null, gTexc: Float32Array | null): void {
+  if (gu) {
+    const u = gu.data, us = gu.stride;
+    for (let i = 0, o = CH_TEXC, q = gu.offset; i < P; i++, o += GRAD_CHANNELS, q += us) {
+      const du = -u[q], dv = u[q + 1];
+      g[o] = gTexc ? du + gTexc[2 * i] : du;
+      g[o + 1] = gTexc ? dv + gTexc[2 * i + 1] : dv;
+    }
+  } else if (gTexc) {
+    for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
+      g[o] = gTexc[2 * i];
+      g[o + 1] = gTexc[2 * i + 1];
+    }
+  } else for (let o = CH_TEXC; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = 0;
+}
+
+/** The normal channels of the backward buffer g: the normal-image gradient gn (nothing to do when it already lies there), else 0. */
+function writeNormalGradient(g: Float32Array, P: number, gn: StridedImage | null): void {
+  if (gn && gn.data === g && gn.stride === GRAD_CHANNELS && gn.offset === CH_NORMAL) return;
+  if (gn) {
+    const n = gn.data, ns = gn.stride;
+    for (let i = 0, o = CH_NORMAL, q = gn.offset; i < P; i++, o += GRAD_CHANNELS, q += ns) {
+      g[o] = n[q];
+      g[o + 1] = n[q + 1];
+      g[o + 2] = n[q + 2];
+    }
+  } else for (let o = CH_NORMAL; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = g[o + 2] = 0;
+}
+
+/** Corner normal gradients (channels CH_NORMAL of ga [B,NC,GRAD_CHANNELS]) summed onto their vertices gv [B,V,3] (float64, corner order). */
+function gatherCornerNormals(top: SceneTopology, B: number, ga: Float32Array, gv: Float64Array): void {
+  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
+  gv.fill(0);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < NC; c++) {
+      const o = (b * NC + c) * GRAD_CHANNELS + CH_NORMAL, v = 3 * (b * V + cv[c]);
+      gv[v] += ga[o];
+      gv[v + 1] += ga[o + 1];
+      gv[v + 2] += ga[o + 2];
+    }
   }
 }
 
@@ -337,33 +405,12 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
     textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, ws.gradTexColor, 'wrap', { uv: true }, { gradUv: gTexc });
   }
 
-  // The differentiable channels' gradient: texture coordinates get the uv-image gradient (u = 1 - texc_u,
-  // 1 - v = texc_v) plus the texture's; the normals get the normal-image gradient. Every channel is written
-  // (0 where no term reaches it), so the buffer needs no clearing; a gradient already in place (see
-  // sceneGradientImages) is read and rewritten pixel by pixel. -gu + gt is rounded once to float32: the bits
-  // of storing -gu and then adding gt in float32.
+  // The differentiable channels' gradient: texture coordinates get the uv-image gradient plus the texture's;
+  // the normals get the normal-image gradient. Every channel is written (0 where no term reaches it), so the
+  // buffer needs no clearing; a gradient already in place (see sceneGradientImages) is used as it lies.
   const g = ws.gradOut;
-  if (gu) {
-    const u = gu.data, us = gu.stride;
-    for (let i = 0, o = CH_TEXC, q = gu.offset; i < P; i++, o += GRAD_CHANNELS, q += us) {
-      const du = -u[q], dv = u[q + 1];
-      g[o] = gTexc ? du + gTexc[2 * i] : du;
-      g[o + 1] = gTexc ? dv + gTexc[2 * i + 1] : dv;
-    }
-  } else if (gTexc) {
-    for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
-      g[o] = gTexc[2 * i];
-      g[o + 1] = gTexc[2 * i + 1];
-    }
-  } else for (let o = CH_TEXC; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = 0;
-  if (gn && !(gn.data === g && gn.stride === GRAD_CHANNELS && gn.offset === CH_NORMAL)) {
-    const n = gn.data, ns = gn.stride;
-    for (let i = 0, o = CH_NORMAL, q = gn.offset; i < P; i++, o += GRAD_CHANNELS, q += ns) {
-      g[o] = n[q];
-      g[o + 1] = n[q + 1];
-      g[o + 2] = n[q + 2];
-    }
-  } else if (!gn) for (let o = CH_NORMAL; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = g[o + 2] = 0;
+  writeTexcGradient(g, P, gu, gTexc);
+  writeNormalGradient(g, P, gn);
 
   let gradNoNeck: Float32Array | null = null;
   if (gu || grads.fg || gn) {
@@ -378,20 +425,10 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
       { gradAttr: ws.gradCornerAttr, gradRast: ws.gradRast },
     );
     if (gn) {
-      // Corner normal gradients back onto their vertices (float64 sums in corner order).
-      const gv = ws.gradVertexNormals, ga = ws.gradCornerAttr, cv = top.cornerVertex;
-      gv.fill(0);
-      for (let b = 0; b < B; b++) {
-        for (let c = 0; c < NC; c++) {
-          const o = (b * NC + c) * GRAD_CHANNELS + CH_NORMAL, v = 3 * (b * V + cv[c]);
-          gv[v] += ga[o];
-          gv[v + 1] += ga[o + 1];
-          gv[v + 2] += ga[o + 2];
-        }
-      }
+      gatherCornerNormals(top, B, ws.gradCornerAttr, ws.gradVertexNormals);
       gradNoNeck = ws.gradNoNeck;
       gradNoNeck.fill(0);
-      vertexNormalsBackward(ws.noNeck!, B, V, top.faces, ws.normalSums, gv, ws.gradSums, gradNoNeck);
+      vertexNormalsBackward(ws.noNeck!, B, V, top.faces, ws.normalSums, ws.gradVertexNormals, ws.gradSums, gradNoNeck);
     }
     // The rasterizer's position gradient is added onto the antialias one in place (the same float32 sums).
     rasterizeBackward(ws.clip, V, top.faces, B, S, S, ws.rast, ws.gradRast, ws.gradClip, { accumulate: gradClip !== null });
