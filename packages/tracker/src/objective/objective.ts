@@ -285,6 +285,8 @@ export class TrackingObjective implements TrackingObjectiveApi {
     // ---- FLAME ----------------------------------------------------------------------------------------------
     const needLandmarks = w.lmkEyes > 0 || w.lmkLid > 0 || w.lmkMouth > 0 || w.camLmk > 0;
     const needRender = w.track && (w.uvPixel > 0 || w.normal > 0 || w.sil > 0 || (w.uv > 0 && w.uvVisibility));
+    // The camera warm-up's landmark half needs no vertex but the landmarks: no world vertices, no projection.
+    const needVertices = needRender || w.uv > 0 || w.lmkIris > 0;
     const needNormals = w.normal > 0;
     ws.expression.fill(0);
     ws.eyelids.fill(0);
@@ -318,8 +320,10 @@ export class TrackingObjective implements TrackingObjectiveApi {
     const t1 = performance.now();
 
     // ---- World and point projection -----------------------------------------------------------------------
-    rigid(R, vars, fl.vertices, V, ws.world);
-    projectPoints(camera, ws.world, ws.proj);
+    if (needVertices) {
+      rigid(R, vars, fl.vertices, V, ws.world);
+      projectPoints(camera, ws.world, ws.proj);
+    }
     if (needLandmarks) {
       rigid(R, vars, fl.landmarks!, L, ws.worldLmk);
       projectPoints(camera, ws.worldLmk, ws.projLmk);
@@ -411,11 +415,13 @@ export class TrackingObjective implements TrackingObjectiveApi {
       gPpX += g.camera.pp[0];
       gPpY += g.camera.pp[1];
     } else ws.gradWorld.fill(0);
-    ws.gradProjF32.set(ws.gradProj); // float64 -> float32, rounded to nearest as an element-wise store
-    const cp = projectPointsBackward(camera, ws.world, ws.gradProjF32, ws.gradWorld).camera;
-    gFocal += cp.focal;
-    gPpX += cp.pp[0];
-    gPpY += cp.pp[1];
+    if (needVertices) {
+      ws.gradProjF32.set(ws.gradProj); // float64 -> float32, rounded to nearest as an element-wise store
+      const cp = projectPointsBackward(camera, ws.world, ws.gradProjF32, ws.gradWorld).camera;
+      gFocal += cp.focal;
+      gPpX += cp.pp[0];
+      gPpY += cp.pp[1];
+    }
     if (needLandmarks) {
       ws.gradProjLmkF32.set(ws.gradProjLmk);
       ws.gradWorldLmk.fill(0);
@@ -426,14 +432,14 @@ export class TrackingObjective implements TrackingObjectiveApi {
     }
     const gradR = new Float64Array(9 * B);
     const grads = vars.map(zerosLike);
-    rigidBackward(R, fl.vertices, ws.gradWorld, V, B, ws.cotVertices, gradR, grads);
+    if (needVertices) rigidBackward(R, fl.vertices, ws.gradWorld, V, B, ws.cotVertices, gradR, grads);
     if (needLandmarks) rigidBackward(R, fl.landmarks!, ws.gradWorldLmk, L, B, ws.cotLandmarks, gradR, grads);
 
     // ---- FLAME and rotation backward ------------------------------------------------------------------------
     const t4 = performance.now();
     const wantShape = options.wantShape ?? true;
     const fg = fl.vjp({
-      vertices: ws.cotVertices,
+      vertices: needVertices ? ws.cotVertices : undefined,
       verticesNoNeck: gradNoNeck ?? undefined,
       landmarks: needLandmarks ? ws.cotLandmarks : undefined,
       wantShape,
