@@ -48,6 +48,7 @@ export {
   renderFrame,
   renderScene,
   renderSceneBackward,
+  sceneGradientImages,
   sceneTopology,
   SceneWorkspace,
   type FrameRender,
@@ -59,3 +60,4 @@ export {
 export { TrackingObjective, type ObjectiveTimings, type TrackingObjectiveOptions } from './objective.js';
 export { correspondenceQueries, findCorrespondences, UvGrid } from './losses/uv-correspondence.js';
 export { vertexNormals } from './vertex-normals.js';
+export { strided, type StridedImage } from './strided-image.js';

@@ -37,7 +37,18 @@ import {
 } from './losses/landmarks.js';
 import { eyeSymmetry, IDENTITY_6D, MirrorQuadratic, smoothness, squaredNormPerFrame } from './losses/regularizers.js';
 import { correspondenceQueries, findCorrespondences, uvCorrespondenceLoss, UvGrid } from './losses/uv-correspondence.js';
-import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, renderScene, renderSceneBackward, sceneTopology, SceneWorkspace, type SceneTopology } from './scene.js';
+import {
+  AUX_CHANNELS,
+  AUX_DEPTH,
+  AUX_EYES,
+  CH_NORMAL,
+  renderScene,
+  renderSceneBackward,
+  sceneGradientImages,
+  sceneTopology,
+  SceneWorkspace,
+  type SceneTopology,
+} from './scene.js';
 
 export interface TrackingObjectiveOptions {
   /** Where FLAME runs (the renderer is CPU-only). */
@@ -84,8 +95,6 @@ class BatchWorkspace {
   readonly gradWorldLmk: Float32Array;
   readonly cotVertices: Float32Array;
   readonly cotLandmarks: Float32Array;
-  readonly gradUv: Float32Array;
-  readonly gradNormals: Float32Array;
   readonly gradFg: Float32Array;
   readonly exclusion: Uint8Array;
   readonly rowScratch: Int32Array;
@@ -111,8 +120,6 @@ class BatchWorkspace {
     this.gradWorldLmk = new Float32Array(B * L * 3);
     this.cotVertices = new Float32Array(B * V * 3);
     this.cotLandmarks = new Float32Array(B * L * 3);
-    this.gradUv = new Float32Array(P * 2);
-    this.gradNormals = new Float32Array(P * 3);
     this.gradFg = new Float32Array(P);
     this.exclusion = new Uint8Array(P);
     this.rowScratch = new Int32Array(size * size);
@@ -278,6 +285,8 @@ export class TrackingObjective implements TrackingObjectiveApi {
     // ---- FLAME ----------------------------------------------------------------------------------------------
     const needLandmarks = w.lmkEyes > 0 || w.lmkLid > 0 || w.lmkMouth > 0 || w.camLmk > 0;
     const needRender = w.track && (w.uvPixel > 0 || w.normal > 0 || w.sil > 0 || (w.uv > 0 && w.uvVisibility));
+    // The camera warm-up's landmark half needs no vertex but the landmarks: no world vertices, no projection.
+    const needVertices = needRender || w.uv > 0 || w.lmkIris > 0;
     const needNormals = w.normal > 0;
     ws.expression.fill(0);
     ws.eyelids.fill(0);
@@ -311,8 +320,10 @@ export class TrackingObjective implements TrackingObjectiveApi {
     const t1 = performance.now();
 
     // ---- World and point projection -----------------------------------------------------------------------
-    rigid(R, vars, fl.vertices, V, ws.world);
-    projectPoints(camera, ws.world, ws.proj);
+    if (needVertices) {
+      rigid(R, vars, fl.vertices, V, ws.world);
+      projectPoints(camera, ws.world, ws.proj);
+    }
     if (needLandmarks) {
       rigid(R, vars, fl.landmarks!, L, ws.worldLmk);
       projectPoints(camera, ws.worldLmk, ws.projLmk);
@@ -325,8 +336,10 @@ export class TrackingObjective implements TrackingObjectiveApi {
     if (needRender) renderScene(sc, camera, ws.world, needNormals ? fl.verticesNoNeck! : null, { normals: needNormals, silhouette: w.sil > 0 });
     const t2 = performance.now();
     const dims = { size: S, batch: B };
+    // The uv and normal terms write their image gradients straight into the render's backward buffer.
+    const gradImages = sceneGradientImages(sc);
     if (w.uvPixel > 0) {
-      terms.uv_pixel = uvPixelLoss(dims, frames.map((f) => f.uv!), frames.map((f) => f.masks.uv), sc.uvImages, cfg.uv_l2, w.uvPixel, ws.gradUv);
+      terms.uv_pixel = uvPixelLoss(dims, frames.map((f) => f.uv!), frames.map((f) => f.masks.uv), sc.uvImages, cfg.uv_l2, w.uvPixel, gradImages.uvImages);
     }
     if (w.normal > 0) {
       const P = S * S;
@@ -344,7 +357,7 @@ export class TrackingObjective implements TrackingObjectiveApi {
         cfg.delta_n,
         cfg.normal_l2,
         w.normal,
-        ws.gradNormals,
+        gradImages.normalImages,
       );
     }
     if (w.sil > 0) {
@@ -392,8 +405,8 @@ export class TrackingObjective implements TrackingObjectiveApi {
     let gradNoNeck: Float32Array | null = null;
     if (needRender && (w.uvPixel > 0 || w.normal > 0 || w.sil > 0)) {
       const g = renderSceneBackward(sc, {
-        uvImages: w.uvPixel > 0 ? ws.gradUv : null,
-        normalImages: w.normal > 0 ? ws.gradNormals : null,
+        uvImages: w.uvPixel > 0 ? gradImages.uvImages : null,
+        normalImages: w.normal > 0 ? gradImages.normalImages : null,
         fg: w.sil > 0 ? ws.gradFg : null,
       });
       ws.gradWorld.set(g.world);
@@ -402,13 +415,15 @@ export class TrackingObjective implements TrackingObjectiveApi {
       gPpX += g.camera.pp[0];
       gPpY += g.camera.pp[1];
     } else ws.gradWorld.fill(0);
-    for (let i = 0; i < ws.gradProj.length; i++) ws.gradProjF32[i] = ws.gradProj[i];
-    const cp = projectPointsBackward(camera, ws.world, ws.gradProjF32, ws.gradWorld).camera;
-    gFocal += cp.focal;
-    gPpX += cp.pp[0];
-    gPpY += cp.pp[1];
+    if (needVertices) {
+      ws.gradProjF32.set(ws.gradProj); // float64 -> float32, rounded to nearest as an element-wise store
+      const cp = projectPointsBackward(camera, ws.world, ws.gradProjF32, ws.gradWorld).camera;
+      gFocal += cp.focal;
+      gPpX += cp.pp[0];
+      gPpY += cp.pp[1];
+    }
     if (needLandmarks) {
-      for (let i = 0; i < ws.gradProjLmk.length; i++) ws.gradProjLmkF32[i] = ws.gradProjLmk[i];
+      ws.gradProjLmkF32.set(ws.gradProjLmk);
       ws.gradWorldLmk.fill(0);
       const cl = projectPointsBackward(camera, ws.worldLmk, ws.gradProjLmkF32, ws.gradWorldLmk).camera;
       gFocal += cl.focal;
@@ -417,14 +432,14 @@ export class TrackingObjective implements TrackingObjectiveApi {
     }
     const gradR = new Float64Array(9 * B);
     const grads = vars.map(zerosLike);
-    rigidBackward(R, fl.vertices, ws.gradWorld, V, B, ws.cotVertices, gradR, grads);
+    if (needVertices) rigidBackward(R, fl.vertices, ws.gradWorld, V, B, ws.cotVertices, gradR, grads);
     if (needLandmarks) rigidBackward(R, fl.landmarks!, ws.gradWorldLmk, L, B, ws.cotLandmarks, gradR, grads);
 
     // ---- FLAME and rotation backward ------------------------------------------------------------------------
     const t4 = performance.now();
     const wantShape = options.wantShape ?? true;
     const fg = fl.vjp({
-      vertices: ws.cotVertices,
+      vertices: needVertices ? ws.cotVertices : undefined,
       verticesNoNeck: gradNoNeck ?? undefined,
       landmarks: needLandmarks ? ws.cotLandmarks : undefined,
       wantShape,

@@ -37,6 +37,7 @@ import {
   type RastShape,
 } from '@pixel3dmm/render';
 import type { TrackingAssets } from './assets.js';
+import { strided, type StridedImage } from './strided-image.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 
 /**
@@ -75,6 +76,11 @@ export interface SceneTopology {
   opp: Int32Array;
   silhouette: Float32Array;
   silhouetteSize: number;
+  /**
+   * The silhouette texture's value at texc = (0, 0), what every background pixel samples (interpolate writes 0
+   * there). The render zeroes the background only when this is not already 0.
+   */
+  silhouetteBackground: number;
   /** [NC, 3] masks face, face∪eyes, eyes of the corners. */
   cornerMasks: Float32Array;
 }
@@ -125,6 +131,7 @@ export function sceneTopology(model: FlameModel, assets: TrackingAssets): SceneT
     opp: antialiasTopology(faces, V),
     silhouette: assets.silhouette.data,
     silhouetteSize: assets.silhouette.size,
+    silhouetteBackground: texture(assets.silhouette.data, { height: assets.silhouette.size, width: assets.silhouette.size, channels: 1 }, new Float32Array(2), 'wrap')[0],
     cornerMasks,
   };
 }
@@ -163,6 +170,12 @@ export class SceneWorkspace {
   readonly cornerAttr: Float32Array;
   readonly cornerGradAttr: Float32Array;
   readonly gradOut: Float32Array;
+  /** Backward scratch, reused so that an iteration allocates nothing per pixel (see renderSceneBackward). */
+  readonly gradClip: Float32Array;
+  readonly gradRast: Float32Array;
+  readonly gradCornerAttr: Float32Array;
+  readonly gradTexColor: Float32Array;
+  readonly gradTexc: Float32Array;
   readonly gradVertexNormals: Float64Array;
   readonly gradWorld: Float32Array;
   readonly gradNoNeck: Float32Array;
@@ -187,6 +200,11 @@ export class SceneWorkspace {
     this.cornerAttr = new Float32Array(B * NC * AUX_CHANNELS);
     this.cornerGradAttr = new Float32Array(B * NC * GRAD_CHANNELS);
     this.gradOut = new Float32Array(P * GRAD_CHANNELS);
+    this.gradClip = new Float32Array(B * V * 4);
+    this.gradRast = new Float32Array(P * 2);
+    this.gradCornerAttr = new Float32Array(B * NC * GRAD_CHANNELS);
+    this.gradTexColor = new Float32Array(P);
+    this.gradTexc = new Float32Array(P * 2);
     this.gradVertexNormals = new Float64Array(B * V * 3);
     this.gradWorld = new Float32Array(B * V * 3);
     this.gradNoNeck = new Float32Array(B * V * 3);
@@ -217,7 +235,7 @@ export function renderScene(
   options: SceneOptions,
 ): void {
   const { topology: top, batch: B, size: S } = ws;
-  const V = top.numVertices, P = B * S * S, NC = top.numCorners, cv = top.cornerVertex;
+  const V = top.numVertices, P = B * S * S, NC = top.numCorners;
   if (camera.size !== S) throw new Error(`renderScene: the camera is for size ${camera.size}, the workspace for ${S}`);
   if (world.length !== B * V * 3) throw new Error(`renderScene: world must be [${B}, ${V}, 3], got ${world.length} values`);
   if (options.normals && (!noNeck || noNeck.length !== B * V * 3)) throw new Error(`renderScene: normals need the neck-free vertices [${B}, ${V}, 3]`);
@@ -229,50 +247,130 @@ export function renderScene(
   worldToClip(camera, world, ws.clip);
   rasterize(ws.clip, V, top.faces, B, S, S, ws.rast);
 
-  // Per-frame corner channels: depth z_s = z_c = world z - camera z (the camera looks down -z from
-  // CAMERA_POSITION), and the normals.
   if (options.normals) vertexNormals(noNeck!, B, V, top.faces, ws.normalSums, ws.vertexNormalsF32);
-  const cz = CAMERA_POSITION[2];
-  const attr = ws.cornerAttr, gattr = ws.cornerGradAttr, n = ws.vertexNormalsF32;
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < NC; c++) {
-      const v = 3 * (b * V + cv[c]), o = (b * NC + c) * AUX_CHANNELS;
-      attr[o + AUX_DEPTH] = world[v + 2] - cz;
-      if (options.normals) {
-        const og = (b * NC + c) * GRAD_CHANNELS;
-        attr[o + CH_NORMAL] = gattr[og + CH_NORMAL] = n[v];
-        attr[o + CH_NORMAL + 1] = gattr[og + CH_NORMAL + 1] = n[v + 1];
-        attr[o + CH_NORMAL + 2] = gattr[og + CH_NORMAL + 2] = n[v + 2];
-      }
-    }
-  }
-  interpolate(attr, { batch: B, vertices: NC, channels: AUX_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, ws.aux);
-  for (let i = 0; i < P; i++) {
-    const tu = ws.aux[i * AUX_CHANNELS + CH_TEXC], tv = ws.aux[i * AUX_CHANNELS + CH_TEXC + 1];
-    ws.texc[2 * i] = tu;
-    ws.texc[2 * i + 1] = tv;
-    ws.uvImages[2 * i] = 1 - tu;
-    ws.uvImages[2 * i + 1] = tv;
-  }
+  writeCornerChannels(top, B, world, options.normals ? ws.vertexNormalsF32 : null, ws.cornerAttr, ws.cornerGradAttr);
+  interpolate(ws.cornerAttr, { batch: B, vertices: NC, channels: AUX_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, ws.aux);
+  splitTextureCoordinates(ws.aux, P, ws.texc, ws.uvImages);
 
   if (options.silhouette) {
     const texSize = top.silhouetteSize;
     texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, 'wrap', ws.texColor);
     // Background pixels sample texc = 0 (a texture corner, 0 in uv_mask_eyes); zero them explicitly so that a
     // texture with a non-zero corner cannot paint the background.
-    for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) ws.texColor[i] = 0;
+    if (top.silhouetteBackground !== 0) zeroBackground(ws.rast, P, ws.texColor);
     antialias(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, top.opp, ws.fg);
   }
 }
 
-/** Gradients of a scalar loss with respect to the render's outputs (null = none). */
+// The per-pixel and per-corner loops live in small functions of their own: V8 optimises each on its own
+// stable types, whereas loops inlined in the orchestrating functions above and below were deoptimised on every
+// call (and then ran interpreted).
+
+/**
+ * Per-frame corner channels: depth z_s = z_c = world z - camera z (the camera looks down -z from
+ * CAMERA_POSITION) and, given `normals` [B,V,3], the vertex normals (also into the backward's attribute).
+ */
+function writeCornerChannels(top: SceneTopology, B: number, world: Float32Array, normals: Float32Array | null, attr: Float32Array, gattr: Float32Array): void {
+  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
+  const cz = CAMERA_POSITION[2];
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < NC; c++) {
+      const v = 3 * (b * V + cv[c]), o = (b * NC + c) * AUX_CHANNELS;
+      attr[o + AUX_DEPTH] = world[v + 2] - cz;
+      if (normals) {
+        const og = (b * NC + c) * GRAD_CHANNELS;
+        attr[o + CH_NORMAL] = gattr[og + CH_NORMAL] = normals[v];
+        attr[o + CH_NORMAL + 1] = gattr[og + CH_NORMAL + 1] = normals[v + 1];
+        attr[o + CH_NORMAL + 2] = gattr[og + CH_NORMAL + 2] = normals[v + 2];
+      }
+    }
+  }
+}
+
+/** The interpolated texture coordinates of `aux` [P, AUX_CHANNELS] as texc [P,2] and uv images (1 - texc_u, texc_v). */
+function splitTextureCoordinates(aux: Float32Array, P: number, texc: Float32Array, uvImages: Float32Array): void {
+  for (let i = 0; i < P; i++) {
+    const tu = aux[i * AUX_CHANNELS + CH_TEXC], tv = aux[i * AUX_CHANNELS + CH_TEXC + 1];
+    texc[2 * i] = tu;
+    texc[2 * i + 1] = tv;
+    uvImages[2 * i] = 1 - tu;
+    uvImages[2 * i + 1] = tv;
+  }
+}
+
+/** color[i] = 0 on the background pixels of rast [P,4]. */
+function zeroBackground(rast: Float32Array, P: number, color: Float32Array): void {
+  for (let i = 0; i < P; i++) if (rast[4 * i + 3] === 0) color[i] = 0;
+}
+
+/**
+ * The texture-coordinate channels of the backward buffer g [P, GRAD_CHANNELS]: the uv-image gradient gu (u = 1 -
+ * texc_u, 1 - v = texc_v; it may already lie in g) plus the texture's gTexc [P,2], 0 where neither is given.
+ * -gu + gt is rounded once to float32: the bits of storing -gu and then adding gt in float32.
+ */
+function writeTexcGradient(g: Float32Array, P: number, gu: StridedImage | null, gTexc: Float32Array | null): void {
+  if (gu) {
+    const u = gu.data, us = gu.stride;
+    for (let i = 0, o = CH_TEXC, q = gu.offset; i < P; i++, o += GRAD_CHANNELS, q += us) {
+      const du = -u[q], dv = u[q + 1];
+      g[o] = gTexc ? du + gTexc[2 * i] : du;
+      g[o + 1] = gTexc ? dv + gTexc[2 * i + 1] : dv;
+    }
+  } else if (gTexc) {
+    for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
+      g[o] = gTexc[2 * i];
+      g[o + 1] = gTexc[2 * i + 1];
+    }
+  } else for (let o = CH_TEXC; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = 0;
+}
+
+/** The normal channels of the backward buffer g: the normal-image gradient gn (nothing to do when it already lies there), else 0. */
+function writeNormalGradient(g: Float32Array, P: number, gn: StridedImage | null): void {
+  if (gn && gn.data === g && gn.stride === GRAD_CHANNELS && gn.offset === CH_NORMAL) return;
+  if (gn) {
+    const n = gn.data, ns = gn.stride;
+    for (let i = 0, o = CH_NORMAL, q = gn.offset; i < P; i++, o += GRAD_CHANNELS, q += ns) {
+      g[o] = n[q];
+      g[o + 1] = n[q + 1];
+      g[o + 2] = n[q + 2];
+    }
+  } else for (let o = CH_NORMAL; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = g[o + 2] = 0;
+}
+
+/** Corner normal gradients (channels CH_NORMAL of ga [B,NC,GRAD_CHANNELS]) summed onto their vertices gv [B,V,3] (float64, corner order). */
+function gatherCornerNormals(top: SceneTopology, B: number, ga: Float32Array, gv: Float64Array): void {
+  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
+  gv.fill(0);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < NC; c++) {
+      const o = (b * NC + c) * GRAD_CHANNELS + CH_NORMAL, v = 3 * (b * V + cv[c]);
+      gv[v] += ga[o];
+      gv[v + 1] += ga[o + 1];
+      gv[v + 2] += ga[o + 2];
+    }
+  }
+}
+
+/**
+ * Gradients of a scalar loss with respect to the render's outputs (null = none). The uv and normal image
+ * gradients may be dense arrays or strided images; given as sceneGradientImages(ws) (a loss wrote them there)
+ * they are used in place, without a copy.
+ */
 export interface SceneOutputGradients {
   /** [B,S,S,2] on uvImages. */
-  uvImages: Float32Array | null;
+  uvImages: Float32Array | StridedImage | null;
   /** [B,S,S,3] on the normal images (the CH_NORMAL channels of aux). */
-  normalImages: Float32Array | null;
+  normalImages: Float32Array | StridedImage | null;
   /** [B,S,S] on fg. */
   fg: Float32Array | null;
+}
+
+/**
+ * Where a loss can write its gradient with respect to the uv and normal images for the next
+ * renderSceneBackward on this workspace: the interleaved buffer the backward pass hands to interpolate's.
+ */
+export function sceneGradientImages(ws: SceneWorkspace): { uvImages: StridedImage; normalImages: StridedImage } {
+  return { uvImages: { data: ws.gradOut, stride: GRAD_CHANNELS, offset: CH_TEXC }, normalImages: { data: ws.gradOut, stride: GRAD_CHANNELS, offset: CH_NORMAL } };
 }
 
 export interface SceneGradients {
@@ -291,74 +389,54 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
   if (grads.normalImages && (!ws.options.normals || !ws.noNeck)) throw new Error('renderSceneBackward: normal gradient without a normal render');
   if (grads.fg && !ws.options.silhouette) throw new Error('renderSceneBackward: fg gradient without a silhouette render');
   const world = ws.world;
-  let gradClip: Float32Array | null = null;
+  const gu = grads.uvImages ? strided(grads.uvImages, 2) : null, gn = grads.normalImages ? strided(grads.normalImages, 3) : null;
 
-  // The differentiable channels' gradient: texture coordinates get the uv-image gradient (u = 1 - texc_u,
-  // 1 - v = texc_v) plus the texture's; the normals get the normal-image gradient.
-  const g = ws.gradOut;
-  g.fill(0);
-  if (grads.uvImages) {
-    const gu = grads.uvImages;
-    for (let i = 0; i < P; i++) {
-      g[i * GRAD_CHANNELS + CH_TEXC] = -gu[2 * i];
-      g[i * GRAD_CHANNELS + CH_TEXC + 1] = gu[2 * i + 1];
-    }
-  }
+  // The silhouette's chain first: antialias -> texture gives a clip-space gradient and a texture-coordinate
+  // gradient that joins the uv-image one below. The forward pass zeroed the background's colour, whose
+  // gradient is not zeroed here: it only reaches the texture coordinates of background pixels, which
+  // interpolateBackward ignores (no triangle), so it cannot change a bit of the result.
+  let gradClip: Float32Array | null = null;
+  let gTexc: Float32Array | null = null;
   if (grads.fg) {
-    const aa = antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp);
-    gradClip = aa.gradPos;
-    const gColor = aa.gradColor!;
-    for (let i = 0; i < P; i++) if (ws.rast[4 * i + 3] === 0) gColor[i] = 0; // the background was zeroed
+    antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, {}, { gradColor: ws.gradTexColor, gradPos: ws.gradClip });
+    gradClip = ws.gradClip;
     const texSize = top.silhouetteSize;
-    const tg = textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, gColor, 'wrap', { uv: true });
-    const gUv = tg.gradUv!;
-    for (let i = 0; i < P; i++) {
-      g[i * GRAD_CHANNELS + CH_TEXC] += gUv[2 * i];
-      g[i * GRAD_CHANNELS + CH_TEXC + 1] += gUv[2 * i + 1];
-    }
+    gTexc = ws.gradTexc;
+    textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, ws.gradTexColor, 'wrap', { uv: true }, { gradUv: gTexc });
   }
-  if (grads.normalImages) {
-    const gn = grads.normalImages;
-    for (let i = 0; i < P; i++) {
-      g[i * GRAD_CHANNELS + CH_NORMAL] = gn[3 * i];
-      g[i * GRAD_CHANNELS + CH_NORMAL + 1] = gn[3 * i + 1];
-      g[i * GRAD_CHANNELS + CH_NORMAL + 2] = gn[3 * i + 2];
-    }
-  }
+
+  // The differentiable channels' gradient: texture coordinates get the uv-image gradient plus the texture's;
+  // the normals get the normal-image gradient. Every channel is written (0 where no term reaches it), so the
+  // buffer needs no clearing; a gradient already in place (see sceneGradientImages) is used as it lies.
+  const g = ws.gradOut;
+  writeTexcGradient(g, P, gu, gTexc);
+  writeNormalGradient(g, P, gn);
 
   let gradNoNeck: Float32Array | null = null;
-  let gradRast: Float32Array | null = null;
-  if (grads.uvImages || grads.fg || grads.normalImages) {
-    const r = interpolateBackward(ws.cornerGradAttr, { batch: B, vertices: NC, channels: GRAD_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, g, {
-      attr: !!grads.normalImages,
-      rast: true,
-    });
-    gradRast = r.gradRast;
-    if (grads.normalImages) {
-      // Corner normal gradients back onto their vertices (float64 sums in corner order).
-      const gv = ws.gradVertexNormals, ga = r.gradAttr!, cv = top.cornerVertex;
-      gv.fill(0);
-      for (let b = 0; b < B; b++) {
-        for (let c = 0; c < NC; c++) {
-          const o = (b * NC + c) * GRAD_CHANNELS + CH_NORMAL, v = 3 * (b * V + cv[c]);
-          gv[v] += ga[o];
-          gv[v + 1] += ga[o + 1];
-          gv[v + 2] += ga[o + 2];
-        }
-      }
+  if (gu || grads.fg || gn) {
+    interpolateBackward(
+      ws.cornerGradAttr,
+      { batch: B, vertices: NC, channels: GRAD_CHANNELS },
+      ws.rast,
+      ws.rastShape,
+      top.cornerFaces,
+      g,
+      { attr: !!gn, rast: true },
+      { gradAttr: ws.gradCornerAttr, gradRast: ws.gradRast },
+    );
+    if (gn) {
+      gatherCornerNormals(top, B, ws.gradCornerAttr, ws.gradVertexNormals);
       gradNoNeck = ws.gradNoNeck;
       gradNoNeck.fill(0);
-      vertexNormalsBackward(ws.noNeck!, B, V, top.faces, ws.normalSums, gv, ws.gradSums, gradNoNeck);
+      vertexNormalsBackward(ws.noNeck!, B, V, top.faces, ws.normalSums, ws.gradVertexNormals, ws.gradSums, gradNoNeck);
     }
+    // The rasterizer's position gradient is added onto the antialias one in place (the same float32 sums).
+    rasterizeBackward(ws.clip, V, top.faces, B, S, S, ws.rast, ws.gradRast, ws.gradClip, { accumulate: gradClip !== null });
+    gradClip = ws.gradClip;
   }
 
   ws.gradWorld.fill(0);
   let camera: CameraGradient = { focal: 0, pp: [0, 0] };
-  if (gradRast) {
-    const gp = rasterizeBackward(ws.clip, V, top.faces, B, S, S, ws.rast, gradRast);
-    if (gradClip) for (let i = 0; i < gp.length; i++) gradClip[i] += gp[i];
-    else gradClip = gp;
-  }
   if (gradClip) camera = worldToClipBackward(ws.camera, world, gradClip, ws.gradWorld).camera;
   return { world: ws.gradWorld, noNeck: gradNoNeck, camera };
 }

@@ -156,14 +156,23 @@ function checkFrame(f: FrameData, position: number, size: number): void {
   if (f.landmarks98.length !== 196 || f.landmarkValid.length !== 98) throw new TrackingError(`${where}: expected 98 landmarks`);
 }
 
-/** Copies of the arrays an optimiser updates, to roll back to after a non-finite evaluation. */
+/**
+ * Copies of the arrays an optimiser updates, to roll back to after a non-finite evaluation. Saved at every
+ * step: the copies are reused while the arrays are the same ones (a frame's stage 1, the camera warm-up).
+ */
 class Rollback {
-  private saved: [Float64Array, Float64Array][] = [];
+  private targets: Float64Array[] = [];
+  private copies: Float64Array[] = [];
   save(arrays: Float64Array[]): void {
-    this.saved = arrays.map((a) => [a, Float64Array.from(a)]);
+    const same = arrays.length === this.targets.length && arrays.every((a, i) => a === this.targets[i]);
+    if (same) for (let i = 0; i < arrays.length; i++) this.copies[i].set(arrays[i]);
+    else {
+      this.targets = arrays;
+      this.copies = arrays.map((a) => Float64Array.from(a));
+    }
   }
   restore(): void {
-    for (const [target, copy] of this.saved) target.set(copy);
+    for (let i = 0; i < this.targets.length; i++) this.targets[i].set(this.copies[i]);
   }
 }
 

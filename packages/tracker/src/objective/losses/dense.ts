@@ -1,7 +1,12 @@
 // The per-pixel terms (pixel3dmm-spec.md 6.2-6.4). `mean` is over every element of the tensor, masked or not:
 // the denominators are B·S²·C with C the channel count of the tensor (2 for UV, 3 for normals, 1 for fg).
 // Each function returns the weighted loss and writes (not adds) the gradient of that weighted loss with respect
-// to the rendered image into `grad` (float32, the renderer's layout [B,S,S,C]). Sums run in float64.
+// to the rendered image into `grad`, every pixel (0 where the term does not reach): a dense float32 [B,S,S,C]
+// array or a StridedImage, so that the gradient can go straight into the renderer's interleaved backward
+// buffer (see renderSceneBackward). Sums run in float64. Gradients are the error times a per-term constant
+// (weight / count folded once: no division per pixel); the L1 ones and, with a power-of-two count, the L2 ones
+// have the bits of dividing per pixel.
+import { strided, type StridedImage } from '../strided-image.js';
 
 /** sign(x) with sign(0) = 0 (torch.sign, the subgradient of |x| used by autograd). */
 function sign(x: number): number {
@@ -24,27 +29,31 @@ export function uvPixelLoss(
   rendered: Float32Array,
   l2: boolean,
   weight: number,
-  grad: Float32Array,
+  grad: Float32Array | StridedImage,
 ): number {
   const { size: S, batch: B } = d;
   const P = S * S, count = B * P * 2;
   const scale = l2 ? 100 * weight : weight;
+  const k2 = (-2 * scale) / count, k1 = -scale / count;
+  const { data: g, stride, offset } = strided(grad, 2);
   let sum = 0;
-  grad.fill(0, 0, B * P * 2);
   for (let b = 0; b < B; b++) {
     const t = targets[b], m = masks[b], o = b * P;
     for (let i = 0; i < P; i++) {
-      if (!m[i]) continue;
-      const k = 2 * (o + i);
+      const k = 2 * (o + i), q = (o + i) * stride + offset;
+      if (!m[i]) {
+        g[q] = g[q + 1] = 0;
+        continue;
+      }
       const e0 = t[2 * i] - rendered[k], e1 = t[2 * i + 1] - rendered[k + 1];
       if (l2) {
         sum += e0 * e0 + e1 * e1;
-        grad[k] = (-2 * scale * e0) / count;
-        grad[k + 1] = (-2 * scale * e1) / count;
+        g[q] = k2 * e0;
+        g[q + 1] = k2 * e1;
       } else {
         sum += Math.abs(e0) + Math.abs(e1);
-        grad[k] = (-scale * sign(e0)) / count;
-        grad[k + 1] = (-scale * sign(e1)) / count;
+        g[q] = k1 * sign(e0);
+        g[q + 1] = k1 * sign(e1);
       }
     }
   }
@@ -111,7 +120,7 @@ export function eyeExclusion(
 /**
  * 6.3 normals: Δ = N̂ - n_F, valid = mean_c |Δ_c| < δ_n, L = mean_{b,c,h,w} |Δ·valid·normal_mask·E| ·weight
  * (squared with l2). `exclusion` [B,S,S] is E of eyeExclusion; the rendered normals of pixel i are read at
- * rendered[i*stride + offset + c] (an interleaved render buffer); `grad` is [B,S,S,3].
+ * rendered[i*stride + offset + c] (an interleaved render buffer); `grad` is [B,S,S,3] or strided.
  */
 export function normalLoss(
   d: DenseImages,
@@ -124,30 +133,38 @@ export function normalLoss(
   deltaN: number,
   l2: boolean,
   weight: number,
-  grad: Float32Array,
+  grad: Float32Array | StridedImage,
 ): number {
   const { size: S, batch: B } = d;
   const P = S * S, count = B * P * 3;
+  const k2 = (-2 * weight) / count, k1 = -weight / count;
+  const { data: g, stride: gs, offset: go } = strided(grad, 3);
   let sum = 0;
-  grad.fill(0, 0, B * P * 3);
   for (let b = 0; b < B; b++) {
     const t = targets[b], m = masks[b], o = b * P;
     for (let i = 0; i < P; i++) {
-      if (!m[i] || !exclusion[o + i]) continue;
-      const k = 3 * (o + i), r = (o + i) * stride + offset;
-      const e0 = t[3 * i] - rendered[r], e1 = t[3 * i + 1] - rendered[r + 1], e2 = t[3 * i + 2] - rendered[r + 2];
-      if (!((Math.abs(e0) + Math.abs(e1) + Math.abs(e2)) / 3 < deltaN)) continue;
-      if (l2) {
-        sum += e0 * e0 + e1 * e1 + e2 * e2;
-        grad[k] = (-2 * weight * e0) / count;
-        grad[k + 1] = (-2 * weight * e1) / count;
-        grad[k + 2] = (-2 * weight * e2) / count;
-      } else {
-        sum += Math.abs(e0) + Math.abs(e1) + Math.abs(e2);
-        grad[k] = (-weight * sign(e0)) / count;
-        grad[k + 1] = (-weight * sign(e1)) / count;
-        grad[k + 2] = (-weight * sign(e2)) / count;
+      let g0 = 0, g1 = 0, g2 = 0;
+      if (m[i] && exclusion[o + i]) {
+        const r = (o + i) * stride + offset;
+        const e0 = t[3 * i] - rendered[r], e1 = t[3 * i + 1] - rendered[r + 1], e2 = t[3 * i + 2] - rendered[r + 2];
+        if ((Math.abs(e0) + Math.abs(e1) + Math.abs(e2)) / 3 < deltaN) {
+          if (l2) {
+            sum += e0 * e0 + e1 * e1 + e2 * e2;
+            g0 = k2 * e0;
+            g1 = k2 * e1;
+            g2 = k2 * e2;
+          } else {
+            sum += Math.abs(e0) + Math.abs(e1) + Math.abs(e2);
+            g0 = k1 * sign(e0);
+            g1 = k1 * sign(e1);
+            g2 = k1 * sign(e2);
+          }
+        }
       }
+      const q = (o + i) * gs + go;
+      g[q] = g0;
+      g[q + 1] = g1;
+      g[q + 2] = g2;
     }
   }
   return (weight * sum) / count;
@@ -166,6 +183,7 @@ export function silhouetteLoss(
 ): number {
   const { size: S, batch: B } = d;
   const P = S * S, count = B * P;
+  const k1 = -weight / count;
   let sum = 0;
   grad.fill(0, 0, B * P);
   for (let b = 0; b < B; b++) {
@@ -175,7 +193,7 @@ export function silhouetteLoss(
       const e = f[i] - rendered[o + i];
       if (e === 0) continue;
       sum += Math.abs(e);
-      grad[o + i] = (-weight * sign(e)) / count;
+      grad[o + i] = k1 * sign(e);
     }
   }
   return (weight * sum) / count;

@@ -145,6 +145,17 @@ describe('dense terms (6.2-6.4)', () => {
   const S = 8, B = 2, P = S * S;
   const r = rng(5);
   const mask = () => Uint8Array.from({ length: P }, () => (r() < 0.7 ? 1 : 0));
+  /** A dense gradient written instead into channels [offset, offset+C) of a stale 5-channel buffer: same bits, every pixel written, the other channels untouched. */
+  const expectStridedSame = (dense: Float32Array, C: number, offset: number, write: (g: { data: Float32Array; stride: number; offset: number }) => void) => {
+    const data = Float32Array.from({ length: 5 * B * P }, (_, i) => 1000 + i);
+    write({ data, stride: 5, offset });
+    for (let i = 0; i < B * P; i++) {
+      for (let c = 0; c < 5; c++) {
+        const inside = c >= offset && c < offset + C;
+        expect(data[5 * i + c]).toBe(inside ? dense[C * i + c - offset] : 1000 + 5 * i + c);
+      }
+    }
+  };
   it('uv_pixel: mean over B·S²·2 with the mask, ×100 (L2) or L1, and its gradient', () => {
     const targets = [0, 1].map(() => Float32Array.from({ length: 2 * P }, () => r()));
     const masks = [mask(), mask()];
@@ -159,6 +170,7 @@ describe('dense terms (6.2-6.4)', () => {
       }
       expect(v).toBeCloseTo(((l2 ? 300 : 3) * s) / (B * P * 2), 10);
       checkGradient(rendered, () => uvPixelLoss({ size: S, batch: B }, targets, masks, rendered, l2, 3, new Float32Array(B * 2 * P)), grad, [0, 5, 77, 130, 255], 1e-3, 2e-3, 1e-7);
+      expectStridedSame(grad, 2, 0, (g) => expect(uvPixelLoss({ size: S, batch: B }, targets, masks, rendered, l2, 3, g)).toBe(v));
     }
   });
   it('eye exclusion equals a literal 13×13 Gaussian blur with reflect padding, thresholded at > 0', () => {
@@ -199,6 +211,7 @@ describe('dense terms (6.2-6.4)', () => {
       expect(kept).toBeGreaterThan(10);
       expect(v).toBeCloseTo((11 * s) / (B * 3 * P), 10);
       checkGradient(rendered, () => normalLoss({ size: S, batch: B }, targets, masks, excl, rendered, 3, 0, 0.33, l2, 11, new Float32Array(B * 3 * P)), grad, [0, 4, 50, 200, 300], 1e-4, 5e-3, 1e-6);
+      expectStridedSame(grad, 3, 2, (g) => expect(normalLoss({ size: S, batch: B }, targets, masks, excl, rendered, 3, 0, 0.33, l2, 11, g)).toBe(v));
     }
   });
   it('silhouette: one-sided |valid_bg (fg_mask - fg)|, mean over B·S², and its gradient', () => {

@@ -67,8 +67,13 @@ export function smoothness(values: readonly Float64Array[], weight: number, grad
  * The mirror regulariser mean_{b,v} |M(v_s[m(v)]) - v_s[v]|² · weight, with v_s = T + Σβ_k S_k + Σψ_k E_k the
  * canonical vertices, m the mirror index and M(x, y, z) = (-x, y, z). The residual r = D(v_s) is affine in
  * x = (β, ψ): r = r0 + A x with r0 = D(T) and A's columns D(S_k), D(E_k). So |r|² = c + 2 bᵀx + xᵀQx with
- * c = r0ᵀr0, b = Aᵀr0 and the Gram matrix Q = AᵀA, precomputed once per model and mirror index (O(K² V), a
- * second or so for K = 400) so that an evaluation costs O(K²) instead of a pass over the 400 bases.
+ * c = r0ᵀr0, b = Aᵀr0 and the Gram matrix Q = AᵀA, precomputed once per model and mirror index (O(K² V), about
+ * half a second for K = 400) so that an evaluation costs O(K²) instead of a pass over the 400 bases.
+ *
+ * The precomputation halves its work with the mirror's symmetry: for a pair v ≠ w = m(v) with m(w) = v,
+ * r_w = -M r_v, so r_w has the same products as r_v and the pair counts once, twice. A vertex on the symmetry
+ * plane (m(v) = v) has r_v = (-2x_v, 0, 0): only its x row counts. Vertices of an imperfect mirror (m(m(v)) ≠ v)
+ * count on their own.
  */
 export class MirrorQuadratic {
   readonly numShape: number;
@@ -86,54 +91,74 @@ export class MirrorQuadratic {
   private bBeta = 0;
 
   constructor(model: FlameModel, mirror: Int32Array) {
-    const V = model.numVertices, nS = model.numShape, nE = model.numExpression, K = nS + nE, n = 3 * V;
+    const V = model.numVertices, nS = model.numShape, nE = model.numExpression, K = nS + nE;
     if (mirror.length !== V) throw new Error(`MirrorQuadratic: the mirror index has ${mirror.length} entries, the model ${V} vertices`);
     this.numShape = nS;
     this.numExpression = nE;
     this.numVertices = V;
+    // Residual rows: `rows` lists (vertex, coordinate) elements, the first n2 of them standing for two
+    // identical elements each (one per pair), the rest for one.
+    const twice: number[] = [], once: number[] = [];
+    for (let v = 0; v < V; v++) {
+      const w = mirror[v];
+      if (w === v) once.push(3 * v);
+      else if (mirror[w] !== v) once.push(3 * v, 3 * v + 1, 3 * v + 2);
+      else if (v < w) twice.push(3 * v, 3 * v + 1, 3 * v + 2);
+    }
+    const rows = Int32Array.from([...twice, ...once]);
+    const n = rows.length, n2 = twice.length;
+    // The residual element of row i of a basis at `off`: (-x_m - x_v, y_m - y_v, z_m - z_v) for vertex v.
     const apply = (src: Float32Array, off: number, out: Float32Array | Float64Array, outOff: number) => {
-      for (let v = 0; v < V; v++) {
-        const m = off + 3 * mirror[v], s = off + 3 * v, o = outOff + 3 * v;
-        out[o] = -src[m] - src[s];
-        out[o + 1] = src[m + 1] - src[s + 1];
-        out[o + 2] = src[m + 2] - src[s + 2];
+      for (let i = 0; i < n; i++) {
+        const e = rows[i], c = e % 3, s0 = off + e, m = off + 3 * mirror[(e - c) / 3] + c;
+        out[outOff + i] = c === 0 ? -src[m] - src[s0] : src[m] - src[s0];
       }
     };
     const A = new Float32Array(K * n);
-    for (let k = 0; k < nS; k++) apply(model.shapeBasis, k * n, A, k * n);
-    for (let k = 0; k < nE; k++) apply(model.exprBasis, k * n, A, (nS + k) * n);
+    for (let k = 0; k < nS; k++) apply(model.shapeBasis, k * 3 * V, A, k * n);
+    for (let k = 0; k < nE; k++) apply(model.exprBasis, k * 3 * V, A, (nS + k) * n);
     const r0 = new Float64Array(n);
     apply(model.vTemplate, 0, r0, 0);
-    let c = 0;
-    for (let i = 0; i < n; i++) c += r0[i] * r0[i];
-    this.c = c;
+    // Σ over the rows with the pair weights: 2 Σ_{i < n2} + Σ_{i >= n2} (float64, index order).
+    let c2 = 0, c1 = 0;
+    for (let i = 0; i < n2; i++) c2 += r0[i] * r0[i];
+    for (let i = n2; i < n; i++) c1 += r0[i] * r0[i];
+    this.c = 2 * c2 + c1;
     this.b = new Float64Array(K);
     this.Q = new Float64Array(K * K);
-    // Q = AᵀA in tiles of 4 rows (each row of A read once per tile), float64 accumulation in index order.
     for (let k = 0; k < K; k++) {
-      let bk = 0;
-      for (let i = 0, ko = k * n; i < n; i++) bk += A[ko + i] * r0[i];
-      this.b[k] = bk;
+      let b2 = 0, b1 = 0;
+      const ko = k * n;
+      for (let i = 0; i < n2; i++) b2 += A[ko + i] * r0[i];
+      for (let i = n2; i < n; i++) b1 += A[ko + i] * r0[i];
+      this.b[k] = 2 * b2 + b1;
     }
+    // Q = AᵀA (weighted) in tiles of 4 rows (each row of A read once per tile).
+    const dot4 = (o0: number, o1: number, o2: number, o3: number, lo: number, from: number, to: number, out: Float64Array) => {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let i = from; i < to; i++) {
+        const a = A[lo + i];
+        s0 += A[o0 + i] * a;
+        s1 += A[o1 + i] * a;
+        s2 += A[o2 + i] * a;
+        s3 += A[o3 + i] * a;
+      }
+      out[0] = s0;
+      out[1] = s1;
+      out[2] = s2;
+      out[3] = s3;
+    };
+    const sums2 = new Float64Array(4), sums1 = new Float64Array(4);
     for (let k0 = 0; k0 < K; k0 += 4) {
       const k1 = Math.min(k0 + 1, K - 1), k2 = Math.min(k0 + 2, K - 1), k3 = Math.min(k0 + 3, K - 1);
       const o0 = k0 * n, o1 = k1 * n, o2 = k2 * n, o3 = k3 * n;
       for (let l = k0; l < K; l++) {
-        const lo = l * n;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (let i = 0; i < n; i++) {
-          const a = A[lo + i];
-          s0 += A[o0 + i] * a;
-          s1 += A[o1 + i] * a;
-          s2 += A[o2 + i] * a;
-          s3 += A[o3 + i] * a;
-        }
-        const sums = [s0, s1, s2, s3];
+        dot4(o0, o1, o2, o3, l * n, 0, n2, sums2);
+        dot4(o0, o1, o2, o3, l * n, n2, n, sums1);
         for (let t = 0; t < 4 && k0 + t < K; t++) {
           const k = k0 + t;
           if (l < k) continue;
-          this.Q[k * K + l] = sums[t];
-          this.Q[l * K + k] = sums[t];
+          this.Q[k * K + l] = this.Q[l * K + k] = 2 * sums2[t] + sums1[t];
         }
       }
     }
