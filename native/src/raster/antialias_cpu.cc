@@ -23,6 +23,7 @@
 
 #include "../common/thread_pool.h"
 #include "texture_antialias.h"
+#include "validate_cpu.h"
 
 namespace p3d {
 namespace raster {
@@ -132,10 +133,7 @@ void validate(const Ctx& c) {
   if (d.batch < 1 || d.height < 1 || d.width < 1 || d.channels < 1 || d.numVertices < 0 || d.numTriangles < 0)
     throw std::invalid_argument("antialias: bad sizes");
   const int64_t T3 = static_cast<int64_t>(d.numTriangles) * 3;
-  bool triOk = true;
-  for (int64_t i = 0; i < T3; ++i)
-    triOk &= (c.tri[i] >= 0) & (c.tri[i] < d.numVertices) & (c.opp[i] >= -1) & (c.opp[i] < d.numVertices);
-  if (!triOk) {
+  if (!indicesInRange(c.tri, T3, 0, d.numVertices) || !indicesInRange(c.opp, T3, -1, d.numVertices)) {
     for (int64_t i = 0; i < T3; ++i) {
       if (c.tri[i] < 0 || c.tri[i] >= d.numVertices)
         throw std::invalid_argument("antialias: tri[" + std::to_string(i) + "] out of range");
@@ -143,22 +141,8 @@ void validate(const Ctx& c) {
         throw std::invalid_argument("antialias: opp[" + std::to_string(i) + "] out of range");
     }
   }
-  // Branch-free scan (vectorisable), in parallel chunks; every chunk writes its own flag.
-  constexpr int64_t kIdChunk = 16384;
-  const int64_t chunks = (c.N + kIdChunk - 1) / kIdChunk;
-  std::vector<uint8_t> ok(static_cast<size_t>(chunks), 1);
-  const float Tf = static_cast<float>(d.numTriangles);
-  forTasks(chunks, [&](int64_t k) {
-    const int64_t p1 = std::min(c.N, (k + 1) * kIdChunk);
-    bool good = true;
-    for (int64_t p = k * kIdChunk; p < p1; ++p) {
-      const float id = c.rast[4 * p + 3];
-      good &= (id == 0.0f) | ((id >= 1.0f) & (id <= Tf) & (id == std::floor(id)));
-    }
-    ok[k] = good;
-  });
-  for (uint8_t g : ok)
-    if (!g) throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
+  if (!idsValid(c.rast, c.N, d.numTriangles))
+    throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
 }
 
 /** Pass A for one pair (p0, p1) of frame b; cx0, cy0 = pixel0's integer centre. */

@@ -35,6 +35,7 @@
 
 #include "../common/thread_pool.h"
 #include "raster.h"
+#include "validate_cpu.h"
 
 namespace p3d {
 namespace raster {
@@ -70,6 +71,7 @@ int64_t ceilDiv16(int64_t a) { return -floorDiv16(-a); }
 
 /** 0 for background, t + 1 for triangle t; throws on anything that is not an integer in [0, T]. */
 void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char* where) {
+  if (idsValid(rast, numPixels, numTriangles)) return;
   for (int64_t p = 0; p < numPixels; ++p) {
     const float id = rast[4 * p + 3];
     if (id == 0.0f) continue;
@@ -81,6 +83,7 @@ void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char
 }
 
 void checkTriangles(const int32_t* tri, int numTriangles, int numVertices, const char* where) {
+  if (indicesInRange(tri, 3 * static_cast<int64_t>(numTriangles), 0, numVertices)) return;
   for (int64_t i = 0; i < 3 * static_cast<int64_t>(numTriangles); ++i)
     if (tri[i] < 0 || tri[i] >= numVertices)
       throw std::invalid_argument(std::string(where) + ": triangle index " + std::to_string(tri[i]) + " at " +
