@@ -130,7 +130,8 @@ Scratch& scratch() {
  * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
  * are fewer frames than threads). fn(b, p, t) is called for every covered pixel p (global index) of triangle t
  * in the task's range; init(b, t0, t1) clears the sums of the range first; background(p) is called once for every
- * background pixel (by the frame's first task).
+ * background pixel, by the task whose share [HW*k/K, HW*(k+1)/K) of the frame's pixels holds it (background pixels
+ * are most of an image; giving them all to one task would leave the others idle at batch 1).
  */
 template <typename Init, typename Fn, typename Bg>
 void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Bg&& background) {
@@ -140,11 +141,12 @@ void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn
     const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
     const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
     init(b, t0, t1);
+    const int64_t bg0 = HW * k / K, bg1 = HW * (k + 1) / K;
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
       const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
       if (t < 0) {
-        if (k == 0) background(static_cast<int64_t>(b) * HW + p);
+        if (p >= bg0 && p < bg1) background(static_cast<int64_t>(b) * HW + p);
         continue;
       }
       if (t < t0 || t >= t1) continue;
@@ -378,6 +380,12 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     std::fill(winU, winU + kTile * kTile + 32, 0.0f);
     std::fill(winV, winV + kTile * kTile + 32, 0.0f);
     std::fill(winZ, winZ + kTile * kTile + 32, 0.0f);
+#if defined(__AVX2__)
+    // Lanes of the packed path for narrow triangles (below): pixel-centre NDC and tile slot of each packed pixel.
+    // Lanes past the packed count are evaluated but never used; zeroed once so that they hold defined values.
+    alignas(32) float laneFx[8] = {}, laneFy[8] = {};
+    int laneSlot[8];
+#endif
     const float* posB = pos + b * static_cast<int64_t>(V) * 4;
     const std::vector<int64_t>& list = tileList[b];
     for (int64_t li = tileStart[b][tile]; li < tileStart[b][tile + 1]; ++li) {
@@ -420,6 +428,71 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       for (int e = 0; e < 3; ++e)
         laneStep[e] = _mm256_mullo_epi32(laneIdx, _mm256_set1_epi32(static_cast<int32_t>(fits32 ? stepX[e] : 0)));
       const __m256i zero = _mm256_setzero_si256();
+      if (fits32 && x1 - x0 < 8) {
+        // Narrow triangle (most of a detailed mesh: a few pixels each): one 8-pixel group per row would leave most
+        // lanes idle, so the covered pixels of all its rows are packed into the lanes of as few groups as possible.
+        // Each lane evaluates the same float32 expressions as the row path for its own pixel (q*y included), so the
+        // values and keys are bit for bit the same; the lanes' keys are then merged one by one (the min of keys
+        // does not depend on the order).
+        const __m256 X0 = _mm256_set1_ps(x0c), X1 = _mm256_set1_ps(x1c), X2 = _mm256_set1_ps(x2c);
+        const __m256 Y0 = _mm256_set1_ps(y0c), Y1 = _mm256_set1_ps(y1c), Y2 = _mm256_set1_ps(y2c);
+        const __m256 Z0 = _mm256_set1_ps(z0c), Z1 = _mm256_set1_ps(z1c), Z2 = _mm256_set1_ps(z2c);
+        const __m256 W0 = _mm256_set1_ps(w0c), W1 = _mm256_set1_ps(w1c), W2 = _mm256_set1_ps(w2c);
+        int n = 0;
+        auto flush = [&] {
+          const __m256 fx = _mm256_load_ps(laneFx), fy = _mm256_load_ps(laneFy);
+          const __m256 q0x = _mm256_sub_ps(X0, _mm256_mul_ps(fx, W0));
+          const __m256 q1x = _mm256_sub_ps(X1, _mm256_mul_ps(fx, W1));
+          const __m256 q2x = _mm256_sub_ps(X2, _mm256_mul_ps(fx, W2));
+          const __m256 q0y = _mm256_sub_ps(Y0, _mm256_mul_ps(fy, W0));
+          const __m256 q1y = _mm256_sub_ps(Y1, _mm256_mul_ps(fy, W1));
+          const __m256 q2y = _mm256_sub_ps(Y2, _mm256_mul_ps(fy, W2));
+          const __m256 a0 = _mm256_sub_ps(_mm256_mul_ps(q1x, q2y), _mm256_mul_ps(q1y, q2x));
+          const __m256 a1 = _mm256_sub_ps(_mm256_mul_ps(q2x, q0y), _mm256_mul_ps(q2y, q0x));
+          const __m256 a2 = _mm256_sub_ps(_mm256_mul_ps(q0x, q1y), _mm256_mul_ps(q0y, q1x));
+          const __m256 num = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(Z0, a0), _mm256_mul_ps(Z1, a1)), _mm256_mul_ps(Z2, a2));
+          const __m256 den = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(W0, a0), _mm256_mul_ps(W1, a1)), _mm256_mul_ps(W2, a2));
+          const __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
+          alignas(32) float zw8[8], u8[8], v8[8];
+          _mm256_store_ps(zw8, _mm256_div_ps(num, den));
+          _mm256_store_ps(u8, _mm256_div_ps(a0, sum));
+          _mm256_store_ps(v8, _mm256_div_ps(a1, sum));
+          // Branch-free merge (selects, not jumps: whether a lane wins is close to random).
+          for (int j = 0; j < n; ++j) {
+            const uint64_t k = depthKey(zw8[j], triId);
+            const int pi = laneSlot[j];
+            const uint64_t old = key[pi];
+            const bool win = !(zw8[j] > 1.0f) && k < old;
+            key[pi] = win ? k : old;
+            winU[pi] = win ? u8[j] : winU[pi];
+            winV[pi] = win ? v8[j] : winV[pi];
+            winZ[pi] = win ? zw8[j] : winZ[pi];
+          }
+          n = 0;
+        };
+        const uint32_t widthMask = (2u << (x1 - x0)) - 1u;
+        for (int py = y0; py <= y1; ++py) {
+          const __m256i e0 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[0])), laneStep[0]);
+          const __m256i e1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[1])), laneStep[1]);
+          const __m256i e2 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[2])), laneStep[2]);
+          for (int e = 0; e < 3; ++e) Erow[e] += 16 * dX[e];
+          const __m256i in = _mm256_and_si256(
+              _mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)), _mm256_cmpgt_epi32(e2, zero));
+          uint32_t mask = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in))) & widthMask;
+          if (!mask) continue;
+          const float fy = pixelCentre(py, H);
+          const int rowSlot = (py - ty0) * kTile + (x0 - tx0);
+          for (; mask; mask &= mask - 1) {
+            const int j = __builtin_ctz(mask);
+            laneFx[n] = fxTab[x0 + j];
+            laneFy[n] = fy;
+            laneSlot[n] = rowSlot + j;
+            if (++n == 8) flush();
+          }
+        }
+        if (n) flush();
+        continue;
+      }
 #endif
       for (int py = y0; py <= y1; ++py) {
         // Coverage of the row as a bit mask (edge functions stepped exactly: int32 lanes when fits32, else int64).
