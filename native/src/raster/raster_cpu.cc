@@ -195,7 +195,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   int32_t* fixedY = sc.fixedY.data();
   uint8_t* flags = sc.flags.data();  // bit 0: finite, bit 1: behind (z < -w)
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
-  parallelFor(B * vChunks, [&](int64_t task) {
+  auto vertexTask = [&](int64_t task) {
     const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
     const int64_t v1 = std::min<int64_t>(V, v0 + kVertexChunk);
     for (int64_t v = v0; v < v1; ++v) {
@@ -210,7 +210,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         fixedX[i] = fixedY[i] = 0;
       }
     }
-  });
+  };
 
   // 2. Setup: two sub-triangle slots per (b, t). Each task also counts its sub-triangles per tile (binning, 3.).
   const size_t BT = static_cast<size_t>(B) * T;
@@ -227,7 +227,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   };
   sc.tileCount.resize(static_cast<size_t>(B * tChunks * numTiles));
   int64_t* tileCount = sc.tileCount.data();
-  parallelFor(B * tChunks, [&](int64_t task) {
+  auto setupTask = [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
     int64_t* count = tileCount + task * numTiles;
@@ -321,7 +321,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         emit(v0->X, v0->Y, v1->X, v1->Y, v2->X, v2->Y);
       }
     }
-  });
+  };
 
   // 3. Binning, per frame, in ascending (t, sub-triangle) order: the setup tasks' counts -> offsets in (tile,
   // task) order -> fill, parallel over the setup tasks (each tile list is in ascending t for any split).
@@ -331,7 +331,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   }
   std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
   std::vector<std::vector<int64_t>>& tileList = sc.tileList;
-  for (int64_t b = 0; b < B; ++b) {
+  auto binOffsets = [&](int64_t b) {
     std::vector<int64_t>& start = tileStart[b];
     start.resize(numTiles + 1);
     int64_t off = 0;
@@ -346,8 +346,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
     start[numTiles] = off;
     tileList[b].resize(off);
-  }
-  parallelFor(B * tChunks, [&](int64_t task) {
+  };
+  auto fillTask = [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
     int64_t* cursor = tileCount + task * numTiles;
@@ -357,7 +357,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       for (int k = 0; k < numSubs[slot]; ++k)
         forTiles(subs[2 * slot + k], [&](int64_t tile) { list[cursor[tile]++] = static_cast<int64_t>(2 * slot + k); });
     }
-  });
+  };
 
   // Pixel-centre NDC x of every column (the same float32 expression as pixelCentre), padded so that 8-wide
   // loads past the last column stay in bounds.
@@ -366,7 +366,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   for (int px = 0; px < W; ++px) fxTab[px] = pixelCentre(px, W);
 
   // 4. Tile raster + resolve.
-  parallelFor(B * numTiles, [&](int64_t task) {
+  auto tileTask = [&](int64_t task) {
     const int64_t b = task / numTiles, tile = task % numTiles;
     const int tx0 = static_cast<int>(tile % tilesX) * kTile, ty0 = static_cast<int>(tile / tilesX) * kTile;
     const int tx1 = std::min(W, tx0 + kTile) - 1, ty1 = std::min(H, ty0 + kTile) - 1;
@@ -686,7 +686,28 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         out[3] = static_cast<float>(t + 1);
       }
     }
-  });
+  };
+
+  // Stage at a time (every stage split over B x chunks tasks), or, when there are enough frames to keep every
+  // thread busy, frame at a time: a task runs all stages of one frame back to back, so that the frame's vertices,
+  // sub-triangles and tile lists are still in cache when the next stage reads them (stage at a time, a batch's
+  // intermediate data outgrows the caches). The tasks do the same work in both schedules, so the results are
+  // identical.
+  if (B >= 2 * ThreadPool::instance().threadCount()) {
+    parallelFor(B, [&](int64_t b) {
+      for (int64_t c = 0; c < vChunks; ++c) vertexTask(b * vChunks + c);
+      for (int64_t c = 0; c < tChunks; ++c) setupTask(b * tChunks + c);
+      binOffsets(b);
+      for (int64_t c = 0; c < tChunks; ++c) fillTask(b * tChunks + c);
+      for (int64_t tile = 0; tile < numTiles; ++tile) tileTask(b * numTiles + tile);
+    });
+  } else {
+    parallelFor(B * vChunks, vertexTask);
+    parallelFor(B * tChunks, setupTask);
+    for (int64_t b = 0; b < B; ++b) binOffsets(b);
+    parallelFor(B * tChunks, fillTask);
+    parallelFor(B * numTiles, tileTask);
+  }
 }
 
 void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri, const float* rast,
