@@ -116,6 +116,8 @@ struct Scratch {
   std::vector<float> fxTab, G;
   std::vector<uint8_t> used;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
+  std::vector<int32_t> cornerTri;  // the topology cornerStart / corner were built for (with cornerV vertices)
+  int cornerV = -1;
 };
 
 Scratch& scratch() {
@@ -132,9 +134,12 @@ Scratch& scratch() {
  * in the task's range; init(b, t0, t1) clears the sums of the range first; background(p) is called once for every
  * background pixel, by the task whose share [HW*k/K, HW*(k+1)/K) of the frame's pixels holds it (background pixels
  * are most of an image; giving them all to one task would leave the others idle at batch 1).
+ * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
+ * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
  */
-template <typename Init, typename Fn, typename Bg>
-void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Bg&& background) {
+template <typename Init, typename Fn, typename Bg, typename Done>
+bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Bg&& background,
+                    Done&& frameDone) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
@@ -152,18 +157,33 @@ void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn
       if (t < t0 || t >= t1) continue;
       fn(b, static_cast<int64_t>(b) * HW + p, t);
     }
+    if (K == 1) frameDone(b);
   });
+  return K == 1;
 }
 
-/** Vertex -> corner (3t + k) CSR, corners in ascending order. */
-void buildCorners(const int32_t* tri, int T, int V, std::vector<int32_t>& start, std::vector<int32_t>& corner) {
+/**
+ * Vertex -> corner (3t + k) CSR in the calling thread's scratch (cornerStart, corner), corners in ascending order.
+ * A tracker passes the same topology to every backward call, so the CSR of the last topology is kept and reused
+ * when tri and V are unchanged (a compare is far cheaper than the serial build).
+ */
+void buildCorners(const int32_t* tri, int T, int V) {
+  Scratch& sc = scratch();
+  const size_t n = 3 * static_cast<size_t>(T);
+  if (sc.cornerV == V && sc.cornerTri.size() == n &&
+      (n == 0 || std::memcmp(sc.cornerTri.data(), tri, n * sizeof(int32_t)) == 0))
+    return;
+  std::vector<int32_t>& start = sc.cornerStart;
+  std::vector<int32_t>& corner = sc.corner;
   start.assign(static_cast<size_t>(V) + 1, 0);
-  corner.resize(3 * static_cast<size_t>(T));
-  for (int64_t c = 0; c < 3 * static_cast<int64_t>(T); ++c) ++start[tri[c] + 1];
+  corner.resize(n);
+  for (size_t c = 0; c < n; ++c) ++start[tri[c] + 1];
   for (int v = 0; v < V; ++v) start[v + 1] += start[v];
-  std::vector<int32_t>& cursor = scratch().cornerCursor;
+  std::vector<int32_t>& cursor = sc.cornerCursor;
   cursor.assign(start.begin(), start.end() - 1);
-  for (int64_t c = 0; c < 3 * static_cast<int64_t>(T); ++c) corner[cursor[tri[c]]++] = static_cast<int32_t>(c);
+  for (size_t c = 0; c < n; ++c) corner[cursor[tri[c]]++] = static_cast<int32_t>(c);
+  sc.cornerTri.assign(tri, tri + n);
+  sc.cornerV = V;
 }
 
 bool allZero(const float* g, int n) {
@@ -720,32 +740,12 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   // Per-triangle-corner sums G[b, t, k, (x, y, w)], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 9);  // every entry is written below
-  sumPerTriangle(
-      rast, B, HW, T,
-      [&](int b, int t0, int t1) {
-        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
-      },
-      [&](int b, int64_t p, int t) {
-        const float* g = gradRast + 2 * p;
-        if (allZero(g, 2)) return;
-        const float* posB = pos + static_cast<int64_t>(b) * V * 4;
-        const int32_t* it = tri + 3 * static_cast<int64_t>(t);
-        const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
-        const int64_t local = p - b * HW;
-        const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
-        const Bary r = baryAt(p0, p1, p2, fx, fy);
-        float c[9];
-        rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
-        float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
-        for (int j = 0; j < 9; ++j) sum[j] += c[j];
-      },
-      [](int64_t) {});
-
-  std::vector<int32_t>& cStart = scratch().cornerStart;
-  std::vector<int32_t>& corner = scratch().corner;
-  buildCorners(tri, T, V, cStart, corner);
+  // Per vertex (gradPos[b, v]): its corners' sums in ascending corner order.
+  buildCorners(tri, T, V);
+  const std::vector<int32_t>& cStart = scratch().cornerStart;
+  const std::vector<int32_t>& corner = scratch().corner;
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
-  parallelFor(B * vChunks, [&](int64_t task) {
+  auto gatherTask = [&](int64_t task) {
     const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
     const int64_t v1 = std::min<int64_t>(V, v0 + kVertexChunk);
     const float* Gb = G.data() + b * static_cast<int64_t>(T) * 9;
@@ -770,7 +770,31 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         out[3] = gw;
       }
     }
-  });
+  };
+  const bool gathered = sumPerTriangle(
+      rast, B, HW, T,
+      [&](int b, int t0, int t1) {
+        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
+      },
+      [&](int b, int64_t p, int t) {
+        const float* g = gradRast + 2 * p;
+        if (allZero(g, 2)) return;
+        const float* posB = pos + static_cast<int64_t>(b) * V * 4;
+        const int32_t* it = tri + 3 * static_cast<int64_t>(t);
+        const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
+        const int64_t local = p - b * HW;
+        const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
+        const Bary r = baryAt(p0, p1, p2, fx, fy);
+        float c[9];
+        rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
+        float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
+        for (int j = 0; j < 9; ++j) sum[j] += c[j];
+      },
+      [](int64_t) {},
+      [&](int b) {
+        for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
+      });
+  if (!gathered) parallelFor(B * vChunks, gatherTask);
 }
 
 namespace {
@@ -871,7 +895,33 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   G.resize(static_cast<size_t>(B) * T * 3 * C);
   std::vector<uint8_t>& used = scratch().used;
   used.resize(static_cast<size_t>(B) * T);
-  sumPerTriangle(
+  // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
+  // ascending order for broadcast attributes.
+  buildCorners(attrTri, T, Va);
+  const std::vector<int32_t>& cStart = scratch().cornerStart;
+  const std::vector<int32_t>& corner = scratch().corner;
+  const int Ba = d.attrBatch;
+  const int64_t vChunks = ceilDivPos(Va, kVertexChunk);
+  auto gatherTask = [&](int64_t task) {
+    const int64_t ab = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
+    const int64_t v1 = std::min<int64_t>(Va, v0 + kVertexChunk);
+    const int64_t bBegin = Ba == 1 ? 0 : ab, bEnd = Ba == 1 ? B : ab + 1;
+    for (int64_t v = v0; v < v1; ++v) {
+      float* out = gradAttr + (ab * Va + v) * C;
+      for (int c = 0; c < C; ++c) out[c] = 0.0f;
+      for (int64_t b = bBegin; b < bEnd; ++b) {
+        const float* Gb = G.data() + b * static_cast<int64_t>(T) * 3 * C;
+        const uint8_t* usedB = used.data() + b * static_cast<int64_t>(T);
+        for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
+          if (!usedB[corner[i] / 3]) continue;
+          const float* g = Gb + static_cast<int64_t>(corner[i]) * C;
+          for (int c = 0; c < C; ++c) out[c] += g[c];
+        }
+      }
+    }
+  };
+  // Per-frame attributes (Ba == B) are reduced frame by frame as soon as a frame's sums are complete.
+  const bool gathered = sumPerTriangle(
       rast, B, HW, T,
       [&](int b, int t0, int t1) {
         std::fill(used.begin() + static_cast<size_t>(b) * T + t0, used.begin() + static_cast<size_t>(b) * T + t1, 0);
@@ -895,30 +945,12 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       },
       [&](int64_t p) {
         if (gradRast) rastGrad(p, 0);
+      },
+      [&](int b) {
+        if (Ba != B) return;
+        for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
       });
-  std::vector<int32_t>& cStart = scratch().cornerStart;
-  std::vector<int32_t>& corner = scratch().corner;
-  buildCorners(attrTri, T, Va, cStart, corner);
-  const int Ba = d.attrBatch;
-  const int64_t vChunks = ceilDivPos(Va, kVertexChunk);
-  parallelFor(Ba * vChunks, [&](int64_t task) {
-    const int64_t ab = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
-    const int64_t v1 = std::min<int64_t>(Va, v0 + kVertexChunk);
-    const int64_t bBegin = Ba == 1 ? 0 : ab, bEnd = Ba == 1 ? B : ab + 1;
-    for (int64_t v = v0; v < v1; ++v) {
-      float* out = gradAttr + (ab * Va + v) * C;
-      for (int c = 0; c < C; ++c) out[c] = 0.0f;
-      for (int64_t b = bBegin; b < bEnd; ++b) {
-        const float* Gb = G.data() + b * static_cast<int64_t>(T) * 3 * C;
-        const uint8_t* usedB = used.data() + b * static_cast<int64_t>(T);
-        for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
-          if (!usedB[corner[i] / 3]) continue;
-          const float* g = Gb + static_cast<int64_t>(corner[i]) * C;
-          for (int c = 0; c < C; ++c) out[c] += g[c];
-        }
-      }
-    }
-  });
+  if (!gathered || Ba != B) parallelFor(Ba * vChunks, gatherTask);
   });
 }
 
