@@ -131,29 +131,21 @@ Scratch& scratch() {
  * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
  * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
  * are fewer frames than threads). fn(b, p, t) is called for every covered pixel p (global index) of triangle t
- * in the task's range; init(b, t0, t1) clears the sums of the range first; background(p) is called once for every
- * background pixel, by the task whose share [HW*k/K, HW*(k+1)/K) of the frame's pixels holds it (background pixels
- * are most of an image; giving them all to one task would leave the others idle at batch 1).
+ * in the task's range; init(b, t0, t1) clears the sums of the range first.
  * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
  * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
  */
-template <typename Init, typename Fn, typename Bg, typename Done>
-bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Bg&& background,
-                    Done&& frameDone) {
+template <typename Init, typename Fn, typename Done>
+bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Done&& frameDone) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
     const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
     const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
     init(b, t0, t1);
-    const int64_t bg0 = HW * k / K, bg1 = HW * (k + 1) / K;
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
       const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
-      if (t < 0) {
-        if (p >= bg0 && p < bg1) background(static_cast<int64_t>(b) * HW + p);
-        continue;
-      }
       if (t < t0 || t >= t1) continue;
       fn(b, static_cast<int64_t>(b) * HW + p, t);
     }
@@ -790,7 +782,6 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
         for (int j = 0; j < 9; ++j) sum[j] += c[j];
       },
-      [](int64_t) {},
       [&](int b) {
         for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
       });
@@ -856,21 +847,11 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
   const int C = Cc;
   const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = B * HW;
-  // gradRast of pixel p (triangle id = 0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]).
-  auto rastGrad = [&](int64_t p, int id) {
-    float du = 0.0f, dv = 0.0f;
-    if (id != 0) {
-      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
-      const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
-      const float* a0 = attr + (ab * Va + it[0]) * C;
-      const float* a1 = attr + (ab * Va + it[1]) * C;
-      const float* a2 = attr + (ab * Va + it[2]) * C;
-      const float* g = gradOut + p * C;
-      for (int c = 0; c < C; ++c) {
-        du += g[c] * (a0[c] - a2[c]);
-        dv += g[c] * (a1[c] - a2[c]);
-      }
-    }
+  // gradRast of pixel p (0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]), summed over the
+  // channels in order. Those sums are chains of dependent adds, so covered pixels are taken four at a time with
+  // their chains interleaved (every pixel's operations and their order are unchanged); a pass of its own over
+  // pixel chunks, so that it splits evenly over the threads.
+  auto store = [&](int64_t p, float du, float dv) {
     if (accumulateRast) {
       gradRast[2 * p] += du;
       gradRast[2 * p + 1] += dv;
@@ -879,14 +860,46 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       gradRast[2 * p + 1] = dv;
     }
   };
-  if (gradRast && !gradAttr) {
+  auto rastGradQuad = [&](const int64_t* q, int n) {
+    const float *a0[4], *a1[4], *a2[4], *g[4];
+    for (int k = 0; k < 4; ++k) {
+      const int64_t p = q[k < n ? k : 0];  // unused lanes repeat the first pixel; their results are dropped
+      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
+      const int32_t* it = attrTri + 3 * (static_cast<int64_t>(rast[4 * p + 3]) - 1);
+      a0[k] = attr + (ab * Va + it[0]) * C;
+      a1[k] = attr + (ab * Va + it[1]) * C;
+      a2[k] = attr + (ab * Va + it[2]) * C;
+      g[k] = gradOut + p * C;
+    }
+    float du[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int c = 0; c < C; ++c) {
+      for (int k = 0; k < 4; ++k) {
+        du[k] += g[k][c] * (a0[k][c] - a2[k][c]);
+        dv[k] += g[k][c] * (a1[k][c] - a2[k][c]);
+      }
+    }
+    for (int k = 0; k < n; ++k) store(q[k], du[k], dv[k]);
+  };
+  if (gradRast) {
     parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
       const int64_t p1 = std::min(N, (task + 1) * kPixelChunk);
-      for (int64_t p = task * kPixelChunk; p < p1; ++p) rastGrad(p, static_cast<int>(rast[4 * p + 3]));
+      int64_t q[4];
+      int n = 0;
+      for (int64_t p = task * kPixelChunk; p < p1; ++p) {
+        if (rast[4 * p + 3] == 0.0f) {
+          store(p, 0.0f, 0.0f);
+          continue;
+        }
+        q[n++] = p;
+        if (n == 4) {
+          rastGradQuad(q, 4);
+          n = 0;
+        }
+      }
+      if (n) rastGradQuad(q, n);
     });
   }
   if (!gradAttr) return;
-  // With both outputs, gradRast is computed in the same pass over the pixels (gradOut is read once).
   // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order. Only the rows of triangles that
   // receive a contribution are written (cleared on first use; `used` marks them); the gather below skips the
   // others. Skipping them does not change any bit: their rows would be +0, and adding +0 to a sum that started at
@@ -927,7 +940,6 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
         std::fill(used.begin() + static_cast<size_t>(b) * T + t0, used.begin() + static_cast<size_t>(b) * T + t1, 0);
       },
       [&](int b, int64_t p, int t) {
-        if (gradRast) rastGrad(p, t + 1);
         const float* g = gradOut + p * C;
         if (allZero(g, C)) return;
         float* s = G.data() + (static_cast<int64_t>(b) * T + t) * 3 * C;
@@ -942,9 +954,6 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
           s[C + c] += v * g[c];
           s[2 * C + c] += w * g[c];
         }
-      },
-      [&](int64_t p) {
-        if (gradRast) rastGrad(p, 0);
       },
       [&](int b) {
         if (Ba != B) return;
