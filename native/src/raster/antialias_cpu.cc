@@ -21,6 +21,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "../common/thread_pool.h"
 #include "texture_antialias.h"
 #include "validate_cpu.h"
@@ -194,6 +198,22 @@ PairRecord analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, 
 
 constexpr int kBand = 16;  // rows per band task
 
+#if defined(__AVX2__)
+/** The ids (element 3) of the 8 consecutive rast pixels at r, in pixel order. */
+inline __m256 ids8(const float* r) {
+  // shuffle: lane 0 = pixels (0, 0, 2, 2) | lane 1 = (1, 1, 3, 3), and 4..7 alike; then (0, 2, 4, 6 | 1, 3, 5, 7).
+  const __m256 a = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _MM_SHUFFLE(3, 3, 3, 3));
+  const __m256 b = _mm256_shuffle_ps(_mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24), _MM_SHUFFLE(3, 3, 3, 3));
+  const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_permutevar8x32_ps(even, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/** Bit j set iff the ids of pixel j at a and at b differ (the scalar !=), j = 0..7. */
+inline uint32_t diff8(const float* a, const float* b) {
+  return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(ids8(a), ids8(b), _CMP_NEQ_UQ)));
+}
+#endif
+
 /** Per-thread storage of a band task (reused across calls; contents unspecified on entry). */
 struct BandStorage {
   std::vector<PairRecord> rec;
@@ -240,17 +260,27 @@ struct Band {
     st.rec.resize(rows * W * 2);
     st.hDiff.assign(rows * words, 0);
     st.vDiff.assign(rows * words, 0);
-    // Difference masks (branch-free).
+    // Difference masks (branch-free; AVX2: 8 pixels per step, px a multiple of 8 so a step stays in one word).
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       uint64_t* hm = &st.hDiff[row(py) * words];
       uint64_t* vm = &st.vDiff[row(py) * words];
       const float* r = c.rast + 4 * pix(0, py);
-      if (py >= y0)
-        for (int px = 0; px + 1 < W; ++px)
+      if (py >= y0) {
+        int px = 0;
+#if defined(__AVX2__)
+        for (; px + 8 < W; px += 8)  // pixels px .. px + 8 are in the row
+          hm[px >> 6] |= static_cast<uint64_t>(diff8(r + 4 * px, r + 4 * px + 4)) << (px & 63);
+#endif
+        for (; px + 1 < W; ++px)
           hm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != r[4 * px + 7]) << (px & 63);
+      }
       if (py + 1 < H) {
         const float* u = r + 4 * static_cast<int64_t>(W);
-        for (int px = 0; px < W; ++px) vm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != u[4 * px + 3]) << (px & 63);
+        int px = 0;
+#if defined(__AVX2__)
+        for (; px + 8 <= W; px += 8) vm[px >> 6] |= static_cast<uint64_t>(diff8(r + 4 * px, u + 4 * px)) << (px & 63);
+#endif
+        for (; px < W; ++px) vm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != u[4 * px + 3]) << (px & 63);
       }
     }
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
