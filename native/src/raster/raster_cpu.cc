@@ -114,7 +114,7 @@ struct Scratch {
   std::vector<std::vector<int64_t>> tileStart, tileList;
   std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
   std::vector<float> fxTab, G;
-  std::vector<uint8_t> used;
+  std::vector<int32_t> rowOf;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
   std::vector<int32_t> cornerTri;  // the topology cornerStart / corner were built for (with cornerV vertices)
   int cornerV = -1;
@@ -130,8 +130,10 @@ Scratch& scratch() {
  * [T*k/K, T*(k+1)/K) of frame b and scans the frame's pixels in ascending order, adding each pixel of its triangles
  * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
  * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
- * are fewer frames than threads). fn(b, p, t) is called for every covered pixel p (global index) of triangle t
- * in the task's range; init(b, t0, t1) clears the sums of the range first.
+ * are fewer frames than threads). fn(b, p, t, next) is called for every covered pixel p (global index) of triangle t
+ * in the task's range; init(b, t0, t1) clears the sums of the range first. next is a counter of the task that
+ * starts at b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own
+ * range of rows [b*T + t0, b*T + t1).
  * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
  * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
  */
@@ -143,11 +145,12 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn
     const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
     const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
     init(b, t0, t1);
+    int64_t next = static_cast<int64_t>(b) * T + t0;
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
       const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
       if (t < t0 || t >= t1) continue;
-      fn(b, static_cast<int64_t>(b) * HW + p, t);
+      fn(b, static_cast<int64_t>(b) * HW + p, t, next);
     }
     if (K == 1) frameDone(b);
   });
@@ -768,7 +771,7 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
       [&](int b, int t0, int t1) {
         std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
       },
-      [&](int b, int64_t p, int t) {
+      [&](int b, int64_t p, int t, int64_t&) {
         const float* g = gradRast + 2 * p;
         if (allZero(g, 2)) return;
         const float* posB = pos + static_cast<int64_t>(b) * V * 4;
@@ -843,6 +846,8 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
 void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
                          const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast) {
   checkInterp(d, rast, attrTri, "interpolateBackward");
+  if (gradAttr && static_cast<int64_t>(d.batch) * d.numTriangles > 0x7fffffff)  // rows are numbered in int32
+    throw std::invalid_argument("interpolateBackward: too many triangles");
   withChannels(d.channels, [&](auto Cc) {
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
   const int C = Cc;
@@ -900,14 +905,15 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     });
   }
   if (!gradAttr) return;
-  // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order. Only the rows of triangles that
-  // receive a contribution are written (cleared on first use; `used` marks them); the gather below skips the
-  // others. Skipping them does not change any bit: their rows would be +0, and adding +0 to a sum that started at
-  // +0 never changes it (such a sum is never -0 in round-to-nearest).
+  // Per-corner sums G[row, k, c], each triangle's pixels in ascending order. Only triangles that receive a
+  // contribution get a row (rowOf[b, t], -1 = none), allotted in order of first use and cleared then, so that the
+  // rows in use are contiguous (a frame touches a few thousand of its triangles, scattered over the ids); the
+  // gather below skips the others. Skipping them does not change any bit: their rows would be +0, and adding +0
+  // to a sum that started at +0 never changes it (such a sum is never -0 in round-to-nearest).
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 3 * C);
-  std::vector<uint8_t>& used = scratch().used;
-  used.resize(static_cast<size_t>(B) * T);
+  std::vector<int32_t>& rowOf = scratch().rowOf;
+  rowOf.resize(static_cast<size_t>(B) * T);
   // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
   // ascending order for broadcast attributes.
   buildCorners(attrTri, T, Va);
@@ -923,11 +929,11 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       float* out = gradAttr + (ab * Va + v) * C;
       for (int c = 0; c < C; ++c) out[c] = 0.0f;
       for (int64_t b = bBegin; b < bEnd; ++b) {
-        const float* Gb = G.data() + b * static_cast<int64_t>(T) * 3 * C;
-        const uint8_t* usedB = used.data() + b * static_cast<int64_t>(T);
+        const int32_t* rowB = rowOf.data() + b * static_cast<int64_t>(T);
         for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
-          if (!usedB[corner[i] / 3]) continue;
-          const float* g = Gb + static_cast<int64_t>(corner[i]) * C;
+          const int32_t row = rowB[corner[i] / 3];
+          if (row < 0) continue;
+          const float* g = G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * C;
           for (int c = 0; c < C; ++c) out[c] += g[c];
         }
       }
@@ -937,17 +943,17 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   const bool gathered = sumPerTriangle(
       rast, B, HW, T,
       [&](int b, int t0, int t1) {
-        std::fill(used.begin() + static_cast<size_t>(b) * T + t0, used.begin() + static_cast<size_t>(b) * T + t1, 0);
+        std::fill(rowOf.begin() + static_cast<size_t>(b) * T + t0, rowOf.begin() + static_cast<size_t>(b) * T + t1, -1);
       },
-      [&](int b, int64_t p, int t) {
+      [&](int b, int64_t p, int t, int64_t& next) {
         const float* g = gradOut + p * C;
         if (allZero(g, C)) return;
-        float* s = G.data() + (static_cast<int64_t>(b) * T + t) * 3 * C;
-        uint8_t& u8 = used[static_cast<size_t>(b) * T + t];
-        if (!u8) {
-          std::fill(s, s + 3 * C, 0.0f);
-          u8 = 1;
+        int32_t& row = rowOf[static_cast<size_t>(b) * T + t];
+        if (row < 0) {
+          row = static_cast<int32_t>(next++);
+          std::fill(G.data() + static_cast<int64_t>(row) * 3 * C, G.data() + (static_cast<int64_t>(row) + 1) * 3 * C, 0.0f);
         }
+        float* s = G.data() + static_cast<int64_t>(row) * 3 * C;
         const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
         for (int c = 0; c < C; ++c) {
           s[c] += u * g[c];
