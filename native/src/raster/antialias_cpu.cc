@@ -107,12 +107,10 @@ std::atomic<uint8_t>* silhouetteMemo(int64_t n) {
  * Bit k set iff edge k of triangle t (frame b) passes the pair-independent tests of the pair analysis: all three
  * vertices in front of the camera (w > 0) and a silhouette edge (boundary, or the opposite vertex of the
  * neighbour, also with w > 0, strictly on the same side as the third vertex). The same expressions as in the
- * analysis, so the same outcome.
+ * analysis, so the same outcome. Split in an inline memo lookup and the computation out of line.
  */
-uint8_t silhouetteEdges(const Ctx& c, int64_t b, int t) {
+__attribute__((noinline)) uint8_t computeSilhouetteEdges(const Ctx& c, int64_t b, int t) {
   std::atomic<uint8_t>& memo = c.silhouette[b * c.d.numTriangles + t];
-  const uint8_t known = memo.load(std::memory_order_relaxed);
-  if (known) return known & 7;
   uint8_t mask = 0;
   for (int k = 0; k < 3; ++k) {
     const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3], ic = c.tri[3 * t + (k + 2) % 3];
@@ -132,6 +130,11 @@ uint8_t silhouetteEdges(const Ctx& c, int64_t b, int t) {
   return mask;
 }
 
+inline uint8_t silhouetteEdges(const Ctx& c, int64_t b, int t) {
+  const uint8_t known = c.silhouette[b * c.d.numTriangles + t].load(std::memory_order_relaxed);
+  return known ? known & 7 : computeSilhouetteEdges(c, b, t);
+}
+
 void validate(const Ctx& c) {
   const AntialiasDims& d = c.d;
   if (d.batch < 1 || d.height < 1 || d.width < 1 || d.channels < 1 || d.numVertices < 0 || d.numTriangles < 0)
@@ -149,21 +152,15 @@ void validate(const Ctx& c) {
     throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
 }
 
-/** Pass A for one pair (p0, p1) of frame b; cx0, cy0 = pixel0's integer centre. */
-PairRecord analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, int py, bool horiz) {
-  PairRecord r{};
-  r.tri = -1;
-  const float id0 = c.rast[4 * p0 + 3], id1 = c.rast[4 * p1 + 3];
-  if (id0 == id1) return r;
-  const bool f1 = id0 == 0.0f || (id1 != 0.0f && c.rast[4 * p1 + 2] < c.rast[4 * p0 + 2]);
-  const int t = static_cast<int>(f1 ? id1 : id0) - 1;
+/**
+ * The per-edge tests of analysePair for front triangle t with silhouette edges `edges` (non-zero); r.tri = -1 on
+ * entry. Out of line: most pairs (between two triangles of a smooth surface) never get here.
+ */
+__attribute__((noinline)) void analyseEdges(const Ctx& c, int64_t b, int t, uint8_t edges, bool f1, int px, int py,
+                                            bool horiz, PairRecord& r) {
   const double cx = f1 ? (horiz ? px + 1 : px) : px;
   const double cy = f1 ? (horiz ? py : py + 1) : py;
   const double step = f1 ? -1.0 : 1.0;
-  // Every test below is a pure filter on edge k (an edge is accepted iff all pass), so their order does not change
-  // the result; the pair-independent ones are memoised per triangle (silhouetteEdges).
-  const uint8_t edges = silhouetteEdges(c, b, t);
-  if (!edges) return r;
   for (int k = 0; k < 3; ++k) {
     if (!((edges >> k) & 1)) continue;
     const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3];
@@ -191,9 +188,22 @@ PairRecord analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, 
     r.tri = t;
     r.edge = static_cast<int8_t>(k);
     r.front1 = f1;
-    return r;
+    return;
   }
-  return r;
+}
+
+/** Pass A for one pair (p0, p1) of frame b (pixel0 at (px, py)) into r. */
+inline void analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, int py, bool horiz, PairRecord& r) {
+  r = PairRecord{};
+  r.tri = -1;
+  const float id0 = c.rast[4 * p0 + 3], id1 = c.rast[4 * p1 + 3];
+  if (id0 == id1) return;
+  const bool f1 = id0 == 0.0f || (id1 != 0.0f && c.rast[4 * p1 + 2] < c.rast[4 * p0 + 2]);
+  const int t = static_cast<int>(f1 ? id1 : id0) - 1;
+  // Every test of analyseEdges is a pure filter on edge k (an edge is accepted iff all pass), so their order does
+  // not change the result; the pair-independent ones are memoised per triangle (silhouetteEdges).
+  const uint8_t edges = silhouetteEdges(c, b, t);
+  if (edges) analyseEdges(c, b, t, edges, f1, px, py, horiz, r);
 }
 
 constexpr int kBand = 16;  // rows per band task
@@ -286,11 +296,11 @@ struct Band {
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       forBits(&st.hDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        at(py, px, 0) = analysePair(c, b, p, p + 1, px, py, true);
+        analysePair(c, b, p, p + 1, px, py, true, at(py, px, 0));
       });
       forBits(&st.vDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        at(py, px, 1) = analysePair(c, b, p, p + W, px, py, false);
+        analysePair(c, b, p, p + W, px, py, false, at(py, px, 1));
       });
     }
   }
