@@ -168,6 +168,7 @@ void buildCorners(const int32_t* tri, int T, int V) {
   if (sc.cornerV == V && sc.cornerTri.size() == n &&
       (n == 0 || std::memcmp(sc.cornerTri.data(), tri, n * sizeof(int32_t)) == 0))
     return;
+  sc.cornerV = -1;  // no valid table until the rebuild completes (an allocation may throw)
   std::vector<int32_t>& start = sc.cornerStart;
   std::vector<int32_t>& corner = sc.corner;
   start.assign(static_cast<size_t>(V) + 1, 0);
