@@ -21,8 +21,13 @@
 #include <string>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "../common/thread_pool.h"
 #include "texture_antialias.h"
+#include "validate_cpu.h"
 
 namespace p3d {
 namespace raster {
@@ -102,12 +107,10 @@ std::atomic<uint8_t>* silhouetteMemo(int64_t n) {
  * Bit k set iff edge k of triangle t (frame b) passes the pair-independent tests of the pair analysis: all three
  * vertices in front of the camera (w > 0) and a silhouette edge (boundary, or the opposite vertex of the
  * neighbour, also with w > 0, strictly on the same side as the third vertex). The same expressions as in the
- * analysis, so the same outcome.
+ * analysis, so the same outcome. Split in an inline memo lookup and the computation out of line.
  */
-uint8_t silhouetteEdges(const Ctx& c, int64_t b, int t) {
+__attribute__((noinline)) uint8_t computeSilhouetteEdges(const Ctx& c, int64_t b, int t) {
   std::atomic<uint8_t>& memo = c.silhouette[b * c.d.numTriangles + t];
-  const uint8_t known = memo.load(std::memory_order_relaxed);
-  if (known) return known & 7;
   uint8_t mask = 0;
   for (int k = 0; k < 3; ++k) {
     const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3], ic = c.tri[3 * t + (k + 2) % 3];
@@ -127,15 +130,17 @@ uint8_t silhouetteEdges(const Ctx& c, int64_t b, int t) {
   return mask;
 }
 
+inline uint8_t silhouetteEdges(const Ctx& c, int64_t b, int t) {
+  const uint8_t known = c.silhouette[b * c.d.numTriangles + t].load(std::memory_order_relaxed);
+  return known ? known & 7 : computeSilhouetteEdges(c, b, t);
+}
+
 void validate(const Ctx& c) {
   const AntialiasDims& d = c.d;
   if (d.batch < 1 || d.height < 1 || d.width < 1 || d.channels < 1 || d.numVertices < 0 || d.numTriangles < 0)
     throw std::invalid_argument("antialias: bad sizes");
   const int64_t T3 = static_cast<int64_t>(d.numTriangles) * 3;
-  bool triOk = true;
-  for (int64_t i = 0; i < T3; ++i)
-    triOk &= (c.tri[i] >= 0) & (c.tri[i] < d.numVertices) & (c.opp[i] >= -1) & (c.opp[i] < d.numVertices);
-  if (!triOk) {
+  if (!indicesInRange(c.tri, T3, 0, d.numVertices) || !indicesInRange(c.opp, T3, -1, d.numVertices)) {
     for (int64_t i = 0; i < T3; ++i) {
       if (c.tri[i] < 0 || c.tri[i] >= d.numVertices)
         throw std::invalid_argument("antialias: tri[" + std::to_string(i) + "] out of range");
@@ -143,39 +148,19 @@ void validate(const Ctx& c) {
         throw std::invalid_argument("antialias: opp[" + std::to_string(i) + "] out of range");
     }
   }
-  // Branch-free scan (vectorisable), in parallel chunks; every chunk writes its own flag.
-  constexpr int64_t kIdChunk = 16384;
-  const int64_t chunks = (c.N + kIdChunk - 1) / kIdChunk;
-  std::vector<uint8_t> ok(static_cast<size_t>(chunks), 1);
-  const float Tf = static_cast<float>(d.numTriangles);
-  forTasks(chunks, [&](int64_t k) {
-    const int64_t p1 = std::min(c.N, (k + 1) * kIdChunk);
-    bool good = true;
-    for (int64_t p = k * kIdChunk; p < p1; ++p) {
-      const float id = c.rast[4 * p + 3];
-      good &= (id == 0.0f) | ((id >= 1.0f) & (id <= Tf) & (id == std::floor(id)));
-    }
-    ok[k] = good;
-  });
-  for (uint8_t g : ok)
-    if (!g) throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
+  if (!idsValid(c.rast, c.N, d.numTriangles))
+    throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
 }
 
-/** Pass A for one pair (p0, p1) of frame b; cx0, cy0 = pixel0's integer centre. */
-PairRecord analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, int py, bool horiz) {
-  PairRecord r{};
-  r.tri = -1;
-  const float id0 = c.rast[4 * p0 + 3], id1 = c.rast[4 * p1 + 3];
-  if (id0 == id1) return r;
-  const bool f1 = id0 == 0.0f || (id1 != 0.0f && c.rast[4 * p1 + 2] < c.rast[4 * p0 + 2]);
-  const int t = static_cast<int>(f1 ? id1 : id0) - 1;
+/**
+ * The per-edge tests of analysePair for front triangle t with silhouette edges `edges` (non-zero); r.tri = -1 on
+ * entry. Out of line: most pairs (between two triangles of a smooth surface) never get here.
+ */
+__attribute__((noinline)) void analyseEdges(const Ctx& c, int64_t b, int t, uint8_t edges, bool f1, int px, int py,
+                                            bool horiz, PairRecord& r) {
   const double cx = f1 ? (horiz ? px + 1 : px) : px;
   const double cy = f1 ? (horiz ? py : py + 1) : py;
   const double step = f1 ? -1.0 : 1.0;
-  // Every test below is a pure filter on edge k (an edge is accepted iff all pass), so their order does not change
-  // the result; the pair-independent ones are memoised per triangle (silhouetteEdges).
-  const uint8_t edges = silhouetteEdges(c, b, t);
-  if (!edges) return r;
   for (int k = 0; k < 3; ++k) {
     if (!((edges >> k) & 1)) continue;
     const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3];
@@ -203,12 +188,41 @@ PairRecord analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, 
     r.tri = t;
     r.edge = static_cast<int8_t>(k);
     r.front1 = f1;
-    return r;
+    return;
   }
-  return r;
+}
+
+/** Pass A for one pair (p0, p1) of frame b (pixel0 at (px, py)) into r. */
+inline void analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px, int py, bool horiz, PairRecord& r) {
+  r = PairRecord{};
+  r.tri = -1;
+  const float id0 = c.rast[4 * p0 + 3], id1 = c.rast[4 * p1 + 3];
+  if (id0 == id1) return;
+  const bool f1 = id0 == 0.0f || (id1 != 0.0f && c.rast[4 * p1 + 2] < c.rast[4 * p0 + 2]);
+  const int t = static_cast<int>(f1 ? id1 : id0) - 1;
+  // Every test of analyseEdges is a pure filter on edge k (an edge is accepted iff all pass), so their order does
+  // not change the result; the pair-independent ones are memoised per triangle (silhouetteEdges).
+  const uint8_t edges = silhouetteEdges(c, b, t);
+  if (edges) analyseEdges(c, b, t, edges, f1, px, py, horiz, r);
 }
 
 constexpr int kBand = 16;  // rows per band task
+
+#if defined(__AVX2__)
+/** The ids (element 3) of the 8 consecutive rast pixels at r, in pixel order. */
+inline __m256 ids8(const float* r) {
+  // shuffle: lane 0 = pixels (0, 0, 2, 2) | lane 1 = (1, 1, 3, 3), and 4..7 alike; then (0, 2, 4, 6 | 1, 3, 5, 7).
+  const __m256 a = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _MM_SHUFFLE(3, 3, 3, 3));
+  const __m256 b = _mm256_shuffle_ps(_mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24), _MM_SHUFFLE(3, 3, 3, 3));
+  const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_permutevar8x32_ps(even, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/** Bit j set iff the ids of pixel j at a and at b differ (the scalar !=), j = 0..7. */
+inline uint32_t diff8(const float* a, const float* b) {
+  return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(ids8(a), ids8(b), _CMP_NEQ_UQ)));
+}
+#endif
 
 /** Per-thread storage of a band task (reused across calls; contents unspecified on entry). */
 struct BandStorage {
@@ -256,27 +270,37 @@ struct Band {
     st.rec.resize(rows * W * 2);
     st.hDiff.assign(rows * words, 0);
     st.vDiff.assign(rows * words, 0);
-    // Difference masks (branch-free).
+    // Difference masks (branch-free; AVX2: 8 pixels per step, px a multiple of 8 so a step stays in one word).
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       uint64_t* hm = &st.hDiff[row(py) * words];
       uint64_t* vm = &st.vDiff[row(py) * words];
       const float* r = c.rast + 4 * pix(0, py);
-      if (py >= y0)
-        for (int px = 0; px + 1 < W; ++px)
+      if (py >= y0) {
+        int px = 0;
+#if defined(__AVX2__)
+        for (; px + 8 < W; px += 8)  // pixels px .. px + 8 are in the row
+          hm[px >> 6] |= static_cast<uint64_t>(diff8(r + 4 * px, r + 4 * px + 4)) << (px & 63);
+#endif
+        for (; px + 1 < W; ++px)
           hm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != r[4 * px + 7]) << (px & 63);
+      }
       if (py + 1 < H) {
         const float* u = r + 4 * static_cast<int64_t>(W);
-        for (int px = 0; px < W; ++px) vm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != u[4 * px + 3]) << (px & 63);
+        int px = 0;
+#if defined(__AVX2__)
+        for (; px + 8 <= W; px += 8) vm[px >> 6] |= static_cast<uint64_t>(diff8(r + 4 * px, u + 4 * px)) << (px & 63);
+#endif
+        for (; px < W; ++px) vm[px >> 6] |= static_cast<uint64_t>(r[4 * px + 3] != u[4 * px + 3]) << (px & 63);
       }
     }
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       forBits(&st.hDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        at(py, px, 0) = analysePair(c, b, p, p + 1, px, py, true);
+        analysePair(c, b, p, p + 1, px, py, true, at(py, px, 0));
       });
       forBits(&st.vDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        at(py, px, 1) = analysePair(c, b, p, p + W, px, py, false);
+        analysePair(c, b, p, p + W, px, py, false, at(py, px, 1));
       });
     }
   }

@@ -35,6 +35,7 @@
 
 #include "../common/thread_pool.h"
 #include "raster.h"
+#include "validate_cpu.h"
 
 namespace p3d {
 namespace raster {
@@ -70,6 +71,7 @@ int64_t ceilDiv16(int64_t a) { return -floorDiv16(-a); }
 
 /** 0 for background, t + 1 for triangle t; throws on anything that is not an integer in [0, T]. */
 void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char* where) {
+  if (idsValid(rast, numPixels, numTriangles)) return;
   for (int64_t p = 0; p < numPixels; ++p) {
     const float id = rast[4 * p + 3];
     if (id == 0.0f) continue;
@@ -81,6 +83,7 @@ void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char
 }
 
 void checkTriangles(const int32_t* tri, int numTriangles, int numVertices, const char* where) {
+  if (indicesInRange(tri, 3 * static_cast<int64_t>(numTriangles), 0, numVertices)) return;
   for (int64_t i = 0; i < 3 * static_cast<int64_t>(numTriangles); ++i)
     if (tri[i] < 0 || tri[i] >= numVertices)
       throw std::invalid_argument(std::string(where) + ": triangle index " + std::to_string(tri[i]) + " at " +
@@ -111,8 +114,10 @@ struct Scratch {
   std::vector<std::vector<int64_t>> tileStart, tileList;
   std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
   std::vector<float> fxTab, G;
-  std::vector<uint8_t> used;
+  std::vector<int32_t> rowOf;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
+  std::vector<int32_t> cornerTri;  // the topology cornerStart / corner were built for (with cornerV vertices)
+  int cornerV = -1;
 };
 
 Scratch& scratch() {
@@ -125,40 +130,56 @@ Scratch& scratch() {
  * [T*k/K, T*(k+1)/K) of frame b and scans the frame's pixels in ascending order, adding each pixel of its triangles
  * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
  * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
- * are fewer frames than threads). fn(b, p, t) is called for every covered pixel p (global index) of triangle t
- * in the task's range; init(b, t0, t1) clears the sums of the range first; background(p) is called once for every
- * background pixel (by the frame's first task).
+ * are fewer frames than threads). fn(b, p, t, next) is called for every covered pixel p (global index) of triangle t
+ * in the task's range; init(b, t0, t1) clears the sums of the range first. next is a counter of the task that
+ * starts at b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own
+ * range of rows [b*T + t0, b*T + t1).
+ * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
+ * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
  */
-template <typename Init, typename Fn, typename Bg>
-void sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Bg&& background) {
+template <typename Init, typename Fn, typename Done>
+bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Done&& frameDone) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
     const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
     const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
     init(b, t0, t1);
+    int64_t next = static_cast<int64_t>(b) * T + t0;
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
       const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
-      if (t < 0) {
-        if (k == 0) background(static_cast<int64_t>(b) * HW + p);
-        continue;
-      }
       if (t < t0 || t >= t1) continue;
-      fn(b, static_cast<int64_t>(b) * HW + p, t);
+      fn(b, static_cast<int64_t>(b) * HW + p, t, next);
     }
+    if (K == 1) frameDone(b);
   });
+  return K == 1;
 }
 
-/** Vertex -> corner (3t + k) CSR, corners in ascending order. */
-void buildCorners(const int32_t* tri, int T, int V, std::vector<int32_t>& start, std::vector<int32_t>& corner) {
+/**
+ * Vertex -> corner (3t + k) CSR in the calling thread's scratch (cornerStart, corner), corners in ascending order.
+ * A tracker passes the same topology to every backward call, so the CSR of the last topology is kept and reused
+ * when tri and V are unchanged (a compare is far cheaper than the serial build).
+ */
+void buildCorners(const int32_t* tri, int T, int V) {
+  Scratch& sc = scratch();
+  const size_t n = 3 * static_cast<size_t>(T);
+  if (sc.cornerV == V && sc.cornerTri.size() == n &&
+      (n == 0 || std::memcmp(sc.cornerTri.data(), tri, n * sizeof(int32_t)) == 0))
+    return;
+  sc.cornerV = -1;  // no valid table until the rebuild completes (an allocation may throw)
+  std::vector<int32_t>& start = sc.cornerStart;
+  std::vector<int32_t>& corner = sc.corner;
   start.assign(static_cast<size_t>(V) + 1, 0);
-  corner.resize(3 * static_cast<size_t>(T));
-  for (int64_t c = 0; c < 3 * static_cast<int64_t>(T); ++c) ++start[tri[c] + 1];
+  corner.resize(n);
+  for (size_t c = 0; c < n; ++c) ++start[tri[c] + 1];
   for (int v = 0; v < V; ++v) start[v + 1] += start[v];
-  std::vector<int32_t>& cursor = scratch().cornerCursor;
+  std::vector<int32_t>& cursor = sc.cornerCursor;
   cursor.assign(start.begin(), start.end() - 1);
-  for (int64_t c = 0; c < 3 * static_cast<int64_t>(T); ++c) corner[cursor[tri[c]]++] = static_cast<int32_t>(c);
+  for (size_t c = 0; c < n; ++c) corner[cursor[tri[c]]++] = static_cast<int32_t>(c);
+  sc.cornerTri.assign(tri, tri + n);
+  sc.cornerV = V;
 }
 
 bool allZero(const float* g, int n) {
@@ -190,7 +211,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   int32_t* fixedY = sc.fixedY.data();
   uint8_t* flags = sc.flags.data();  // bit 0: finite, bit 1: behind (z < -w)
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
-  parallelFor(B * vChunks, [&](int64_t task) {
+  auto vertexTask = [&](int64_t task) {
     const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
     const int64_t v1 = std::min<int64_t>(V, v0 + kVertexChunk);
     for (int64_t v = v0; v < v1; ++v) {
@@ -205,7 +226,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         fixedX[i] = fixedY[i] = 0;
       }
     }
-  });
+  };
 
   // 2. Setup: two sub-triangle slots per (b, t). Each task also counts its sub-triangles per tile (binning, 3.).
   const size_t BT = static_cast<size_t>(B) * T;
@@ -222,7 +243,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   };
   sc.tileCount.resize(static_cast<size_t>(B * tChunks * numTiles));
   int64_t* tileCount = sc.tileCount.data();
-  parallelFor(B * tChunks, [&](int64_t task) {
+  auto setupTask = [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
     int64_t* count = tileCount + task * numTiles;
@@ -316,7 +337,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         emit(v0->X, v0->Y, v1->X, v1->Y, v2->X, v2->Y);
       }
     }
-  });
+  };
 
   // 3. Binning, per frame, in ascending (t, sub-triangle) order: the setup tasks' counts -> offsets in (tile,
   // task) order -> fill, parallel over the setup tasks (each tile list is in ascending t for any split).
@@ -326,7 +347,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   }
   std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
   std::vector<std::vector<int64_t>>& tileList = sc.tileList;
-  for (int64_t b = 0; b < B; ++b) {
+  auto binOffsets = [&](int64_t b) {
     std::vector<int64_t>& start = tileStart[b];
     start.resize(numTiles + 1);
     int64_t off = 0;
@@ -341,8 +362,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
     start[numTiles] = off;
     tileList[b].resize(off);
-  }
-  parallelFor(B * tChunks, [&](int64_t task) {
+  };
+  auto fillTask = [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
     int64_t* cursor = tileCount + task * numTiles;
@@ -352,7 +373,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       for (int k = 0; k < numSubs[slot]; ++k)
         forTiles(subs[2 * slot + k], [&](int64_t tile) { list[cursor[tile]++] = static_cast<int64_t>(2 * slot + k); });
     }
-  });
+  };
 
   // Pixel-centre NDC x of every column (the same float32 expression as pixelCentre), padded so that 8-wide
   // loads past the last column stay in bounds.
@@ -361,7 +382,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   for (int px = 0; px < W; ++px) fxTab[px] = pixelCentre(px, W);
 
   // 4. Tile raster + resolve.
-  parallelFor(B * numTiles, [&](int64_t task) {
+  auto tileTask = [&](int64_t task) {
     const int64_t b = task / numTiles, tile = task % numTiles;
     const int tx0 = static_cast<int>(tile % tilesX) * kTile, ty0 = static_cast<int>(tile / tilesX) * kTile;
     const int tx1 = std::min(W, tx0 + kTile) - 1, ty1 = std::min(H, ty0 + kTile) - 1;
@@ -375,6 +396,12 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     std::fill(winU, winU + kTile * kTile + 32, 0.0f);
     std::fill(winV, winV + kTile * kTile + 32, 0.0f);
     std::fill(winZ, winZ + kTile * kTile + 32, 0.0f);
+#if defined(__AVX2__)
+    // Lanes of the packed path for narrow triangles (below): pixel-centre NDC and tile slot of each packed pixel.
+    // Lanes past the packed count are evaluated but never used; zeroed once so that they hold defined values.
+    alignas(32) float laneFx[8] = {}, laneFy[8] = {};
+    int laneSlot[8];
+#endif
     const float* posB = pos + b * static_cast<int64_t>(V) * 4;
     const std::vector<int64_t>& list = tileList[b];
     for (int64_t li = tileStart[b][tile]; li < tileStart[b][tile + 1]; ++li) {
@@ -417,6 +444,71 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       for (int e = 0; e < 3; ++e)
         laneStep[e] = _mm256_mullo_epi32(laneIdx, _mm256_set1_epi32(static_cast<int32_t>(fits32 ? stepX[e] : 0)));
       const __m256i zero = _mm256_setzero_si256();
+      if (fits32 && x1 - x0 < 8) {
+        // Narrow triangle (most of a detailed mesh: a few pixels each): one 8-pixel group per row would leave most
+        // lanes idle, so the covered pixels of all its rows are packed into the lanes of as few groups as possible.
+        // Each lane evaluates the same float32 expressions as the row path for its own pixel (q*y included), so the
+        // values and keys are bit for bit the same; the lanes' keys are then merged one by one (the min of keys
+        // does not depend on the order).
+        const __m256 X0 = _mm256_set1_ps(x0c), X1 = _mm256_set1_ps(x1c), X2 = _mm256_set1_ps(x2c);
+        const __m256 Y0 = _mm256_set1_ps(y0c), Y1 = _mm256_set1_ps(y1c), Y2 = _mm256_set1_ps(y2c);
+        const __m256 Z0 = _mm256_set1_ps(z0c), Z1 = _mm256_set1_ps(z1c), Z2 = _mm256_set1_ps(z2c);
+        const __m256 W0 = _mm256_set1_ps(w0c), W1 = _mm256_set1_ps(w1c), W2 = _mm256_set1_ps(w2c);
+        int n = 0;
+        auto flush = [&] {
+          const __m256 fx = _mm256_load_ps(laneFx), fy = _mm256_load_ps(laneFy);
+          const __m256 q0x = _mm256_sub_ps(X0, _mm256_mul_ps(fx, W0));
+          const __m256 q1x = _mm256_sub_ps(X1, _mm256_mul_ps(fx, W1));
+          const __m256 q2x = _mm256_sub_ps(X2, _mm256_mul_ps(fx, W2));
+          const __m256 q0y = _mm256_sub_ps(Y0, _mm256_mul_ps(fy, W0));
+          const __m256 q1y = _mm256_sub_ps(Y1, _mm256_mul_ps(fy, W1));
+          const __m256 q2y = _mm256_sub_ps(Y2, _mm256_mul_ps(fy, W2));
+          const __m256 a0 = _mm256_sub_ps(_mm256_mul_ps(q1x, q2y), _mm256_mul_ps(q1y, q2x));
+          const __m256 a1 = _mm256_sub_ps(_mm256_mul_ps(q2x, q0y), _mm256_mul_ps(q2y, q0x));
+          const __m256 a2 = _mm256_sub_ps(_mm256_mul_ps(q0x, q1y), _mm256_mul_ps(q0y, q1x));
+          const __m256 num = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(Z0, a0), _mm256_mul_ps(Z1, a1)), _mm256_mul_ps(Z2, a2));
+          const __m256 den = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(W0, a0), _mm256_mul_ps(W1, a1)), _mm256_mul_ps(W2, a2));
+          const __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
+          alignas(32) float zw8[8], u8[8], v8[8];
+          _mm256_store_ps(zw8, _mm256_div_ps(num, den));
+          _mm256_store_ps(u8, _mm256_div_ps(a0, sum));
+          _mm256_store_ps(v8, _mm256_div_ps(a1, sum));
+          // Branch-free merge (selects, not jumps: whether a lane wins is close to random).
+          for (int j = 0; j < n; ++j) {
+            const uint64_t k = depthKey(zw8[j], triId);
+            const int pi = laneSlot[j];
+            const uint64_t old = key[pi];
+            const bool win = !(zw8[j] > 1.0f) && k < old;
+            key[pi] = win ? k : old;
+            winU[pi] = win ? u8[j] : winU[pi];
+            winV[pi] = win ? v8[j] : winV[pi];
+            winZ[pi] = win ? zw8[j] : winZ[pi];
+          }
+          n = 0;
+        };
+        const uint32_t widthMask = (2u << (x1 - x0)) - 1u;
+        for (int py = y0; py <= y1; ++py) {
+          const __m256i e0 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[0])), laneStep[0]);
+          const __m256i e1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[1])), laneStep[1]);
+          const __m256i e2 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int32_t>(Erow[2])), laneStep[2]);
+          for (int e = 0; e < 3; ++e) Erow[e] += 16 * dX[e];
+          const __m256i in = _mm256_and_si256(
+              _mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)), _mm256_cmpgt_epi32(e2, zero));
+          uint32_t mask = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in))) & widthMask;
+          if (!mask) continue;
+          const float fy = pixelCentre(py, H);
+          const int rowSlot = (py - ty0) * kTile + (x0 - tx0);
+          for (; mask; mask &= mask - 1) {
+            const int j = __builtin_ctz(mask);
+            laneFx[n] = fxTab[x0 + j];
+            laneFy[n] = fy;
+            laneSlot[n] = rowSlot + j;
+            if (++n == 8) flush();
+          }
+        }
+        if (n) flush();
+        continue;
+      }
 #endif
       for (int py = y0; py <= y1; ++py) {
         // Coverage of the row as a bit mask (edge functions stepped exactly: int32 lanes when fits32, else int64).
@@ -610,7 +702,28 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         out[3] = static_cast<float>(t + 1);
       }
     }
-  });
+  };
+
+  // Stage at a time (every stage split over B x chunks tasks), or, when there are enough frames to keep every
+  // thread busy, frame at a time: a task runs all stages of one frame back to back, so that the frame's vertices,
+  // sub-triangles and tile lists are still in cache when the next stage reads them (stage at a time, a batch's
+  // intermediate data outgrows the caches). The tasks do the same work in both schedules, so the results are
+  // identical.
+  if (B >= 2 * ThreadPool::instance().threadCount()) {
+    parallelFor(B, [&](int64_t b) {
+      for (int64_t c = 0; c < vChunks; ++c) vertexTask(b * vChunks + c);
+      for (int64_t c = 0; c < tChunks; ++c) setupTask(b * tChunks + c);
+      binOffsets(b);
+      for (int64_t c = 0; c < tChunks; ++c) fillTask(b * tChunks + c);
+      for (int64_t tile = 0; tile < numTiles; ++tile) tileTask(b * numTiles + tile);
+    });
+  } else {
+    parallelFor(B * vChunks, vertexTask);
+    parallelFor(B * tChunks, setupTask);
+    for (int64_t b = 0; b < B; ++b) binOffsets(b);
+    parallelFor(B * tChunks, fillTask);
+    parallelFor(B * numTiles, tileTask);
+  }
 }
 
 void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri, const float* rast,
@@ -623,32 +736,12 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   // Per-triangle-corner sums G[b, t, k, (x, y, w)], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 9);  // every entry is written below
-  sumPerTriangle(
-      rast, B, HW, T,
-      [&](int b, int t0, int t1) {
-        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
-      },
-      [&](int b, int64_t p, int t) {
-        const float* g = gradRast + 2 * p;
-        if (allZero(g, 2)) return;
-        const float* posB = pos + static_cast<int64_t>(b) * V * 4;
-        const int32_t* it = tri + 3 * static_cast<int64_t>(t);
-        const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
-        const int64_t local = p - b * HW;
-        const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
-        const Bary r = baryAt(p0, p1, p2, fx, fy);
-        float c[9];
-        rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
-        float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
-        for (int j = 0; j < 9; ++j) sum[j] += c[j];
-      },
-      [](int64_t) {});
-
-  std::vector<int32_t>& cStart = scratch().cornerStart;
-  std::vector<int32_t>& corner = scratch().corner;
-  buildCorners(tri, T, V, cStart, corner);
+  // Per vertex (gradPos[b, v]): its corners' sums in ascending corner order.
+  buildCorners(tri, T, V);
+  const std::vector<int32_t>& cStart = scratch().cornerStart;
+  const std::vector<int32_t>& corner = scratch().corner;
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
-  parallelFor(B * vChunks, [&](int64_t task) {
+  auto gatherTask = [&](int64_t task) {
     const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
     const int64_t v1 = std::min<int64_t>(V, v0 + kVertexChunk);
     const float* Gb = G.data() + b * static_cast<int64_t>(T) * 9;
@@ -673,7 +766,30 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         out[3] = gw;
       }
     }
-  });
+  };
+  const bool gathered = sumPerTriangle(
+      rast, B, HW, T,
+      [&](int b, int t0, int t1) {
+        std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
+      },
+      [&](int b, int64_t p, int t, int64_t&) {
+        const float* g = gradRast + 2 * p;
+        if (allZero(g, 2)) return;
+        const float* posB = pos + static_cast<int64_t>(b) * V * 4;
+        const int32_t* it = tri + 3 * static_cast<int64_t>(t);
+        const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
+        const int64_t local = p - b * HW;
+        const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
+        const Bary r = baryAt(p0, p1, p2, fx, fy);
+        float c[9];
+        rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
+        float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
+        for (int j = 0; j < 9; ++j) sum[j] += c[j];
+      },
+      [&](int b) {
+        for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
+      });
+  if (!gathered) parallelFor(B * vChunks, gatherTask);
 }
 
 namespace {
@@ -731,25 +847,17 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
 void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
                          const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast) {
   checkInterp(d, rast, attrTri, "interpolateBackward");
+  if (gradAttr && static_cast<int64_t>(d.batch) * d.numTriangles > 0x7fffffff)  // rows are numbered in int32
+    throw std::invalid_argument("interpolateBackward: too many triangles");
   withChannels(d.channels, [&](auto Cc) {
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
   const int C = Cc;
   const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = B * HW;
-  // gradRast of pixel p (triangle id = 0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]).
-  auto rastGrad = [&](int64_t p, int id) {
-    float du = 0.0f, dv = 0.0f;
-    if (id != 0) {
-      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
-      const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
-      const float* a0 = attr + (ab * Va + it[0]) * C;
-      const float* a1 = attr + (ab * Va + it[1]) * C;
-      const float* a2 = attr + (ab * Va + it[2]) * C;
-      const float* g = gradOut + p * C;
-      for (int c = 0; c < C; ++c) {
-        du += g[c] * (a0[c] - a2[c]);
-        dv += g[c] * (a1[c] - a2[c]);
-      }
-    }
+  // gradRast of pixel p (0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]), summed over the
+  // channels in order. Those sums are chains of dependent adds, so covered pixels are taken four at a time with
+  // their chains interleaved (every pixel's operations and their order are unchanged); a pass of its own over
+  // pixel chunks, so that it splits evenly over the threads.
+  auto store = [&](int64_t p, float du, float dv) {
     if (accumulateRast) {
       gradRast[2 * p] += du;
       gradRast[2 * p + 1] += dv;
@@ -758,53 +866,63 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       gradRast[2 * p + 1] = dv;
     }
   };
-  if (gradRast && !gradAttr) {
+  auto rastGradQuad = [&](const int64_t* q, int n) {
+    const float *a0[4], *a1[4], *a2[4], *g[4];
+    for (int k = 0; k < 4; ++k) {
+      const int64_t p = q[k < n ? k : 0];  // unused lanes repeat the first pixel; their results are dropped
+      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
+      const int32_t* it = attrTri + 3 * (static_cast<int64_t>(rast[4 * p + 3]) - 1);
+      a0[k] = attr + (ab * Va + it[0]) * C;
+      a1[k] = attr + (ab * Va + it[1]) * C;
+      a2[k] = attr + (ab * Va + it[2]) * C;
+      g[k] = gradOut + p * C;
+    }
+    float du[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int c = 0; c < C; ++c) {
+      for (int k = 0; k < 4; ++k) {
+        du[k] += g[k][c] * (a0[k][c] - a2[k][c]);
+        dv[k] += g[k][c] * (a1[k][c] - a2[k][c]);
+      }
+    }
+    for (int k = 0; k < n; ++k) store(q[k], du[k], dv[k]);
+  };
+  if (gradRast) {
     parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
       const int64_t p1 = std::min(N, (task + 1) * kPixelChunk);
-      for (int64_t p = task * kPixelChunk; p < p1; ++p) rastGrad(p, static_cast<int>(rast[4 * p + 3]));
+      int64_t q[4];
+      int n = 0;
+      for (int64_t p = task * kPixelChunk; p < p1; ++p) {
+        if (rast[4 * p + 3] == 0.0f) {
+          store(p, 0.0f, 0.0f);
+          continue;
+        }
+        q[n++] = p;
+        if (n == 4) {
+          rastGradQuad(q, 4);
+          n = 0;
+        }
+      }
+      if (n) rastGradQuad(q, n);
     });
   }
   if (!gradAttr) return;
-  // With both outputs, gradRast is computed in the same pass over the pixels (gradOut is read once).
-  // Per-corner sums G[b, t, k, c], each triangle's pixels in ascending order. Only the rows of triangles that
-  // receive a contribution are written (cleared on first use; `used` marks them); the gather below skips the
-  // others. Skipping them does not change any bit: their rows would be +0, and adding +0 to a sum that started at
-  // +0 never changes it (such a sum is never -0 in round-to-nearest).
+  // Per-corner sums G[row, k, c], each triangle's pixels in ascending order. Only triangles that receive a
+  // contribution get a row (rowOf[b, t], -1 = none), allotted in order of first use and cleared then, so that the
+  // rows in use are contiguous (a frame touches a few thousand of its triangles, scattered over the ids); the
+  // gather below skips the others. Skipping them does not change any bit: their rows would be +0, and adding +0
+  // to a sum that started at +0 never changes it (such a sum is never -0 in round-to-nearest).
   std::vector<float>& G = scratch().G;
   G.resize(static_cast<size_t>(B) * T * 3 * C);
-  std::vector<uint8_t>& used = scratch().used;
-  used.resize(static_cast<size_t>(B) * T);
-  sumPerTriangle(
-      rast, B, HW, T,
-      [&](int b, int t0, int t1) {
-        std::fill(used.begin() + static_cast<size_t>(b) * T + t0, used.begin() + static_cast<size_t>(b) * T + t1, 0);
-      },
-      [&](int b, int64_t p, int t) {
-        if (gradRast) rastGrad(p, t + 1);
-        const float* g = gradOut + p * C;
-        if (allZero(g, C)) return;
-        float* s = G.data() + (static_cast<int64_t>(b) * T + t) * 3 * C;
-        uint8_t& u8 = used[static_cast<size_t>(b) * T + t];
-        if (!u8) {
-          std::fill(s, s + 3 * C, 0.0f);
-          u8 = 1;
-        }
-        const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
-        for (int c = 0; c < C; ++c) {
-          s[c] += u * g[c];
-          s[C + c] += v * g[c];
-          s[2 * C + c] += w * g[c];
-        }
-      },
-      [&](int64_t p) {
-        if (gradRast) rastGrad(p, 0);
-      });
-  std::vector<int32_t>& cStart = scratch().cornerStart;
-  std::vector<int32_t>& corner = scratch().corner;
-  buildCorners(attrTri, T, Va, cStart, corner);
+  std::vector<int32_t>& rowOf = scratch().rowOf;
+  rowOf.resize(static_cast<size_t>(B) * T);
+  // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
+  // ascending order for broadcast attributes.
+  buildCorners(attrTri, T, Va);
+  const std::vector<int32_t>& cStart = scratch().cornerStart;
+  const std::vector<int32_t>& corner = scratch().corner;
   const int Ba = d.attrBatch;
   const int64_t vChunks = ceilDivPos(Va, kVertexChunk);
-  parallelFor(Ba * vChunks, [&](int64_t task) {
+  auto gatherTask = [&](int64_t task) {
     const int64_t ab = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
     const int64_t v1 = std::min<int64_t>(Va, v0 + kVertexChunk);
     const int64_t bBegin = Ba == 1 ? 0 : ab, bEnd = Ba == 1 ? B : ab + 1;
@@ -812,16 +930,43 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       float* out = gradAttr + (ab * Va + v) * C;
       for (int c = 0; c < C; ++c) out[c] = 0.0f;
       for (int64_t b = bBegin; b < bEnd; ++b) {
-        const float* Gb = G.data() + b * static_cast<int64_t>(T) * 3 * C;
-        const uint8_t* usedB = used.data() + b * static_cast<int64_t>(T);
+        const int32_t* rowB = rowOf.data() + b * static_cast<int64_t>(T);
         for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
-          if (!usedB[corner[i] / 3]) continue;
-          const float* g = Gb + static_cast<int64_t>(corner[i]) * C;
+          const int32_t row = rowB[corner[i] / 3];
+          if (row < 0) continue;
+          const float* g = G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * C;
           for (int c = 0; c < C; ++c) out[c] += g[c];
         }
       }
     }
-  });
+  };
+  // Per-frame attributes (Ba == B) are reduced frame by frame as soon as a frame's sums are complete.
+  const bool gathered = sumPerTriangle(
+      rast, B, HW, T,
+      [&](int b, int t0, int t1) {
+        std::fill(rowOf.begin() + static_cast<size_t>(b) * T + t0, rowOf.begin() + static_cast<size_t>(b) * T + t1, -1);
+      },
+      [&](int b, int64_t p, int t, int64_t& next) {
+        const float* g = gradOut + p * C;
+        if (allZero(g, C)) return;
+        int32_t& row = rowOf[static_cast<size_t>(b) * T + t];
+        if (row < 0) {
+          row = static_cast<int32_t>(next++);
+          std::fill(G.data() + static_cast<int64_t>(row) * 3 * C, G.data() + (static_cast<int64_t>(row) + 1) * 3 * C, 0.0f);
+        }
+        float* s = G.data() + static_cast<int64_t>(row) * 3 * C;
+        const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
+        for (int c = 0; c < C; ++c) {
+          s[c] += u * g[c];
+          s[C + c] += v * g[c];
+          s[2 * C + c] += w * g[c];
+        }
+      },
+      [&](int b) {
+        if (Ba != B) return;
+        for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
+      });
+  if (!gathered || Ba != B) parallelFor(Ba * vChunks, gatherTask);
   });
 }
 

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "../common/thread_pool.h"
 #include "texture_antialias.h"
 
@@ -84,15 +88,77 @@ void blockFootprints(const TextureDims& d, const float* tex, const float* uv, in
   }
 }
 
+#if defined(__AVX2__)
+#define P3D_INLINE inline __attribute__((always_inline))
+
+/**
+ * wrapIndex of 4 integer-valued lanes, for the cases that need no fmod (the same values): in range; wrap: one
+ * period below or above (fmod is exact there: x + n, x - n); clamp: min(n - 1, max(0, x)). Lanes of other cases
+ * are cleared in ok.
+ */
+P3D_INLINE __m256d wrapIndex4(__m256d x, int n, bool wrap, __m256d& ok) {
+  const __m256d N = _mm256_set1_pd(static_cast<double>(n)), zero = _mm256_setzero_pd();
+  if (!wrap) return _mm256_min_pd(_mm256_max_pd(x, zero), _mm256_set1_pd(static_cast<double>(n - 1)));
+  const __m256d below = _mm256_and_pd(_mm256_cmp_pd(x, zero, _CMP_LT_OQ), _mm256_cmp_pd(x, _mm256_sub_pd(zero, N), _CMP_GE_OQ));
+  const __m256d above = _mm256_and_pd(_mm256_cmp_pd(x, N, _CMP_GE_OQ), _mm256_cmp_pd(x, _mm256_add_pd(N, N), _CMP_LT_OQ));
+  const __m256d inRange = _mm256_and_pd(_mm256_cmp_pd(x, zero, _CMP_GE_OQ), _mm256_cmp_pd(x, N, _CMP_LT_OQ));
+  ok = _mm256_and_pd(ok, _mm256_or_pd(inRange, _mm256_or_pd(below, above)));
+  return _mm256_blendv_pd(_mm256_blendv_pd(x, _mm256_add_pd(x, N), below), _mm256_sub_pd(x, N), above);
+}
+
+/**
+ * Bilinear footprints of the 4 uv pairs at uv[0..7] in AVX2 lanes, for one-channel textures: the same float64
+ * operations per lane as footprint() (no FMA), the 4 texel values (t00, t10, t01, t11, as float64) gathered.
+ * False when a lane needs the scalar path (a non-finite uv, or wrapping by more than one period).
+ */
+struct Sample4 {
+  __m256d fs, ft, t00, t10, t01, t11;
+};
+
+P3D_INLINE bool sample4(const TextureDims& d, const float* tex, const float* uv, Sample4& r) {
+  const __m256 uv8 = _mm256_loadu_ps(uv);  // u0 v0 u1 v1 u2 v2 u3 v3
+  const __m128 lo = _mm256_castps256_ps128(uv8), hi = _mm256_extractf128_ps(uv8, 1);
+  const __m128 u = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), v = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+  // x - x is 0 exactly for finite x (NaN for NaN and infinities).
+  const __m128 finite = _mm_and_ps(_mm_cmp_ps(_mm_sub_ps(u, u), _mm_setzero_ps(), _CMP_EQ_OQ),
+                                   _mm_cmp_ps(_mm_sub_ps(v, v), _mm_setzero_ps(), _CMP_EQ_OQ));
+  if (_mm_movemask_ps(finite) != 0xF) return false;
+  const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0);
+  const __m256d s = _mm256_sub_pd(_mm256_mul_pd(_mm256_cvtps_pd(u), _mm256_set1_pd(static_cast<double>(d.texWidth))), half);
+  const __m256d t = _mm256_sub_pd(_mm256_mul_pd(_mm256_cvtps_pd(v), _mm256_set1_pd(static_cast<double>(d.texHeight))), half);
+  const __m256d i0 = _mm256_floor_pd(s), j0 = _mm256_floor_pd(t);
+  __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+  const __m256d ia = wrapIndex4(i0, d.texWidth, d.wrap, ok), ib = wrapIndex4(_mm256_add_pd(i0, one), d.texWidth, d.wrap, ok);
+  const __m256d ja = wrapIndex4(j0, d.texHeight, d.wrap, ok), jb = wrapIndex4(_mm256_add_pd(j0, one), d.texHeight, d.wrap, ok);
+  if (_mm256_movemask_pd(ok) != 0xF) return false;
+  r.fs = _mm256_sub_pd(s, i0);
+  r.ft = _mm256_sub_pd(t, j0);
+  // Texel offsets row * W + column, exact in int32 (the caller checks that the texture has fewer than 2^31 texels).
+  const __m128i Wi = _mm_set1_epi32(d.texWidth);
+  const __m128i ca = _mm256_cvttpd_epi32(ia), cb = _mm256_cvttpd_epi32(ib);
+  const __m128i ra = _mm_mullo_epi32(_mm256_cvttpd_epi32(ja), Wi), rb = _mm_mullo_epi32(_mm256_cvttpd_epi32(jb), Wi);
+  r.t00 = _mm256_cvtps_pd(_mm_i32gather_ps(tex, _mm_add_epi32(ra, ca), 4));
+  r.t10 = _mm256_cvtps_pd(_mm_i32gather_ps(tex, _mm_add_epi32(ra, cb), 4));
+  r.t01 = _mm256_cvtps_pd(_mm_i32gather_ps(tex, _mm_add_epi32(rb, ca), 4));
+  r.t11 = _mm256_cvtps_pd(_mm_i32gather_ps(tex, _mm_add_epi32(rb, cb), 4));
+  return true;
+}
+
+/** Whether the one-channel AVX2 paths apply (texel offsets fit in int32). */
+bool oneChannelVector(const TextureDims& d) {
+  return d.channels == 1 && static_cast<int64_t>(d.texHeight) * d.texWidth < (int64_t{1} << 31);
+}
+#endif
+
 void textureForward(const TextureDims& d, const float* tex, const float* uv, float* out) {
   checkDims(d);
   const int C = d.channels;
   const int64_t W = d.texWidth;
-  forTasks((d.count + kChunk - 1) / kChunk, [&](int64_t task) {
-    const int64_t p1 = std::min(d.count, (task + 1) * kChunk);
+  // Pixels [q0, q1), scalar, in blocks (footprints first, their texels prefetched).
+  auto scalarRange = [&](int64_t q0, int64_t q1) {
     Footprint fb[kBlock];
-    for (int64_t q = task * kChunk; q < p1; q += kBlock) {
-      const int n = static_cast<int>(std::min<int64_t>(kBlock, p1 - q));
+    for (int64_t q = q0; q < q1; q += kBlock) {
+      const int n = static_cast<int>(std::min<int64_t>(kBlock, q1 - q));
       blockFootprints(d, tex, uv, q, n, fb);
       for (int i = 0; i < n; ++i) {
         const int64_t p = q + i;
@@ -111,6 +177,32 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
           o[c] = static_cast<float>(w00 * t00[c] + w10 * t10[c] + w01 * t01[c] + w11 * t11[c]);
       }
     }
+  };
+  forTasks((d.count + kChunk - 1) / kChunk, [&](int64_t task) {
+    const int64_t p1 = std::min(d.count, (task + 1) * kChunk);
+    int64_t q = task * kChunk;
+#if defined(__AVX2__)
+    // One channel, 4 pixels at a time: the expressions of the scalar path, lane by lane (texel gathers instead of
+    // prefetches); a group with a lane the vector path does not cover takes the scalar path.
+    if (oneChannelVector(d)) {
+      const __m256d one = _mm256_set1_pd(1.0);
+      for (; q + 4 <= p1; q += 4) {
+        Sample4 r;
+        if (!sample4(d, tex, uv + 2 * q, r)) {
+          scalarRange(q, q + 4);
+          continue;
+        }
+        const __m256d omf = _mm256_sub_pd(one, r.fs), omt = _mm256_sub_pd(one, r.ft);
+        const __m256d w00 = _mm256_mul_pd(omf, omt), w10 = _mm256_mul_pd(r.fs, omt);
+        const __m256d w01 = _mm256_mul_pd(omf, r.ft), w11 = _mm256_mul_pd(r.fs, r.ft);
+        const __m256d o = _mm256_add_pd(
+            _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(w00, r.t00), _mm256_mul_pd(w10, r.t10)), _mm256_mul_pd(w01, r.t01)),
+            _mm256_mul_pd(w11, r.t11));
+        _mm_storeu_ps(out + q, _mm256_cvtpd_ps(o));
+      }
+    }
+#endif
+    scalarRange(q, p1);
   });
 }
 
@@ -120,39 +212,74 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
   const int C = d.channels;
   const int64_t W = d.texWidth, H = d.texHeight;
   if (gradUv) {
+    // Pixels [q0, q1), scalar, in blocks (footprints first, their texels prefetched).
+    auto scalarRange = [&](int64_t q0, int64_t q1) {
+      Footprint fb[kBlock];
+      for (int64_t q = q0; q < q1; q += kBlock) {
+        const int n = static_cast<int>(std::min<int64_t>(kBlock, q1 - q));
+        blockFootprints(d, tex, uv, q, n, fb);
+        for (int i = 0; i < n; ++i) {
+          const int64_t p = q + i;
+          const Footprint& f = fb[i];
+          double gu = 0, gv = 0;
+          if (f.valid) {
+            const float* t00 = tex + (f.ja * W + f.ia) * C;
+            const float* t10 = tex + (f.ja * W + f.ib) * C;
+            const float* t01 = tex + (f.jb * W + f.ia) * C;
+            const float* t11 = tex + (f.jb * W + f.ib) * C;
+            const float* g = gradOut + p * C;
+            for (int c = 0; c < C; ++c) {
+              const double dc = g[c];
+              gu += dc * ((1 - f.ft) * (static_cast<double>(t10[c]) - t00[c]) + f.ft * (static_cast<double>(t11[c]) - t01[c]));
+              gv += dc * ((1 - f.fs) * (static_cast<double>(t01[c]) - t00[c]) + f.fs * (static_cast<double>(t11[c]) - t10[c]));
+            }
+            gu *= static_cast<double>(W);
+            gv *= static_cast<double>(H);
+          }
+          if (accumulateUv) {
+            gradUv[2 * p] += static_cast<float>(gu);
+            gradUv[2 * p + 1] += static_cast<float>(gv);
+          } else {
+            gradUv[2 * p] = static_cast<float>(gu);
+            gradUv[2 * p + 1] = static_cast<float>(gv);
+          }
+        }
+      }
+    };
     forTasks((d.count + kChunk - 1) / kChunk, [&](int64_t task) {
       const int64_t p1 = std::min(d.count, (task + 1) * kChunk);
-      Footprint fb[kBlock];
-      for (int64_t q = task * kChunk; q < p1; q += kBlock) {
-      const int n = static_cast<int>(std::min<int64_t>(kBlock, p1 - q));
-      blockFootprints(d, tex, uv, q, n, fb);
-      for (int i = 0; i < n; ++i) {
-        const int64_t p = q + i;
-        const Footprint& f = fb[i];
-        double gu = 0, gv = 0;
-        if (f.valid) {
-          const float* t00 = tex + (f.ja * W + f.ia) * C;
-          const float* t10 = tex + (f.ja * W + f.ib) * C;
-          const float* t01 = tex + (f.jb * W + f.ia) * C;
-          const float* t11 = tex + (f.jb * W + f.ib) * C;
-          const float* g = gradOut + p * C;
-          for (int c = 0; c < C; ++c) {
-            const double dc = g[c];
-            gu += dc * ((1 - f.ft) * (static_cast<double>(t10[c]) - t00[c]) + f.ft * (static_cast<double>(t11[c]) - t01[c]));
-            gv += dc * ((1 - f.fs) * (static_cast<double>(t01[c]) - t00[c]) + f.fs * (static_cast<double>(t11[c]) - t10[c]));
+      int64_t q = task * kChunk;
+#if defined(__AVX2__)
+      // One channel, 4 pixels at a time: the expressions of the scalar path, lane by lane (gu and gv start at +0
+      // there, so the + 0 is kept: it turns -0 into +0); a group with a lane the vector path does not cover takes
+      // the scalar path.
+      if (oneChannelVector(d)) {
+        const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+        const __m256d Wd = _mm256_set1_pd(static_cast<double>(W)), Hd = _mm256_set1_pd(static_cast<double>(H));
+        for (; q + 4 <= p1; q += 4) {
+          Sample4 r;
+          if (!sample4(d, tex, uv + 2 * q, r)) {
+            scalarRange(q, q + 4);
+            continue;
           }
-          gu *= static_cast<double>(W);
-          gv *= static_cast<double>(H);
-        }
-        if (accumulateUv) {
-          gradUv[2 * p] += static_cast<float>(gu);
-          gradUv[2 * p + 1] += static_cast<float>(gv);
-        } else {
-          gradUv[2 * p] = static_cast<float>(gu);
-          gradUv[2 * p + 1] = static_cast<float>(gv);
+          const __m256d dc = _mm256_cvtps_pd(_mm_loadu_ps(gradOut + q));
+          const __m256d omf = _mm256_sub_pd(one, r.fs), omt = _mm256_sub_pd(one, r.ft);
+          const __m256d su = _mm256_add_pd(_mm256_mul_pd(omt, _mm256_sub_pd(r.t10, r.t00)), _mm256_mul_pd(r.ft, _mm256_sub_pd(r.t11, r.t01)));
+          const __m256d sv = _mm256_add_pd(_mm256_mul_pd(omf, _mm256_sub_pd(r.t01, r.t00)), _mm256_mul_pd(r.fs, _mm256_sub_pd(r.t11, r.t10)));
+          const __m128 gu = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_add_pd(zero, _mm256_mul_pd(dc, su)), Wd));
+          const __m128 gv = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_add_pd(zero, _mm256_mul_pd(dc, sv)), Hd));
+          __m128 lo = _mm_unpacklo_ps(gu, gv), hi = _mm_unpackhi_ps(gu, gv);  // (gu, gv) pairs of pixels 0-1, 2-3
+          float* o = gradUv + 2 * q;
+          if (accumulateUv) {
+            lo = _mm_add_ps(_mm_loadu_ps(o), lo);
+            hi = _mm_add_ps(_mm_loadu_ps(o + 4), hi);
+          }
+          _mm_storeu_ps(o, lo);
+          _mm_storeu_ps(o + 4, hi);
         }
       }
-      }
+#endif
+      scalarRange(q, p1);
     });
   }
   if (gradTex) {
