@@ -68,10 +68,10 @@
 //   into __host__ __device__ headers next to raster_math.h, used by both, would remove that.
 // - Speed (measured on the H200, whole calls, batch 16 at 256x256, gpu_parity's timing lines; BENCHMARKS.md):
 //   every call uploads its host inputs and downloads its outputs (the API takes host typed arrays), and at these
-//   sizes those copies cost more than the kernels, so each op is slower than the CPU's (e.g. antialias 7.7 ms
-//   against 1.3 ms). Bitwise parity with the CPU's sequential float sums makes one thread sum each segment in
+//   sizes those copies cost more than the kernels, so most ops are slower than the CPU's (e.g. antialias 4.1 ms
+//   against 0.8 ms on 16 cores). Bitwise parity with the CPU's sequential float sums makes one thread sum each segment in
 //   pixel order: a texel shared by most pixels (uv = 0 of every background pixel) is a sum of a million terms
-//   on one thread, 218 ms for texture backward into a 17 x 13 texture (427 ms before the terms were split out).
+//   on one thread, 220 ms for texture backward into a 17 x 13 texture (427 ms before the terms were split out).
 //   The tracker never asks for texture gradients. Next steps: keep rast, pos and the gradients resident on the
 //   device between ops (an API of device tensors), and a warp-cooperative ordered sum for hot segments.
 #ifdef P3D_CUDA_EMULATION
