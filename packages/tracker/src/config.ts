@@ -45,6 +45,8 @@ export interface TrackerConfig {
   dist_uv: number;
   occ_filter: boolean;
   stricter_uv_mask: boolean;
+  /** Decode the UV and normal PNGs at their bins' centres, (png + 0.5)/255, instead of png/255 (data/reader.ts; a deviation, off by default). */
+  png_bin_centres: boolean;
 
   normal_super: number;
   normal_l2: boolean;

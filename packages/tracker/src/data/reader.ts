@@ -9,6 +9,9 @@
 //   rgb      = crop / 255, resized bicubic to S;
 //   normals  = 2 png/255 - 1 of the normal PNG resized bicubic (Pillow, 8-bit) to S;
 //   uv       = png/255 (R, G) of the UV PNG resized bicubic to S, set to 0 where masks.uv is 0 (spec 6);
+//   with `png_bin_centres` (off by default, a deviation from the original) both decode at the centre of
+//   the byte's bin, (png + 0.5)/255: the networks' PNGs truncate (byte = floor(255 c), spec 3.4), so png/255
+//   is low by half a step on average (-0.5/255 in UV, -1/255 in the normals);
 //   seg      = seg_og resized NEAREST to S, and the masks of SEG_MASKS from it;
 //   landmarks = lmk98 * S, valid where x + y != 0.
 // uv / normals are null when their folder is absent (landmark-and-silhouette tracking).
@@ -169,7 +172,7 @@ async function decodeImage(file: string, channels: 1 | 3): Promise<Uint8Array> {
  * Opens PREPROCESSED_DATA/VID for tracking at config.size. Throws PreprocessedDataError (naming the file or
  * folder) for a layout the tracker cannot use.
  */
-export async function openPreprocessed(dir: string, config: Pick<TrackerConfig, 'size' | 'ignore_mica'>, options: OpenOptions = {}): Promise<PreprocessedSequence> {
+export async function openPreprocessed(dir: string, config: Pick<TrackerConfig, 'size' | 'ignore_mica'> & Partial<Pick<TrackerConfig, 'png_bin_centres'>>, options: OpenOptions = {}): Promise<PreprocessedSequence> {
   const layout = new PreprocessedLayout(dir);
   const S = config.size;
   if (!Number.isInteger(S) || S < 1 || S > 4096) throw new PreprocessedDataError(`size: expected an integer render size in [1, 4096], got ${S}`);
@@ -194,6 +197,8 @@ export async function openPreprocessed(dir: string, config: Pick<TrackerConfig, 
   const maxFrames = options.maxFrames ?? MAX_TRACKED_FRAMES;
   const numFrames = Math.min(numCrops, maxFrames);
 
+  // png/255 (the original) or the bin centre (png + 0.5)/255 of the truncating encoder.
+  const binOffset = config.png_bin_centres ? 0.5 : 0;
   const frame = async (index: number): Promise<FrameData> => {
     if (!Number.isInteger(index) || index < 0 || index >= numFrames) {
       throw new RangeError(`${dir}: frame ${index} out of range [0, ${numFrames})`);
@@ -224,14 +229,14 @@ export async function openPreprocessed(dir: string, config: Pick<TrackerConfig, 
       uv = new Float32Array(P * 2);
       for (let p = 0; p < P; p++) {
         if (!masks.uv[p]) continue;
-        uv[2 * p] = uv8[3 * p] / 255;
-        uv[2 * p + 1] = uv8[3 * p + 1] / 255;
+        uv[2 * p] = (uv8[3 * p] + binOffset) / 255;
+        uv[2 * p + 1] = (uv8[3 * p + 1] + binOffset) / 255;
       }
     }
     let nrm: Float32Array | null = null;
     if (n8) {
       nrm = new Float32Array(P * 3);
-      for (let i = 0; i < P * 3; i++) nrm[i] = (2 * n8[i]) / 255 - 1;
+      for (let i = 0; i < P * 3; i++) nrm[i] = (2 * (n8[i] + binOffset)) / 255 - 1;
     }
     const landmarks98 = new Float32Array(WFLW_LANDMARKS * 2);
     const landmarkValid = new Uint8Array(WFLW_LANDMARKS);

@@ -2,11 +2,11 @@
 // preprocessed data. 'none' is exact. Every perturbation is drawn from its own stream (random.ts) keyed by the
 // seed and the frame, so a level changes only the files it is about:
 //
-// | level     | landmarks (px at S, per axis) | UV (png units [0,1])        | normals (angle)            | segmentation (crop px) |
-// |-----------|-------------------------------|-----------------------------|----------------------------|------------------------|
-// | none      | 0                             | 0                           | 0                          | 0                      |
-// | realistic | sigma 1.0                     | pixel sigma 0.002 + LF 0.004| pixel 3 deg + LF 2 deg     | erode or dilate 2      |
-// | heavy     | sigma 3.0                     | pixel sigma 0.006 + LF 0.012| pixel 8 deg + LF 6 deg     | erode or dilate 6      |
+// | level     | landmarks (px at S, per axis) | UV (png units [0,1])        | normals (angle)            | segmentation (crop px) | MICA identity (sigma) |
+// |-----------|-------------------------------|-----------------------------|----------------------------|------------------------|-----------------------|
+// | none      | 0                             | 0                           | 0                          | 0                      | 0                     |
+// | realistic | sigma 1.0                     | pixel sigma 0.002 + LF 0.004| pixel 3 deg + LF 2 deg     | erode or dilate 2      | 0.3 + 0.1 per image   |
+// | heavy     | sigma 3.0                     | pixel sigma 0.006 + LF 0.012| pixel 8 deg + LF 6 deg     | erode or dilate 6      | 0.6 + 0.2 per image   |
 //
 // "pixel" noise is i.i.d. Gaussian per pixel and channel; "LF" (low frequency) is a smooth field per channel:
 // Gaussian values on a 6x6 grid over the crop, bilinearly interpolated, with that sigma. UV noise is added
@@ -16,6 +16,11 @@
 // dilates (background pixels next to the head take a neighbour's class) or erodes (head pixels next to the
 // background become background), by the given number of 4-neighbour steps. Class boundaries inside the head
 // are not moved. Landmark noise is Gaussian on the stored coordinates, all 98 points (pupils included).
+// MICA identity noise (mica/*/identity.npy, the tracker's shape prior): the first 50 shape coefficients (the
+// ones the identity uses) get one error per subject with the first sigma (MICA's systematic error for a
+// person) plus one per MICA image with the second; on the built-in head a sigma of 0.3 on 50 coefficients is
+// about 0.86 mm mean face-vertex error of the neutral head (MICA reports about 1.1 mm mean on NoW, against
+// scans), 0.6 about 1.7 mm.
 import { SEG_CLASS } from '@pixel3dmm/formats';
 import { Rng, STREAM } from './random.js';
 import type { SyntheticMaps } from './render.js';
@@ -34,12 +39,15 @@ export interface NoiseSpec {
   normalLowFrequencyDeg: number;
   /** Segmentation outline shift, crop pixels (erode or dilate, chosen per frame). */
   segmentationPx: number;
+  /** MICA identity error (shape coefficients): per subject, and per MICA image on top. */
+  micaSubject: number;
+  micaImage: number;
 }
 
 export const NOISE_SPECS: Readonly<Record<NoiseLevel, Readonly<NoiseSpec>>> = {
-  none: { landmarkPx: 0, uvPixel: 0, uvLowFrequency: 0, normalPixelDeg: 0, normalLowFrequencyDeg: 0, segmentationPx: 0 },
-  realistic: { landmarkPx: 1, uvPixel: 0.002, uvLowFrequency: 0.004, normalPixelDeg: 3, normalLowFrequencyDeg: 2, segmentationPx: 2 },
-  heavy: { landmarkPx: 3, uvPixel: 0.006, uvLowFrequency: 0.012, normalPixelDeg: 8, normalLowFrequencyDeg: 6, segmentationPx: 6 },
+  none: { landmarkPx: 0, uvPixel: 0, uvLowFrequency: 0, normalPixelDeg: 0, normalLowFrequencyDeg: 0, segmentationPx: 0, micaSubject: 0, micaImage: 0 },
+  realistic: { landmarkPx: 1, uvPixel: 0.002, uvLowFrequency: 0.004, normalPixelDeg: 3, normalLowFrequencyDeg: 2, segmentationPx: 2, micaSubject: 0.3, micaImage: 0.1 },
+  heavy: { landmarkPx: 3, uvPixel: 0.006, uvLowFrequency: 0.012, normalPixelDeg: 8, normalLowFrequencyDeg: 6, segmentationPx: 6, micaSubject: 0.6, micaImage: 0.2 },
 };
 
 export function parseNoiseLevel(value: string): NoiseLevel {
@@ -72,6 +80,23 @@ export function noisyLandmarks(landmarks: Float32Array, spec: NoiseSpec, trackin
   if (spec.landmarkPx === 0) return out;
   const rng = new Rng(seed, STREAM.landmarkNoise, frame);
   for (let i = 0; i < out.length; i++) out[i] += (spec.landmarkPx * rng.normal()) / trackingSize;
+  return out;
+}
+
+/** Coefficients of the identity that MICA noise perturbs (sampleIdentity uses the first 50). */
+export const MICA_NOISY_COEFFICIENTS = 50;
+
+/**
+ * MICA's identity code [length] for the MICA image `image` (0, 1, ..): the true shape plus the subject's error
+ * (the same for every image) and the image's own error, on the first MICA_NOISY_COEFFICIENTS coefficients.
+ */
+export function noisyMicaIdentity(shape: ArrayLike<number>, length: number, spec: NoiseSpec, seed: number, image: number): Float32Array {
+  const out = new Float32Array(length);
+  for (let k = 0; k < Math.min(length, shape.length); k++) out[k] = shape[k];
+  if (spec.micaSubject === 0 && spec.micaImage === 0) return out;
+  const subject = new Rng(seed, STREAM.micaNoise, 0);
+  const own = new Rng(seed, STREAM.micaNoise, 1 + image);
+  for (let k = 0; k < Math.min(length, MICA_NOISY_COEFFICIENTS); k++) out[k] += spec.micaSubject * subject.normal() + spec.micaImage * own.normal();
   return out;
 }
 

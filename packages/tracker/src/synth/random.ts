@@ -19,6 +19,7 @@ export const STREAM = {
   uvNoise: 4,
   normalNoise: 5,
   segNoise: 6,
+  micaNoise: 7,
 } as const;
 
 export class Rng {

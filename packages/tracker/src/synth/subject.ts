@@ -5,9 +5,11 @@
 // rgb/{i}.jpg (the same picture, JPEG q95: the "raw frame" is the crop itself), crop_ymin_ymax_xmin_xmax.npy
 // (int64 [0, 511, 0, 511]: the whole 512 frame), PIPnet_landmarks/{i}.npy (float32 [98,2]), seg_og/{i}.png
 // (grey 8-bit class ids), seg_non_crop_annotations/color_{i}.png, PIPnet_annotated_images/{i}.jpg (the crop
-// with its landmarks), p3dmm/uv_map/{i}.png, p3dmm/normals/{i}.png, and ground_truth.json (written last: a
-// folder without it is incomplete). No mica/ folder: the identity is random, so the tracker's shape prior is 0.
-// Every file is written atomically.
+// with its landmarks), p3dmm/uv_map/{i}.png, p3dmm/normals/{i}.png, mica/{i}/identity.npy (float32 [300]: MICA's
+// identity code for every max(1, floor(N/10))-th frame, as the original's MICA step samples them (spec 2.3):
+// the true shape, with the noise level's MICA error; `mica: false` leaves the folder out, so the tracker's
+// shape prior is 0), and ground_truth.json (written last: a folder without it is incomplete). Every file is
+// written atomically.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlameParams, type FlameModel, type FlameParams } from '@pixel3dmm/flame';
@@ -15,8 +17,9 @@ import { CROP_SIZE, NdArray, PREPROCESSED_PATHS, PreprocessedLayout, frameStem, 
 import { DEFAULT_FOCAL, makeCamera } from '@pixel3dmm/render';
 import { drawLandmarks, encodeNormalMap, encodeUvMap, jpegBytes, pngBytes, segmentationColours } from './images.js';
 import { FRAME_RATE, sampleMotion } from './motion.js';
-import { NOISE_SPECS, noisyLandmarks, noisyNormals, noisySegmentation, noisyUv, type NoiseLevel, type NoiseSpec } from './noise.js';
+import { NOISE_SPECS, noisyLandmarks, noisyMicaIdentity, noisyNormals, noisySegmentation, noisyUv, type NoiseLevel, type NoiseSpec } from './noise.js';
 import { SyntheticRenderer, cropCamera } from './render.js';
+import { extendBeyondCoverage } from './extend.js';
 
 export const GROUND_TRUTH_FILE = 'ground_truth.json';
 
@@ -36,6 +39,8 @@ export interface SyntheticSubjectOptions {
   focal?: number;
   /** Remove the layout's folders and files of a previous subject in `out` first. */
   overwrite?: boolean;
+  /** Write the MICA identity files (mica/{i}/identity.npy; default true). */
+  mica?: boolean;
   /** Where the model came from, for ground_truth.json (e.g. "built-in synthetic head (seed 0)" or a path). */
   modelDescription?: string;
 }
@@ -78,8 +83,15 @@ const WRITTEN = [
   PREPROCESSED_PATHS.segmentationColour,
   'p3dmm',
   PREPROCESSED_PATHS.cropBox,
+  PREPROCESSED_PATHS.mica,
   GROUND_TRUTH_FILE,
 ];
+
+/** Crop pixels by which the UV and normal maps continue past the mesh's outline (extend.ts). */
+export const EXTEND_PX = 8;
+
+/** Length of a MICA identity code (FLAME2020 shape). */
+const MICA_LENGTH = 300;
 
 export async function writeSyntheticSubject(options: SyntheticSubjectOptions): Promise<SyntheticSubject> {
   const t0 = performance.now();
@@ -111,8 +123,18 @@ export async function writeSyntheticSubject(options: SyntheticSubjectOptions): P
     const { maps, landmarks } = renderer.render(params[i], tracking, N);
     const lmk = noisyLandmarks(landmarks, spec, S, seed, i);
     const seg = noisySegmentation(maps.segmentation, N, spec, seed, i);
-    const uv = encodeUvMap(noisyUv(maps, spec, seed, i), maps.coverage);
-    const normals = encodeNormalMap(noisyNormals(maps, spec, seed, i));
+    // The maps continue past the outline for EXTEND_PX crop pixels, as a network's would (extend.ts).
+    const uvValues = noisyUv(maps, spec, seed, i);
+    const uvFilled = extendBeyondCoverage(uvValues, 2, maps.coverage, N, EXTEND_PX);
+    const uv = encodeUvMap(uvValues, uvFilled);
+    const normalValues = noisyNormals(maps, spec, seed, i);
+    const normalFilled = extendBeyondCoverage(normalValues, 3, maps.coverage, N, EXTEND_PX);
+    for (let p = 0; p < N * N; p++) {
+      if (!normalFilled[p] || maps.coverage[p]) continue;
+      const o = 3 * p, len = Math.hypot(normalValues[o], normalValues[o + 1], normalValues[o + 2]);
+      for (let c = 0; c < 3; c++) normalValues[o + c] = len > 0 ? normalValues[o + c] / len : 0;
+    }
+    const normals = encodeNormalMap(normalValues);
     const stem = frameStem(i);
     await pending;
     pending = Promise.all([
@@ -129,6 +151,17 @@ export async function writeSyntheticSubject(options: SyntheticSubjectOptions): P
     pending.catch(() => undefined);
   }
   await pending;
+
+  if (options.mica !== false) {
+    // The original's MICA step runs on every max(1, N // 10)-th crop; the tracker averages the codes.
+    const step = Math.max(1, Math.floor(frames / 10));
+    for (let i = 0, image = 0; i < frames; i += step, image++) {
+      const code = noisyMicaIdentity(params[i].shape, MICA_LENGTH, spec, seed, image);
+      const file = layout.micaIdentity(frameStem(i));
+      mkdirSync(join(file, '..'), { recursive: true });
+      await writeFileAtomic(file, writeNpy(new NdArray('<f4', [MICA_LENGTH], code)));
+    }
+  }
 
   const crop = cropCamera(tracking, N);
   const groundTruth: GroundTruth = {

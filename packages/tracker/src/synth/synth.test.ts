@@ -114,6 +114,8 @@ describe('synthetic subject, noise none', () => {
     for (let i = 0; i < 2; i++) {
       expected.push(L.cropped(i, 'png'), L.rgb(i), L.landmarks(i), L.annotated(i), L.segmentation(i), L.uvMap(i), L.normals(i));
       expected.push(join(L.dir('segmentationColour'), `color_0000${i}.png`));
+      // MICA runs on every max(1, floor(N/10))-th frame: both of 2.
+      expected.push(L.micaIdentity(`0000${i}`));
     }
     expect(filesUnder(dirA)).toEqual(expected.map((f) => relative(dirA, f)).sort());
     const box = readNpy(new Uint8Array(readFileSync(L.cropBox)), L.cropBox);
@@ -154,7 +156,12 @@ describe('synthetic subject, noise none', () => {
       expect(faceHeight).toBeGreaterThan(90);
       expect(faceHeight).toBeLessThan(200);
     }
-    expect(Array.from(seq.shapePrior).every((v) => v === 0)).toBe(true);
+    // The MICA codes are the true identity (noise none), in float32.
+    expect(Array.from(seq.shapePrior)).toEqual(gtA.frames[0].shape.map((v) => Math.fround(v)));
+    const noMica = join(tmp, 'no-mica');
+    await writeSyntheticSubject({ out: noMica, frames: 1, model, seed: 11, mica: false });
+    expect(existsSync(join(noMica, 'mica'))).toBe(false);
+    expect(Array.from((await openPreprocessed(noMica, config)).shapePrior).every((v) => v === 0)).toBe(true);
   });
 
   it('normals are FLAME-space and neck-free, whatever the head pose and the neck; a frontal nose tip reads ~(127,127,255)', async () => {
@@ -321,7 +328,10 @@ describe('noise levels and determinism', () => {
     const nA = a.normals!, nB = b.normals!;
     let uvSq = 0, angSq = 0, n = 0, changedOffHead = 0;
     for (let p = 0; p < a.segmentation.length; p++) {
-      const covered = uvA[3 * p] + uvA[3 * p + 1] > 0;
+      // The clean segmentation is the mesh's coverage; the maps continue a few pixels past it (extend.ts),
+      // continuing the noisy values there, and are 0 beyond.
+      const covered = a.segmentation[p] !== SEG_CLASS.background;
+      if (!covered && uvA[3 * p] + uvA[3 * p + 1] > 0) continue;
       if (!covered) {
         if (uvB[3 * p] + uvB[3 * p + 1] !== 0 || nB[3 * p] !== nA[3 * p] || nB[3 * p + 1] !== nA[3 * p + 1] || nB[3 * p + 2] !== nA[3 * p + 2]) changedOffHead++;
         continue;
