@@ -372,35 +372,54 @@ int sizeField(const Napi::Env& env, const Napi::Object& o, const char* key, int 
   return v;
 }
 
+/** The one arguments object of a raster entry point (`op` names it in the error). */
+Napi::Object argsObject(const Napi::CallbackInfo& info, const char* op) {
+  if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), std::string(op) + ": expected an arguments object");
+  return info[0].As<Napi::Object>();
+}
+
+/** An index buffer field [T,3] (T < 2^24, the triangle-id range that float32 rast holds exactly); sets *count. */
+const int32_t* triangleField(const Napi::Env& env, const Napi::Object& o, const char* key, int* count) {
+  const size_t len = typedLength<int32_t>(o, key);
+  if (len % 3 != 0 || len / 3 >= (1u << 24))
+    throw Napi::RangeError::New(env, std::string(key) + " must be [T,3] with T < 2^24");
+  *count = static_cast<int>(len / 3);
+  return typedField<int32_t>(env, o, key, len, false);
+}
+
+/** Runs a kernel whose outputs were validated above, with C++ exceptions turned into JS errors. */
+template <typename F>
+Napi::Value runKernel(const Napi::Env& env, F&& kernel) {
+  guarded(env, [&] {
+    kernel();
+    return 0;
+  });
+  return env.Undefined();
+}
+
 p3d::raster::RasterDims rasterDims(const Napi::Env& env, const Napi::Object& o, const int32_t** tri) {
   p3d::raster::RasterDims d;
   d.batch = sizeField(env, o, "batch", 1, 1 << 20);
   d.numVertices = sizeField(env, o, "numVertices", 0, 1 << 28);
   d.height = sizeField(env, o, "height", 1, 1 << 15);
   d.width = sizeField(env, o, "width", 1, 1 << 15);
-  const size_t triLen = typedLength<int32_t>(o, "tri");
-  if (triLen % 3 != 0 || triLen / 3 >= (1u << 24)) throw Napi::RangeError::New(env, "tri must be [T,3] with T < 2^24");
-  d.numTriangles = static_cast<int>(triLen / 3);
-  *tri = typedField<int32_t>(env, o, "tri", triLen, false);
+  *tri = triangleField(env, o, "tri", &d.numTriangles);
   return d;
 }
 
 // rasterize({pos, numVertices, tri, batch, height, width, rast, device?})
 Napi::Value Rasterize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "rasterize: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "rasterize");
   const Device device = deviceField(env, o);
   const int32_t* tri;
   const p3d::raster::RasterDims d = rasterDims(env, o, &tri);
   const size_t B = d.batch, pix = B * d.height * d.width;
   const float* pos = typedField<float>(env, o, "pos", B * d.numVertices * 4, false);
   float* rast = typedField<float>(env, o, "rast", pix * 4, false);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::rasterizeForward(device, d, pos, tri, rast);
-    return 0;
   });
-  return env.Undefined();
 }
 
 bool flagField(const Napi::Object& o, const char* key) { return o.Has(key) && o.Get(key).ToBoolean().Value(); }
@@ -408,8 +427,7 @@ bool flagField(const Napi::Object& o, const char* key) { return o.Has(key) && o.
 // rasterizeBackward({pos, numVertices, tri, batch, height, width, rast, gradRast, gradPos, accumulate?})
 Napi::Value RasterizeBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "rasterizeBackward: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "rasterizeBackward");
   const Device device = deviceField(env, o);
   const int32_t* tri;
   const p3d::raster::RasterDims d = rasterDims(env, o, &tri);
@@ -418,11 +436,9 @@ Napi::Value RasterizeBackward(const Napi::CallbackInfo& info) {
   const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
   const float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, false);
   float* gradPos = typedField<float>(env, o, "gradPos", B * d.numVertices * 4, false);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::rasterizeBackward(device, d, pos, tri, rast, gradRast, gradPos, flagField(o, "accumulate"));
-    return 0;
   });
-  return env.Undefined();
 }
 
 p3d::raster::InterpDims interpDims(const Napi::Env& env, const Napi::Object& o, const int32_t** attrTri) {
@@ -434,18 +450,14 @@ p3d::raster::InterpDims interpDims(const Napi::Env& env, const Napi::Object& o, 
   if (d.attrBatch != 1 && d.attrBatch != d.batch) throw Napi::RangeError::New(env, "attrBatch must be 1 or batch");
   d.attrVertices = sizeField(env, o, "attrVertices", 0, 1 << 28);
   d.channels = sizeField(env, o, "channels", 1, 1 << 16);
-  const size_t triLen = typedLength<int32_t>(o, "attrTri");
-  if (triLen % 3 != 0 || triLen / 3 >= (1u << 24)) throw Napi::RangeError::New(env, "attrTri must be [T,3] with T < 2^24");
-  d.numTriangles = static_cast<int>(triLen / 3);
-  *attrTri = typedField<int32_t>(env, o, "attrTri", triLen, false);
+  *attrTri = triangleField(env, o, "attrTri", &d.numTriangles);
   return d;
 }
 
 // interpolate({attr, attrBatch, attrVertices, channels, rast, batch, height, width, attrTri, out})
 Napi::Value Interpolate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "interpolate: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "interpolate");
   const Device device = deviceField(env, o);
   const int32_t* attrTri;
   const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
@@ -453,19 +465,16 @@ Napi::Value Interpolate(const Napi::CallbackInfo& info) {
   const float* attr = typedField<float>(env, o, "attr", static_cast<size_t>(d.attrBatch) * d.attrVertices * d.channels, false);
   const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
   float* out = typedField<float>(env, o, "out", pix * d.channels, false);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::interpolateForward(device, d, attr, rast, attrTri, out);
-    return 0;
   });
-  return env.Undefined();
 }
 
 // interpolateBackward({attr, attrBatch, attrVertices, channels, rast, batch, height, width, attrTri, gradOut,
 //                      gradAttr?, gradRast?, accumulateRast?})
 Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "interpolateBackward: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "interpolateBackward");
   const Device device = deviceField(env, o);
   const int32_t* attrTri;
   const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
@@ -476,11 +485,9 @@ Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   const float* gradOut = typedField<float>(env, o, "gradOut", pix * d.channels, false);
   float* gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
   float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, true);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::interpolateBackward(device, d, attr, rast, attrTri, gradOut, gradAttr, gradRast, flagField(o, "accumulateRast"));
-    return 0;
   });
-  return env.Undefined();
 }
 
 // ---- Texture and antialias (native/src/raster/texture_cpu.cc, antialias_cpu.cc). Lengths checked here; the
@@ -501,26 +508,22 @@ p3d::raster::TextureDims textureDims(const Napi::Env& env, const Napi::Object& o
 // texture({tex, texHeight, texWidth, channels, wrap, uv, out})
 Napi::Value Texture(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "texture: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "texture");
   const Device device = deviceField(env, o);
   const p3d::raster::TextureDims d = textureDims(env, o);
   const size_t texLen = static_cast<size_t>(d.texHeight) * d.texWidth * d.channels;
   const float* tex = typedField<float>(env, o, "tex", texLen, false);
   const float* uv = typedField<float>(env, o, "uv", static_cast<size_t>(d.count) * 2, false);
   float* out = typedField<float>(env, o, "out", static_cast<size_t>(d.count) * d.channels, false);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::textureForward(device, d, tex, uv, out);
-    return 0;
   });
-  return env.Undefined();
 }
 
 // textureBackward({tex, texHeight, texWidth, channels, wrap, uv, gradOut, gradUv?, gradTex?, accumulateUv?})
 Napi::Value TextureBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "textureBackward: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "textureBackward");
   const Device device = deviceField(env, o);
   const p3d::raster::TextureDims d = textureDims(env, o);
   const size_t texLen = static_cast<size_t>(d.texHeight) * d.texWidth * d.channels;
@@ -529,11 +532,9 @@ Napi::Value TextureBackward(const Napi::CallbackInfo& info) {
   const float* gradOut = typedField<float>(env, o, "gradOut", static_cast<size_t>(d.count) * d.channels, false);
   float* gradUv = typedField<float>(env, o, "gradUv", static_cast<size_t>(d.count) * 2, true);
   float* gradTex = typedField<float>(env, o, "gradTex", texLen, true);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::textureBackward(device, d, tex, uv, gradOut, gradUv, gradTex, flagField(o, "accumulateUv"));
-    return 0;
   });
-  return env.Undefined();
 }
 
 struct AntialiasArgs {
@@ -552,11 +553,8 @@ AntialiasArgs antialiasArgs(const Napi::Env& env, const Napi::Object& o) {
   a.d.width = sizeField(env, o, "width", 1, 1 << 15);
   a.d.channels = sizeField(env, o, "channels", 1, 1 << 16);
   a.d.numVertices = sizeField(env, o, "numVertices", 0, 1 << 28);
-  const size_t triLen = typedLength<int32_t>(o, "tri");
-  if (triLen % 3 != 0 || triLen / 3 >= (1u << 24)) throw Napi::RangeError::New(env, "tri must be [T,3] with T < 2^24");
-  a.d.numTriangles = static_cast<int>(triLen / 3);
-  a.tri = typedField<int32_t>(env, o, "tri", triLen, false);
-  a.opp = typedField<int32_t>(env, o, "opp", triLen, false);
+  a.tri = triangleField(env, o, "tri", &a.d.numTriangles);
+  a.opp = typedField<int32_t>(env, o, "opp", static_cast<size_t>(a.d.numTriangles) * 3, false);
   const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
   a.color = typedField<float>(env, o, "color", pix * a.d.channels, false);
   a.rast = typedField<float>(env, o, "rast", pix * 4, false);
@@ -567,36 +565,30 @@ AntialiasArgs antialiasArgs(const Napi::Env& env, const Napi::Object& o) {
 // antialias({color, channels, rast, batch, height, width, pos, numVertices, tri, opp, out})
 Napi::Value Antialias(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "antialias: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "antialias");
   const Device device = deviceField(env, o);
   const AntialiasArgs a = antialiasArgs(env, o);
   const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
   float* out = typedField<float>(env, o, "out", pix * a.d.channels, false);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::antialiasForward(device, a.d, a.color, a.rast, a.pos, a.tri, a.opp, out);
-    return 0;
   });
-  return env.Undefined();
 }
 
 // antialiasBackward({color, channels, rast, batch, height, width, pos, numVertices, tri, opp, gradOut,
 //                    gradColor?, gradPos?})
 Napi::Value AntialiasBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "antialiasBackward: expected an arguments object");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Object o = argsObject(info, "antialiasBackward");
   const Device device = deviceField(env, o);
   const AntialiasArgs a = antialiasArgs(env, o);
   const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
   const float* gradOut = typedField<float>(env, o, "gradOut", pix * a.d.channels, false);
   float* gradColor = typedField<float>(env, o, "gradColor", pix * a.d.channels, true);
   float* gradPos = typedField<float>(env, o, "gradPos", static_cast<size_t>(a.d.batch) * a.d.numVertices * 4, true);
-  guarded(env, [&] {
+  return runKernel(env, [&] {
     p3d::raster::antialiasBackward(device, a.d, a.color, a.rast, a.pos, a.tri, a.opp, gradOut, gradColor, gradPos);
-    return 0;
   });
-  return env.Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
