@@ -14,6 +14,7 @@ import { setThreads } from '@pixel3dmm/kernels';
 import { antialias, antialiasBackward } from './antialias.js';
 import { rasterize } from './raster.js';
 import { referenceRasterize } from './testing/reference-raster.js';
+import { project, uvSphere } from './testing/meshes.js';
 
 /** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
@@ -26,11 +27,6 @@ afterAll(() => setThreads(0));
 /** Clip-space vertex with NDC (x, y, z) and the given w. */
 function clipOf(x: number, y: number, z: number, w: number): number[] {
   return [x * w, y * w, z * w, w];
-}
-
-/** OpenGL perspective of a camera-space point (camera looks down -z), focal f in NDC units. */
-function project(p: number[], f: number, n = 0.1, fa = 50): number[] {
-  return [f * p[0], f * p[1], (-(fa + n) / (fa - n)) * p[2] + (-2 * fa * n) / (fa - n), -p[2]];
 }
 
 /** NDC coordinate of fixed-point position X (units of 1/16 px, origin at the viewport corner) along `size` px. */
@@ -230,23 +226,8 @@ describe('watertight coverage on the kernel (each pixel owned exactly once)', ()
     const W = 40;
     const nu = 16;
     const nv = 10;
-    const cam: number[][] = [[0, 1, 0]];
-    for (let j = 1; j < nv; j++) {
-      const th = (Math.PI * j) / nv;
-      for (let i = 0; i < nu; i++) {
-        const ph = (2 * Math.PI * i) / nu + 0.1;
-        cam.push([Math.sin(th) * Math.cos(ph), Math.cos(th), Math.sin(th) * Math.sin(ph)]);
-      }
-    }
-    cam.push([0, -1, 0]);
+    const { points: cam, tri } = uvSphere(nu, nv);
     const V = cam.length;
-    const ring = (j: number, i: number): number => 1 + (j - 1) * nu + (i % nu);
-    const tri: number[] = [];
-    for (let i = 0; i < nu; i++) tri.push(0, ring(1, i + 1), ring(1, i));
-    for (let j = 1; j + 1 < nv; j++) {
-      for (let i = 0; i < nu; i++) tri.push(ring(j, i), ring(j, i + 1), ring(j + 1, i + 1), ring(j, i), ring(j + 1, i + 1), ring(j + 1, i));
-    }
-    for (let i = 0; i < nu; i++) tri.push(V - 1, ring(nv - 1, i), ring(nv - 1, i + 1));
     const centre = [0.13, -0.07, -3.5];
     const f = 2.2;
     const pos = cam.flatMap((p) => project([p[0] + centre[0], p[1] + centre[1], p[2] + centre[2]], f));

@@ -3,19 +3,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import { interpolate, interpolateBackward, rasterize, rasterizeBackward } from './raster.js';
 import { referenceInterpolate, referenceRasterize } from './testing/reference-raster.js';
+import { project, uvSphere } from './testing/meshes.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
 /** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
-
-/** OpenGL perspective of a camera-space point (camera looks down -z). */
-function project(p: number[], f: number, n = 0.1, fa = 50): number[] {
-  const A = -(fa + n) / (fa - n);
-  const Bc = (-2 * fa * n) / (fa - n);
-  return [f * p[0], f * p[1], A * p[2] + Bc, -p[2]];
-}
 
 function clipOf(x: number, y: number, z: number, w: number): number[] {
   return [x * w, y * w, z * w, w];
@@ -87,23 +81,8 @@ function jitteredPlane(seed: number, n: number, B: number): Mesh {
 }
 
 function sphere(nu: number, nv: number, centres: number[][], f: number): Mesh {
-  const cam: number[][] = [[0, 1, 0]];
-  for (let j = 1; j < nv; j++) {
-    const th = (Math.PI * j) / nv;
-    for (let i = 0; i < nu; i++) {
-      const ph = (2 * Math.PI * i) / nu + 0.1;
-      cam.push([Math.sin(th) * Math.cos(ph), Math.cos(th), Math.sin(th) * Math.sin(ph)]);
-    }
-  }
-  cam.push([0, -1, 0]);
+  const { points: cam, tri } = uvSphere(nu, nv);
   const V = cam.length;
-  const ring = (j: number, i: number): number => 1 + (j - 1) * nu + (i % nu);
-  const tri: number[] = [];
-  for (let i = 0; i < nu; i++) tri.push(0, ring(1, i + 1), ring(1, i));
-  for (let j = 1; j + 1 < nv; j++) {
-    for (let i = 0; i < nu; i++) tri.push(ring(j, i), ring(j, i + 1), ring(j + 1, i + 1), ring(j, i), ring(j + 1, i + 1), ring(j + 1, i));
-  }
-  for (let i = 0; i < nu; i++) tri.push(V - 1, ring(nv - 1, i), ring(nv - 1, i + 1));
   const pos = centres.flatMap((c) => cam.flatMap((p) => project([p[0] + c[0], p[1] + c[1], p[2] + c[2]], f)));
   return { pos: new Float32Array(pos), V, tri: new Int32Array(tri), B: centres.length };
 }

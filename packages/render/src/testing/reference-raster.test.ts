@@ -14,19 +14,13 @@ import {
   roundHalfEven,
   toFixed,
 } from './reference-raster.js';
+import { project, uvSphere } from './meshes.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
 /** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
-
-/** OpenGL perspective: focal (NDC units) f, near n, far fa. Camera looks down -z. */
-function project(p: [number, number, number], f: number, n = 0.1, fa = 50): [number, number, number, number] {
-  const A = -(fa + n) / (fa - n);
-  const Bc = (-2 * fa * n) / (fa - n);
-  return [f * p[0], f * p[1], A * p[2] + Bc, -p[2]];
-}
 
 /** Clip-space vertex with given NDC x,y, NDC depth z and w (so x/w etc. are the given values up to rounding). */
 function clipOf(x: number, y: number, z: number, w: number): number[] {
@@ -195,23 +189,8 @@ describe('watertight coverage (coverage-count mode)', () => {
     const W = 48;
     const nu = 24;
     const nv = 14;
-    const cam: [number, number, number][] = [[0, 1, 0]];
-    for (let j = 1; j < nv; j++) {
-      const th = (Math.PI * j) / nv;
-      for (let i = 0; i < nu; i++) {
-        const ph = (2 * Math.PI * i) / nu + 0.1;
-        cam.push([Math.sin(th) * Math.cos(ph), Math.cos(th), Math.sin(th) * Math.sin(ph)]);
-      }
-    }
-    cam.push([0, -1, 0]);
+    const { points: cam, tri } = uvSphere(nu, nv);
     const V = cam.length;
-    const ring = (j: number, i: number): number => 1 + (j - 1) * nu + (i % nu);
-    const tri: number[] = [];
-    for (let i = 0; i < nu; i++) tri.push(0, ring(1, i + 1), ring(1, i));
-    for (let j = 1; j + 1 < nv; j++) {
-      for (let i = 0; i < nu; i++) tri.push(ring(j, i), ring(j, i + 1), ring(j + 1, i + 1), ring(j, i), ring(j + 1, i + 1), ring(j + 1, i));
-    }
-    for (let i = 0; i < nu; i++) tri.push(V - 1, ring(nv - 1, i), ring(nv - 1, i + 1));
     const centre: [number, number, number] = [0.13, -0.07, -3.5];
     const f = 2.2;
     const pos = new Float64Array(cam.flatMap((p) => project([p[0] + centre[0], p[1] + centre[1], p[2] + centre[2]], f)));
