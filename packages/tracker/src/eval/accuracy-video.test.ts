@@ -1,5 +1,7 @@
 // Accuracy acceptance of issue #4, part 2: a 24-frame noise-free video (the pipeline and metric of
 // accuracy.test.ts; a file of its own so that it runs beside part 1).
+// Not the whole target: at the default stage-2 length (global_iters=5000, 12 min here, too long for CI) the
+// mean is 0.62 mm, above 0.5 (packages/tracker/README.md, Accuracy). This test holds the 300-iteration figure.
 import { describe, expect, it } from 'vitest';
 import { trackSynthetic } from './testing.js';
 
