@@ -14,7 +14,7 @@ import { setThreads } from '@pixel3dmm/kernels';
 import { antialias, antialiasBackward } from './antialias.js';
 import { rasterize } from './raster.js';
 import { referenceRasterize } from './testing/reference-raster.js';
-import { project, uvSphere } from './testing/meshes.js';
+import { clipOf, gridTris, project, uvSphere } from './testing/meshes.js';
 
 /** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
@@ -24,11 +24,6 @@ afterAll(() => setThreads(0));
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
-/** Clip-space vertex with NDC (x, y, z) and the given w. */
-function clipOf(x: number, y: number, z: number, w: number): number[] {
-  return [x * w, y * w, z * w, w];
-}
-
 /** NDC coordinate of fixed-point position X (units of 1/16 px, origin at the viewport corner) along `size` px. */
 function ndcOfFixed(X: number, size: number): number {
   return (X - 8 * size) / (8 * size);
@@ -37,21 +32,6 @@ function ndcOfFixed(X: number, size: number): number {
 /** Clip-space vertex at pixel coordinates (x, y) of an H x W image (centres at integers, row 0 = bottom). */
 function atPx(x: number, y: number, H: number, W: number, z = 0, w = 1): number[] {
   return clipOf((2 * (x + 0.5)) / W - 1, (2 * (y + 0.5)) / H - 1, z, w);
-}
-
-function gridTris(nx: number, ny: number, diag: (i: number, j: number) => boolean): Int32Array {
-  const t: number[] = [];
-  for (let j = 0; j + 1 < ny; j++) {
-    for (let i = 0; i + 1 < nx; i++) {
-      const a = j * nx + i;
-      const b = a + 1;
-      const c = a + nx;
-      const d = c + 1;
-      if (diag(i, j)) t.push(a, b, d, a, d, c);
-      else t.push(a, b, c, b, d, c);
-    }
-  }
-  return new Int32Array(t);
 }
 
 /** Reverse the winding of every triangle. */

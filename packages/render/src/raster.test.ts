@@ -3,32 +3,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
 import { interpolate, interpolateBackward, rasterize, rasterizeBackward } from './raster.js';
 import { referenceInterpolate, referenceRasterize } from './testing/reference-raster.js';
-import { project, uvSphere } from './testing/meshes.js';
+import { clipOf, gridTris, project, uvSphere } from './testing/meshes.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
 
 /** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
-
-function clipOf(x: number, y: number, z: number, w: number): number[] {
-  return [x * w, y * w, z * w, w];
-}
-
-function gridTris(nx: number, ny: number, diag: (i: number, j: number) => boolean): Int32Array {
-  const t: number[] = [];
-  for (let j = 0; j + 1 < ny; j++) {
-    for (let i = 0; i + 1 < nx; i++) {
-      const a = j * nx + i;
-      const b = a + 1;
-      const c = a + nx;
-      const d = c + 1;
-      if (diag(i, j)) t.push(a, b, d, a, d, c);
-      else t.push(a, b, c, b, d, c);
-    }
-  }
-  return new Int32Array(t);
-}
 
 interface Mesh {
   pos: Float32Array; // [B,V,4]

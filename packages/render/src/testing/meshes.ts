@@ -34,3 +34,24 @@ export function uvSphere(nu: number, nv: number): { points: Vec3[]; tri: number[
   for (let i = 0; i < nu; i++) tri.push(last, ring(nv - 1, i), ring(nv - 1, i + 1));
   return { points, tri };
 }
+
+/** Clip-space vertex with NDC (x, y, z) and the given w (so x/w etc. are the given values up to rounding). */
+export function clipOf(x: number, y: number, z: number, w: number): number[] {
+  return [x * w, y * w, z * w, w];
+}
+
+/** Triangles of a grid of nx x ny vertices (row-major), CCW for increasing x / y; `diag` picks each quad's diagonal. */
+export function gridTris(nx: number, ny: number, diag: (i: number, j: number) => boolean): Int32Array {
+  const t: number[] = [];
+  for (let j = 0; j + 1 < ny; j++) {
+    for (let i = 0; i + 1 < nx; i++) {
+      const a = j * nx + i;
+      const b = a + 1;
+      const c = a + nx;
+      const d = c + 1;
+      if (diag(i, j)) t.push(a, b, d, a, d, c);
+      else t.push(a, b, c, b, d, c);
+    }
+  }
+  return new Int32Array(t);
+}

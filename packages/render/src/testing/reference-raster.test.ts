@@ -14,7 +14,7 @@ import {
   roundHalfEven,
   toFixed,
 } from './reference-raster.js';
-import { project, uvSphere } from './meshes.js';
+import { clipOf, gridTris, project, uvSphere } from './meshes.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -22,30 +22,9 @@ import { project, uvSphere } from './meshes.js';
 /** The project's deterministic PRNG (mulberry32), uniform in [0, 1). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
 
-/** Clip-space vertex with given NDC x,y, NDC depth z and w (so x/w etc. are the given values up to rounding). */
-function clipOf(x: number, y: number, z: number, w: number): number[] {
-  return [x * w, y * w, z * w, w];
-}
-
 /** NDC coordinate of fixed-point position X (1/16 px) for an image dimension of `size` px. */
 function ndcOfFixed(X: number, size: number): number {
   return (X - 8 * size) / (8 * size);
-}
-
-/** Grid mesh over (nx x ny) vertices; triangles CCW for increasing x/y, diagonal chosen by `diag`. */
-function gridTris(nx: number, ny: number, diag: (i: number, j: number) => boolean): Int32Array {
-  const t: number[] = [];
-  for (let j = 0; j + 1 < ny; j++) {
-    for (let i = 0; i + 1 < nx; i++) {
-      const a = j * nx + i;
-      const b = a + 1;
-      const c = a + nx;
-      const d = c + 1;
-      if (diag(i, j)) t.push(a, b, d, a, d, c);
-      else t.push(a, b, c, b, d, c);
-    }
-  }
-  return new Int32Array(t);
 }
 
 function countIf(a: ArrayLike<number>, pred: (v: number) => boolean): number {
