@@ -44,6 +44,28 @@ describe('openPreprocessed', () => {
     await expect(seq.frame(2)).rejects.toThrow(/frame 2 out of range \[0, 2\)/);
   });
 
+  it('decodes the network PNGs as png/255 (the original) or, with png_bin_centres, at the bin centres (png+0.5)/255', async () => {
+    // At 512 there is no resize, so the decoded values follow the bytes of the PNGs directly.
+    const at512 = { ...config, size: 512 };
+    const plain = await (await openPreprocessed(base, at512)).frame(0);
+    const centred = await (await openPreprocessed(base, { ...at512, png_bin_centres: true })).frame(0);
+    const L = new PreprocessedLayout(base);
+    const uvBytes = await sharp(L.uvMap(0)).removeAlpha().raw().toBuffer();
+    const nBytes = await sharp(L.normals(0)).removeAlpha().raw().toBuffer();
+    let checked = 0;
+    for (let p = 0; p < 512 * 512; p++) {
+      if (plain.uv![2 * p] === 0 && plain.uv![2 * p + 1] === 0) continue; // outside the uv mask: both 0
+      expect(plain.uv![2 * p]).toBe(Math.fround(uvBytes[3 * p] / 255));
+      expect(centred.uv![2 * p + 1]).toBe(Math.fround((uvBytes[3 * p + 1] + 0.5) / 255));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(1000);
+    for (const i of [0, 1, 2, 3 * 70_000 + 1, 3 * 131_000 + 2]) {
+      expect(plain.normals![i]).toBe(Math.fround((2 * nBytes[i]) / 255 - 1));
+      expect(centred.normals![i]).toBe(Math.fround((2 * (nBytes[i] + 0.5)) / 255 - 1));
+    }
+  });
+
   it('landmark-and-silhouette mode: uv and normals are null without their folders; a missing landmark file is all invalid', async () => {
     const L = copy();
     rmSync(join(L.root, 'p3dmm'), { recursive: true });
