@@ -1,8 +1,46 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#define P3D_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define P3D_CPU_RELAX() asm volatile("yield")
+#else
+#define P3D_CPU_RELAX() ((void)0)
+#endif
 
 namespace p3d {
+
+namespace {
+// How long an idle thread polls before it sleeps. Long enough to bridge the gaps between the passes of one
+// kernel and between the kernels of one tracker iteration (a few to a few hundred microseconds), short enough
+// that an idle pool costs nothing measurable.
+constexpr auto kSpinMicros = std::chrono::microseconds(300);
+// The first part of the window polls with pause instructions only; after it each poll also yields the core, so
+// that a thread we wait for which has no core of its own (more threads than cores, or a busy machine) gets one.
+constexpr auto kPauseOnlyMicros = std::chrono::microseconds(5);
+
+// Polls `ready` until it returns true or the window passes (at once when `spin` is false); returns the last
+// result.
+template <class Ready>
+bool spinUntil(bool spin, Ready ready) {
+  if (!spin) return ready();
+  const auto start = std::chrono::steady_clock::now();
+  const auto pauseUntil = start + kPauseOnlyMicros, deadline = start + kSpinMicros;
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      if (ready()) return true;
+      P3D_CPU_RELAX();
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return ready();
+    if (now >= pauseUntil) std::this_thread::yield();
+  }
+}
+}  // namespace
 
 ThreadPool& ThreadPool::instance() {
   static ThreadPool pool;
@@ -22,15 +60,19 @@ void ThreadPool::setThreadCount(int n) {
 }
 
 void ThreadPool::startWorkers(int n) {
-  stopping_ = false;
-  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { workerLoop(); });
+  stopping_.store(false);
+  // Spinning only pays while every thread can have a core of its own.
+  spin_ = n + 1 <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // A new worker has seen every generation so far: only a later parallelFor is work for it.
+  const unsigned long long current = generation_.load();
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this, current] { workerLoop(current); });
   threads_ = n + 1;
 }
 
 void ThreadPool::stopWorkers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -40,29 +82,29 @@ void ThreadPool::stopWorkers() {
 // Tasks are handed out one index at a time; which thread takes which index does not matter (see header).
 void ThreadPool::runTasks() {
   for (;;) {
-    int task;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (nextTask_ >= jobCount_) return;
-      task = nextTask_++;
-    }
+    const int task = nextTask_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= jobCount_) return;
     (*job_)(task);
   }
 }
 
-void ThreadPool::workerLoop() {
-  unsigned long long seen = 0;
+void ThreadPool::workerLoop(unsigned long long seen) {
   for (;;) {
-    {
+    auto fresh = [&] { return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    if (!spinUntil(spin_, fresh)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
+      ++sleepingWorkers_;
+      wake_.wait(lock, fresh);
+      --sleepingWorkers_;
     }
+    if (stopping_.load(std::memory_order_acquire)) return;
+    seen = generation_.load(std::memory_order_acquire);
     runTasks();
-    {
+    if (pendingWorkers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Last worker out: wake the caller if it gave up spinning. Taking the mutex orders this check after the
+      // caller's own check of pendingWorkers_, so the wake-up cannot be lost.
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--pendingWorkers_ == 0) done_.notify_all();
+      if (callerSleeping_) done_.notify_one();
     }
   }
 }
@@ -74,18 +116,24 @@ void ThreadPool::parallelFor(int count, const std::function<void(int)>& fn) {
     for (int i = 0; i < count; ++i) fn(i);
     return;
   }
+  job_ = &fn;
+  jobCount_ = count;
+  nextTask_.store(0, std::memory_order_relaxed);
+  pendingWorkers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
+    // Bumping the generation under the mutex pairs with a worker's predicate check before it sleeps.
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    jobCount_ = count;
-    nextTask_ = 0;
-    pendingWorkers_ = static_cast<int>(workers_.size());
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
+    if (sleepingWorkers_ > 0) wake_.notify_all();
   }
-  wake_.notify_all();
   runTasks();
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return pendingWorkers_ == 0; });
+  auto finished = [&] { return pendingWorkers_.load(std::memory_order_acquire) == 0; };
+  if (!spinUntil(spin_, finished)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    callerSleeping_ = true;
+    done_.wait(lock, finished);
+    callerSleeping_ = false;
+  }
   job_ = nullptr;
 }
 

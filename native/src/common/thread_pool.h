@@ -3,6 +3,13 @@
 // Determinism contract: `parallelFor(n, fn)` runs fn(i) once for each task index i in [0, n). Kernels write
 // each task's results into a slot of their own and reduce the slots in index order afterwards, so results
 // never depend on which thread ran which task or on how many threads there are.
+//
+// Latency: one tracker iteration makes dozens of short parallelFor calls (each kernel runs a few passes of
+// well under a millisecond). Waking a sleeping thread through the kernel costs ~25 us on the virtualised
+// machines we run on, which would be a large share of each pass, so idle workers first spin on an atomic
+// generation counter for a bounded time (kSpinMicros, yielding the core after the first microseconds) and only
+// then sleep on a condition variable; the caller likewise polls while the workers finish. With more threads
+// than cores nobody polls (a poller would hold the core the thread it waits for needs). Tasks are handed out with one atomic increment each.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -34,21 +41,28 @@ class ThreadPool {
   ThreadPool();
   void startWorkers(int n);
   void stopWorkers();
-  void workerLoop();
+  void workerLoop(unsigned long long seen);
   void runTasks();
 
   std::vector<std::thread> workers_;
   std::atomic<int> threads_{1};
   std::mutex callMutex_;  // one parallelFor (or resize) at a time
+  // Sleeping side: a worker that spun for kSpinMicros without new work waits on wake_; the caller that
+  // waited as long for the last worker waits on done_. Both predicates are re-checked under mutex_.
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
+  int sleepingWorkers_ = 0;   // guarded by mutex_
+  bool callerSleeping_ = false;  // guarded by mutex_
+  // Published job: written by the caller before generation_ is bumped (release), read by workers after
+  // they see the new generation (acquire).
   const std::function<void(int)>* job_ = nullptr;
   int jobCount_ = 0;
-  int nextTask_ = 0;
-  int pendingWorkers_ = 0;
-  unsigned long long generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> nextTask_{0};
+  std::atomic<int> pendingWorkers_{0};
+  std::atomic<unsigned long long> generation_{0};
+  std::atomic<bool> stopping_{false};
+  bool spin_ = true;  // poll before sleeping (only when there are no more threads than cores); set by startWorkers
 };
 
 }  // namespace p3d
