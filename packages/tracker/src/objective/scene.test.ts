@@ -8,9 +8,9 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { NdArray, writeNpy, writeObj } from '@pixel3dmm/formats';
 import { builtInFlameModel, Flame } from '@pixel3dmm/flame';
-import { makeCamera } from '@pixel3dmm/render';
+import { makeCamera, texture, textureBackward } from '@pixel3dmm/render';
 import { builtInTrackingAssets, loadTrackingAssets, MissingTrackingAssetError, silhouetteTexture } from './assets.js';
-import { AUX_CHANNELS, AUX_DEPTH, CH_NORMAL, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
+import { AUX_CHANNELS, AUX_DEPTH, CH_NORMAL, CH_TEXC, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
 import { rotation6d } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
@@ -105,6 +105,10 @@ describe('scene render', () => {
   it('renders uv (background (1,0)), FLAME-space normals, masks, depth and fg consistently', () => {
     const { world, noNeck } = posedHead();
     const ws = new SceneWorkspace(topology, 1, S);
+    // A render of another pose first: the workspace's images must not keep any of it (uvImages is updated
+    // only where either render covers).
+    const other = posedHead(1.1);
+    renderScene(ws, camera, other.world, other.noNeck, { normals: true, silhouette: true });
     renderScene(ws, camera, world, noNeck, { normals: true, silhouette: true });
     let covered = 0, fgSum = 0;
     for (let i = 0; i < S * S; i++) {
@@ -114,6 +118,8 @@ describe('scene render', () => {
         expect(ws.aux[i * AUX_CHANNELS + AUX_DEPTH]).toBe(0);
       } else {
         covered++;
+        expect(ws.uvImages[2 * i]).toBe(Math.fround(1 - ws.aux[i * AUX_CHANNELS + CH_TEXC]));
+        expect(ws.uvImages[2 * i + 1]).toBe(ws.aux[i * AUX_CHANNELS + CH_TEXC + 1]);
         const z = ws.aux[i * AUX_CHANNELS + AUX_DEPTH];
         expect(z).toBeLessThan(-0.7);
         expect(z).toBeGreaterThan(-1.3);
@@ -213,6 +219,41 @@ describe('scene render', () => {
 });
 
 describe('scene silhouette', () => {
+  it('the colour is a texture lookup at every pixel (bit for bit), although only pixels of non-uniform triangles are looked up', () => {
+    const S = 128, P = S * S, camera = makeCamera(S);
+    const tex = topology.silhouette, shape = { height: topology.silhouetteSize, width: topology.silhouetteSize, channels: 1 };
+    for (const yaw of [0.25, 1.1]) {
+      const { world, noNeck } = posedHead(yaw);
+      const ws = new SceneWorkspace(topology, 1, S);
+      renderScene(ws, camera, world, noNeck, { normals: false, silhouette: true });
+      const texc = new Float32Array(2 * P);
+      for (let i = 0; i < P; i++) for (let c = 0; c < 2; c++) texc[2 * i + c] = ws.aux[i * AUX_CHANNELS + CH_TEXC + c];
+      const full = texture(tex, shape, texc, 'wrap');
+      let covered = 0;
+      for (let i = 0; i < P; i++) {
+        const expected = ws.rast[4 * i + 3] === 0 ? 0 : full[i];
+        if (!Object.is(ws.texColor[i], expected)) expect.fail(`pixel ${i}: colour ${ws.texColor[i]}, lookup ${expected}`);
+        covered += ws.rast[4 * i + 3] === 0 ? 0 : 1;
+      }
+      // The shortcut is real (most pixels are not looked up) and the lookups that remain straddle the mask's edge.
+      expect(ws.numCovered).toBe(covered);
+      expect(ws.numSampled).toBeGreaterThan(0);
+      expect(ws.numSampled).toBeLessThan(0.25 * covered);
+      // At the pixels that were not looked up, the lookup's texture-coordinate gradient is exactly +0.
+      const r = rng(11);
+      const gColor = Float32Array.from({ length: P }, () => r() - 0.5);
+      const gUv = textureBackward(tex, shape, texc, gColor, 'wrap', { uv: true }).gradUv!;
+      const sampled = new Set(Array.from(ws.sampled.subarray(0, ws.numSampled), (j) => ws.covered[j]));
+      let nonzero = 0;
+      for (let i = 0; i < P; i++) {
+        if (ws.rast[4 * i + 3] === 0) continue;
+        if (sampled.has(i)) nonzero += gUv[2 * i] !== 0 || gUv[2 * i + 1] !== 0 ? 1 : 0;
+        else if (!Object.is(gUv[2 * i], 0) || !Object.is(gUv[2 * i + 1], 0)) expect.fail(`pixel ${i}: texture gradient ${gUv[2 * i]}, ${gUv[2 * i + 1]}`);
+      }
+      expect(nonzero).toBeGreaterThan(0);
+    }
+  });
+
   it('fg backward (texture + antialias) matches central differences at vertices of antialiased pixels', () => {
     const S = 64, P = S * S, camera = makeCamera(S);
     // A strong yaw brings the face region (texture 1) to the occluding contour, where antialiasing acts.

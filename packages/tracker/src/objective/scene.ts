@@ -83,6 +83,14 @@ export interface SceneTopology {
   silhouetteBackground: number;
   /** [NC, 3] masks face, face∪eyes, eyes of the corners. */
   cornerMasks: Float32Array;
+  /**
+   * [F] per triangle: the silhouette texture's value when it is one constant c over every texel the bilinear
+   * lookups of the triangle's pixels can touch (their texture coordinates lie in the corners' bounding box), else
+   * NaN. Most triangles lie wholly inside or outside the mask in UV space; their pixels need no lookup: a
+   * lookup there returns exactly c (the float64 weights sum to 1 within a few ulps, which rounds to c in
+   * float32) and has a texture-coordinate gradient of exactly +0 (every texel difference is 0).
+   */
+  silhouetteUniform: Float32Array;
 }
 
 export function sceneTopology(model: FlameModel, assets: TrackingAssets): SceneTopology {
@@ -133,7 +141,45 @@ export function sceneTopology(model: FlameModel, assets: TrackingAssets): SceneT
     silhouetteSize: assets.silhouette.size,
     silhouetteBackground: texture(assets.silhouette.data, { height: assets.silhouette.size, width: assets.silhouette.size, channels: 1 }, new Float32Array(2), 'wrap')[0],
     cornerMasks,
+    silhouetteUniform: silhouetteUniform(cornerFaces, cornerTexc, assets.silhouette.data, assets.silhouette.size),
   };
+}
+
+/**
+ * SceneTopology.silhouetteUniform. The texture op (nvdiffrast's convention, wrap mode) reads, for texture
+ * coordinates (s, t), the texels at columns floor(s·W - 0.5) + {0, 1} and rows floor(t·H - 0.5) + {0, 1}, wrapped.
+ * An interpolated coordinate lies within the corners' range up to float32 rounding (a few 1e-7); the box
+ * checked here is half a texel wider on every side.
+ */
+function silhouetteUniform(cornerFaces: Int32Array, cornerTexc: Float32Array, tex: Float32Array, size: number): Float32Array {
+  const F = cornerFaces.length / 3;
+  const out = new Float32Array(F);
+  const wrap = (i: number) => ((i % size) + size) % size;
+  for (let f = 0; f < F; f++) {
+    let u0 = Infinity, u1 = -Infinity, v0 = Infinity, v1 = -Infinity;
+    for (let k = 0; k < 3; k++) {
+      const c = cornerFaces[3 * f + k], u = cornerTexc[2 * c], v = cornerTexc[2 * c + 1];
+      u0 = Math.min(u0, u);
+      u1 = Math.max(u1, u);
+      v0 = Math.min(v0, v);
+      v1 = Math.max(v1, v);
+    }
+    const i0 = Math.floor(u0 * size - 1), i1 = Math.floor(u1 * size) + 1;
+    const j0 = Math.floor(v0 * size - 1), j1 = Math.floor(v1 * size) + 1;
+    // A triangle wider than the texture (not a UV atlas triangle) is simply sampled.
+    let value = i1 - i0 < size && j1 - j0 < size ? tex[wrap(j0) * size + wrap(i0)] : NaN;
+    for (let j = j0; j <= j1 && value === value; j++) {
+      const row = wrap(j) * size;
+      for (let i = i0; i <= i1; i++) {
+        if (!Object.is(tex[row + wrap(i)], value)) {
+          value = NaN;
+          break;
+        }
+      }
+    }
+    out[f] = value;
+  }
+  return out;
 }
 
 /** Which outputs a render needs (and so which gradients its backward pass can give). */
@@ -156,10 +202,26 @@ export class SceneWorkspace {
    * the background.
    */
   readonly aux: Float32Array;
-  /** [B,S,S,2] texture coordinates, contiguous (the texture op's input). */
-  readonly texc: Float32Array;
   /** [B,S,S,2] (u, 1-v) of the OBJ UV; (1, 0) on the background. */
   readonly uvImages: Float32Array;
+  /**
+   * The covered pixels (a triangle there) of the last render, ascending indices into [B,S,S]: the first
+   * `numCovered` entries of `covered`. About a quarter of a tracking frame; the per-pixel work that only
+   * matters where a triangle is (the silhouette texture and its gradient, the texture-coordinate gradient)
+   * runs over this list instead of every pixel.
+   */
+  covered: Int32Array;
+  numCovered = 0;
+  /**
+   * The covered pixels whose silhouette colour needs a texture lookup (their triangle is not uniform, see
+   * SceneTopology.silhouetteUniform), as positions in the covered list: the first `numSampled` entries of
+   * `sampled`, with their texture coordinates contiguous in texcSampled [numSampled, 2] (the texture op's
+   * input) and their colours in colorSampled. Set by a silhouette render.
+   */
+  readonly sampled: Int32Array;
+  numSampled = 0;
+  readonly texcSampled: Float32Array;
+  readonly colorSampled: Float32Array;
   /** [B,S,S] antialiased silhouette. */
   readonly fg: Float32Array;
   readonly texColor: Float32Array;
@@ -175,7 +237,8 @@ export class SceneWorkspace {
   readonly gradRast: Float32Array;
   readonly gradCornerAttr: Float32Array;
   readonly gradTexColor: Float32Array;
-  readonly gradTexc: Float32Array;
+  readonly gradColorSampled: Float32Array;
+  readonly gradTexcSampled: Float32Array;
   readonly gradVertexNormals: Float64Array;
   readonly gradWorld: Float32Array;
   readonly gradNoNeck: Float32Array;
@@ -190,8 +253,12 @@ export class SceneWorkspace {
     this.clip = new Float32Array(B * V * 4);
     this.rast = new Float32Array(P * 4);
     this.aux = new Float32Array(P * AUX_CHANNELS);
-    this.texc = new Float32Array(P * 2);
     this.uvImages = new Float32Array(P * 2);
+    for (let i = 0; i < P; i++) this.uvImages[2 * i] = 1; // the background's (1, 0)
+    this.covered = new Int32Array(P);
+    this.sampled = new Int32Array(P);
+    this.texcSampled = new Float32Array(P * 2);
+    this.colorSampled = new Float32Array(P);
     this.fg = new Float32Array(P);
     this.texColor = new Float32Array(P);
     this.vertexNormalsF32 = new Float32Array(B * V * 3);
@@ -204,7 +271,8 @@ export class SceneWorkspace {
     this.gradRast = new Float32Array(P * 2);
     this.gradCornerAttr = new Float32Array(B * NC * GRAD_CHANNELS);
     this.gradTexColor = new Float32Array(P);
-    this.gradTexc = new Float32Array(P * 2);
+    this.gradColorSampled = new Float32Array(P);
+    this.gradTexcSampled = new Float32Array(P * 2);
     this.gradVertexNormals = new Float64Array(B * V * 3);
     this.gradWorld = new Float32Array(B * V * 3);
     this.gradNoNeck = new Float32Array(B * V * 3);
@@ -220,6 +288,19 @@ export class SceneWorkspace {
         this.cornerAttr[o + AUX_EYES] = topology.cornerMasks[3 * c + 2];
       }
     }
+  }
+
+  /**
+   * After a rasterize + interpolate into this workspace: the covered list and uvImages (the previous render's
+   * covered pixels reset to the background's (1, 0) first, so that the whole image is written in O(covered)
+   * rather than O(pixels)).
+   */
+  updateCoverage(): void {
+    const P = this.batch * this.size * this.size;
+    resetUvImages(this.covered, this.numCovered, this.uvImages);
+    const n = coveredPixels(this.rast, P, this.covered);
+    this.numCovered = n;
+    coveredUvImages(this.aux, this.covered, n, this.uvImages);
   }
 }
 
@@ -250,14 +331,21 @@ export function renderScene(
   if (options.normals) vertexNormals(noNeck!, B, V, top.faces, ws.normalSums, ws.vertexNormalsF32);
   writeCornerChannels(top, B, world, options.normals ? ws.vertexNormalsF32 : null, ws.cornerAttr, ws.cornerGradAttr);
   interpolate(ws.cornerAttr, { batch: B, vertices: NC, channels: AUX_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, ws.aux);
-  splitTextureCoordinates(ws.aux, P, ws.texc, ws.uvImages);
+  ws.updateCoverage();
 
   if (options.silhouette) {
+    // The colour of a covered pixel is its triangle's constant where the texture is uniform under it, else a
+    // texture lookup (the pixels in ws.sampled). The background's texc is 0, a texture corner (0 in
+    // uv_mask_eyes); its colour is set to 0 explicitly, so that a texture with a non-zero corner cannot paint
+    // the background.
     const texSize = top.silhouetteSize;
-    texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, 'wrap', ws.texColor);
-    // Background pixels sample texc = 0 (a texture corner, 0 in uv_mask_eyes); zero them explicitly so that a
-    // texture with a non-zero corner cannot paint the background.
-    if (top.silhouetteBackground !== 0) zeroBackground(ws.rast, P, ws.texColor);
+    ws.texColor.fill(0);
+    const m = silhouetteColours(ws.rast, ws.aux, ws.covered, ws.numCovered, top.silhouetteUniform, ws.texColor, ws.sampled, ws.texcSampled);
+    ws.numSampled = m;
+    if (m > 0) {
+      texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texcSampled.subarray(0, 2 * m), 'wrap', ws.colorSampled.subarray(0, m));
+      scatterSampled(ws.covered, ws.sampled, m, ws.colorSampled, ws.texColor);
+    }
     antialias(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, top.opp, ws.fg);
   }
 }
@@ -287,54 +375,125 @@ function writeCornerChannels(top: SceneTopology, B: number, world: Float32Array,
   }
 }
 
-/** The interpolated texture coordinates of `aux` [P, AUX_CHANNELS] as texc [P,2] and uv images (1 - texc_u, texc_v). */
-function splitTextureCoordinates(aux: Float32Array, P: number, texc: Float32Array, uvImages: Float32Array): void {
-  for (let i = 0; i < P; i++) {
-    const tu = aux[i * AUX_CHANNELS + CH_TEXC], tv = aux[i * AUX_CHANNELS + CH_TEXC + 1];
-    texc[2 * i] = tu;
-    texc[2 * i + 1] = tv;
-    uvImages[2 * i] = 1 - tu;
-    uvImages[2 * i + 1] = tv;
-  }
+/** out[covered[sampled[k]]] = values[k] for k < m. */
+function scatterSampled(covered: Int32Array, sampled: Int32Array, m: number, values: Float32Array, out: Float32Array): void {
+  for (let k = 0; k < m; k++) out[covered[sampled[k]]] = values[k];
 }
 
-/** color[i] = 0 on the background pixels of rast [P,4]. */
-function zeroBackground(rast: Float32Array, P: number, color: Float32Array): void {
-  for (let i = 0; i < P; i++) if (rast[4 * i + 3] === 0) color[i] = 0;
+/** out[k] = values[covered[sampled[k]]] for k < m. */
+function gatherSampled(covered: Int32Array, sampled: Int32Array, m: number, values: Float32Array, out: Float32Array): void {
+  for (let k = 0; k < m; k++) out[k] = values[covered[sampled[k]]];
 }
 
 /**
- * The texture-coordinate channels of the backward buffer g [P, GRAD_CHANNELS]: the uv-image gradient gu (u = 1 -
- * texc_u, 1 - v = texc_v; it may already lie in g) plus the texture's gTexc [P,2], 0 where neither is given.
- * -gu + gt is rounded once to float32: the bits of storing -gu and then adding gt in float32.
+ * Silhouette colours of the covered pixels: color[p] = the triangle's uniform value, or, where it has none (or
+ * the texture coordinates are not finite: the lookup's 0 then), the pixel joins `sampled` (its position in the
+ * covered list) with its texture coordinates in texc. Returns the number sampled.
  */
-function writeTexcGradient(g: Float32Array, P: number, gu: StridedImage | null, gTexc: Float32Array | null): void {
-  if (gu) {
-    const u = gu.data, us = gu.stride;
-    for (let i = 0, o = CH_TEXC, q = gu.offset; i < P; i++, o += GRAD_CHANNELS, q += us) {
-      const du = -u[q], dv = u[q + 1];
-      g[o] = gTexc ? du + gTexc[2 * i] : du;
-      g[o + 1] = gTexc ? dv + gTexc[2 * i + 1] : dv;
+function silhouetteColours(
+  rast: Float32Array,
+  aux: Float32Array,
+  covered: Int32Array,
+  n: number,
+  uniform: Float32Array,
+  color: Float32Array,
+  sampled: Int32Array,
+  texc: Float32Array,
+): number {
+  let m = 0;
+  for (let j = 0; j < n; j++) {
+    const p = covered[j];
+    const c = uniform[rast[4 * p + 3] - 1];
+    const tu = aux[p * AUX_CHANNELS + CH_TEXC], tv = aux[p * AUX_CHANNELS + CH_TEXC + 1];
+    if (c === c && tu - tu === 0 && tv - tv === 0) color[p] = c;
+    else {
+      sampled[m] = j;
+      texc[2 * m] = tu;
+      texc[2 * m + 1] = tv;
+      m++;
     }
-  } else if (gTexc) {
-    for (let i = 0, o = CH_TEXC; i < P; i++, o += GRAD_CHANNELS) {
-      g[o] = gTexc[2 * i];
-      g[o + 1] = gTexc[2 * i + 1];
-    }
-  } else for (let o = CH_TEXC; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = 0;
+  }
+  return m;
 }
 
-/** The normal channels of the backward buffer g: the normal-image gradient gn (nothing to do when it already lies there), else 0. */
-function writeNormalGradient(g: Float32Array, P: number, gn: StridedImage | null): void {
+/** Indices of the pixels of rast [P,4] with a triangle, ascending, into `out`; returns their count. */
+function coveredPixels(rast: Float32Array, P: number, out: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < P; i++) if (rast[4 * i + 3] !== 0) out[n++] = i;
+  return n;
+}
+
+/** uvImages of the pixels in `pixels` (the previous render's covered ones) back to the background's (1, 0). */
+function resetUvImages(pixels: Int32Array, n: number, uvImages: Float32Array): void {
+  for (let j = 0; j < n; j++) {
+    const p = pixels[j];
+    uvImages[2 * p] = 1;
+    uvImages[2 * p + 1] = 0;
+  }
+}
+
+/** uv images (1 - texc_u, texc_v) at the covered pixels, from the interpolated texture coordinates of `aux` [P, AUX_CHANNELS]. */
+function coveredUvImages(aux: Float32Array, covered: Int32Array, n: number, uvImages: Float32Array): void {
+  for (let j = 0; j < n; j++) {
+    const p = covered[j];
+    uvImages[2 * p] = 1 - aux[p * AUX_CHANNELS + CH_TEXC];
+    uvImages[2 * p + 1] = aux[p * AUX_CHANNELS + CH_TEXC + 1];
+  }
+}
+
+/**
+ * The texture-coordinate channels of the backward buffer g [P, GRAD_CHANNELS] at the covered pixels: the
+ * uv-image gradient gu (u = 1 - texc_u, 1 - v = texc_v; it may already lie in g), 0 where it is not given. With
+ * `plusZero` (a silhouette gradient, whose texture-coordinate gradient is +0 at the pixels that were not
+ * sampled) +0 is added: -0 becomes +0, as when the texture's +0 gradient was added in float32. The sampled
+ * pixels' texture gradients are added afterwards (addSampledTexcGradient).
+ */
+function writeTexcGradient(g: Float32Array, covered: Int32Array, n: number, gu: StridedImage | null, plusZero: boolean): void {
+  if (gu) {
+    const u = gu.data, us = gu.stride, uo = gu.offset;
+    for (let j = 0; j < n; j++) {
+      const p = covered[j], o = p * GRAD_CHANNELS + CH_TEXC, q = p * us + uo;
+      const du = -u[q], dv = u[q + 1];
+      g[o] = plusZero ? du + 0 : du;
+      g[o + 1] = plusZero ? dv + 0 : dv;
+    }
+  } else {
+    for (let j = 0; j < n; j++) {
+      const o = covered[j] * GRAD_CHANNELS + CH_TEXC;
+      g[o] = g[o + 1] = 0;
+    }
+  }
+}
+
+/**
+ * Adds the texture's gradient gTexc [m,2] of the sampled pixels onto the texture-coordinate channels of g (one
+ * float32 rounding of the float32 sum: the bits of -gu + gt).
+ */
+function addSampledTexcGradient(g: Float32Array, covered: Int32Array, sampled: Int32Array, m: number, gTexc: Float32Array): void {
+  for (let k = 0; k < m; k++) {
+    const o = covered[sampled[k]] * GRAD_CHANNELS + CH_TEXC;
+    g[o] += gTexc[2 * k];
+    g[o + 1] += gTexc[2 * k + 1];
+  }
+}
+
+/** The normal channels of the backward buffer g at the covered pixels: the normal-image gradient gn (nothing to do when it already lies there), else 0. */
+function writeNormalGradient(g: Float32Array, covered: Int32Array, n: number, gn: StridedImage | null): void {
   if (gn && gn.data === g && gn.stride === GRAD_CHANNELS && gn.offset === CH_NORMAL) return;
   if (gn) {
-    const n = gn.data, ns = gn.stride;
-    for (let i = 0, o = CH_NORMAL, q = gn.offset; i < P; i++, o += GRAD_CHANNELS, q += ns) {
-      g[o] = n[q];
-      g[o + 1] = n[q + 1];
-      g[o + 2] = n[q + 2];
+    const d = gn.data, ds = gn.stride, dof = gn.offset;
+    for (let j = 0; j < n; j++) {
+      const p = covered[j], o = p * GRAD_CHANNELS + CH_NORMAL, q = p * ds + dof;
+      g[o] = d[q];
+      g[o + 1] = d[q + 1];
+      g[o + 2] = d[q + 2];
     }
-  } else for (let o = CH_NORMAL; o < P * GRAD_CHANNELS; o += GRAD_CHANNELS) g[o] = g[o + 1] = g[o + 2] = 0;
+  } else {
+    for (let j = 0; j < n; j++) {
+      const o = covered[j] * GRAD_CHANNELS + CH_NORMAL;
+      g[o] = g[o + 1] = g[o + 2] = 0;
+    }
+  }
 }
 
 /** Corner normal gradients (channels CH_NORMAL of ga [B,NC,GRAD_CHANNELS]) summed onto their vertices gv [B,V,3] (float64, corner order). */
@@ -392,25 +551,30 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
   const gu = grads.uvImages ? strided(grads.uvImages, 2) : null, gn = grads.normalImages ? strided(grads.normalImages, 3) : null;
 
   // The silhouette's chain first: antialias -> texture gives a clip-space gradient and a texture-coordinate
-  // gradient that joins the uv-image one below. The forward pass zeroed the background's colour, whose
-  // gradient is not zeroed here: it only reaches the texture coordinates of background pixels, which
-  // interpolateBackward ignores (no triangle), so it cannot change a bit of the result.
+  // gradient that joins the uv-image one below. The texture's backward runs where its forward did, at the
+  // sampled pixels: elsewhere the colour is a constant (the background's 0, a uniform triangle's value), whose
+  // texture-coordinate gradient is +0 (and a background pixel's would reach nothing anyway: interpolateBackward
+  // ignores pixels without a triangle).
   let gradClip: Float32Array | null = null;
-  let gTexc: Float32Array | null = null;
+  const n = ws.numCovered, m = ws.numSampled;
   if (grads.fg) {
     antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, {}, { gradColor: ws.gradTexColor, gradPos: ws.gradClip });
     gradClip = ws.gradClip;
     const texSize = top.silhouetteSize;
-    gTexc = ws.gradTexc;
-    textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texc, ws.gradTexColor, 'wrap', { uv: true }, { gradUv: gTexc });
+    if (m > 0) {
+      gatherSampled(ws.covered, ws.sampled, m, ws.gradTexColor, ws.gradColorSampled);
+      textureBackward(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texcSampled.subarray(0, 2 * m), ws.gradColorSampled.subarray(0, m), 'wrap', { uv: true }, { gradUv: ws.gradTexcSampled.subarray(0, 2 * m) });
+    }
   }
 
-  // The differentiable channels' gradient: texture coordinates get the uv-image gradient plus the texture's;
-  // the normals get the normal-image gradient. Every channel is written (0 where no term reaches it), so the
-  // buffer needs no clearing; a gradient already in place (see sceneGradientImages) is used as it lies.
+  // The differentiable channels' gradient at the covered pixels (interpolateBackward reads no other): texture
+  // coordinates get the uv-image gradient plus the texture's; the normals get the normal-image gradient. Every
+  // channel of a covered pixel is written (0 where no term reaches it), so the buffer needs no clearing; a
+  // gradient already in place (see sceneGradientImages) is used as it lies.
   const g = ws.gradOut;
-  writeTexcGradient(g, P, gu, gTexc);
-  writeNormalGradient(g, P, gn);
+  writeTexcGradient(g, ws.covered, n, gu, grads.fg !== null);
+  if (grads.fg) addSampledTexcGradient(g, ws.covered, ws.sampled, m, ws.gradTexcSampled);
+  writeNormalGradient(g, ws.covered, n, gn);
 
   let gradNoNeck: Float32Array | null = null;
   if (gu || grads.fg || gn) {
