@@ -344,7 +344,8 @@ export class TrackingObjective implements TrackingObjectiveApi {
     if (w.normal > 0) {
       const P = S * S;
       for (let b = 0; b < B; b++) {
-        eyeExclusion(S, cfg.eye_dilation, sc.aux, AUX_CHANNELS, AUX_EYES, b * P, ws.rowScratch, ws.exclusion.subarray(b * P, (b + 1) * P));
+        const e = sc.eyeBoxes, box = { x0: e[4 * b], x1: e[4 * b + 1], y0: e[4 * b + 2], y1: e[4 * b + 3] };
+        eyeExclusion(S, cfg.eye_dilation, sc.aux, AUX_CHANNELS, AUX_EYES, b * P, ws.rowScratch, ws.exclusion.subarray(b * P, (b + 1) * P), box);
       }
       terms.normal = normalLoss(
         dims,

@@ -10,7 +10,7 @@ import { NdArray, writeNpy, writeObj } from '@pixel3dmm/formats';
 import { builtInFlameModel, Flame } from '@pixel3dmm/flame';
 import { makeCamera, texture, textureBackward } from '@pixel3dmm/render';
 import { builtInTrackingAssets, loadTrackingAssets, MissingTrackingAssetError, silhouetteTexture } from './assets.js';
-import { AUX_CHANNELS, AUX_DEPTH, CH_NORMAL, CH_TEXC, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
+import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
 import { rotation6d } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
@@ -132,6 +132,16 @@ describe('scene render', () => {
       fgSum += ws.fg[i];
     }
     expect(covered).toBeGreaterThan(0.3 * S * S);
+    // Every pixel with eyes > 0 lies in the frame's eye box, which is not empty.
+    const [x0, x1, y0, y1] = ws.eyeBoxes;
+    let eyePixels = 0;
+    for (let i = 0; i < S * S; i++) {
+      if (!(ws.aux[i * AUX_CHANNELS + AUX_EYES] > 0)) continue;
+      eyePixels++;
+      const x = i % S, y = Math.floor(i / S);
+      expect(x >= x0 && x <= x1 && y >= y0 && y <= y1, `eye pixel ${x},${y} outside [${x0},${x1}]x[${y0},${y1}]`).toBe(true);
+    }
+    expect(eyePixels).toBeGreaterThan(0);
     expect(fgSum).toBeGreaterThan(0.1 * S * S);
     // renderFrame is the same render.
     const fr = renderFrame(topology, camera, world, noNeck);

@@ -91,6 +91,8 @@ export interface SceneTopology {
    * float32) and has a texture-coordinate gradient of exactly +0 (every texel difference is 0).
    */
   silhouetteUniform: Float32Array;
+  /** [F] 1 for a triangle with an eye corner (eyes mask ≠ 0): only its pixels can have eyes > 0. */
+  eyeTriangle: Uint8Array;
 }
 
 export function sceneTopology(model: FlameModel, assets: TrackingAssets): SceneTopology {
@@ -142,6 +144,9 @@ export function sceneTopology(model: FlameModel, assets: TrackingAssets): SceneT
     silhouetteBackground: texture(assets.silhouette.data, { height: assets.silhouette.size, width: assets.silhouette.size, channels: 1 }, new Float32Array(2), 'wrap')[0],
     cornerMasks,
     silhouetteUniform: silhouetteUniform(cornerFaces, cornerTexc, assets.silhouette.data, assets.silhouette.size),
+    eyeTriangle: Uint8Array.from({ length: cornerFaces.length / 3 }, (_, f) =>
+      [0, 1, 2].some((k) => cornerMasks[3 * cornerFaces[3 * f + k] + 2] !== 0) ? 1 : 0,
+    ),
   };
 }
 
@@ -213,6 +218,11 @@ export class SceneWorkspace {
   covered: Int32Array;
   numCovered = 0;
   /**
+   * [B,4] per frame the box (x0, x1, y0, y1, inclusive; empty when x1 < x0) of the covered pixels on eye
+   * triangles (SceneTopology.eyeTriangle): the eyes channel is 0 outside it.
+   */
+  readonly eyeBoxes: Int32Array;
+  /**
    * The covered pixels whose silhouette colour needs a texture lookup (their triangle is not uniform, see
    * SceneTopology.silhouetteUniform), as positions in the covered list: the first `numSampled` entries of
    * `sampled`, with their texture coordinates contiguous in texcSampled [numSampled, 2] (the texture op's
@@ -256,6 +266,7 @@ export class SceneWorkspace {
     this.uvImages = new Float32Array(P * 2);
     for (let i = 0; i < P; i++) this.uvImages[2 * i] = 1; // the background's (1, 0)
     this.covered = new Int32Array(P);
+    this.eyeBoxes = new Int32Array(4 * B);
     this.sampled = new Int32Array(P);
     this.texcSampled = new Float32Array(P * 2);
     this.colorSampled = new Float32Array(P);
@@ -300,6 +311,7 @@ export class SceneWorkspace {
     resetUvImages(this.covered, this.numCovered, this.uvImages);
     const n = coveredPixels(this.rast, P, this.covered);
     this.numCovered = n;
+    eyeBoxes(this.rast, this.covered, n, this.size, this.topology.eyeTriangle, this.eyeBoxes);
     coveredUvImages(this.aux, this.covered, n, this.uvImages);
   }
 }
@@ -421,6 +433,26 @@ function coveredPixels(rast: Float32Array, P: number, out: Int32Array): number {
   let n = 0;
   for (let i = 0; i < P; i++) if (rast[4 * i + 3] !== 0) out[n++] = i;
   return n;
+}
+
+/** SceneWorkspace.eyeBoxes from the covered list. */
+function eyeBoxes(rast: Float32Array, covered: Int32Array, n: number, S: number, eyeTriangle: Uint8Array, boxes: Int32Array): void {
+  for (let b = 0; b < boxes.length; b += 4) {
+    boxes[b] = S;
+    boxes[b + 1] = -1;
+    boxes[b + 2] = S;
+    boxes[b + 3] = -1;
+  }
+  const P = S * S;
+  for (let j = 0; j < n; j++) {
+    const p = covered[j];
+    if (eyeTriangle[rast[4 * p + 3] - 1] === 0) continue;
+    const b = Math.floor(p / P), local = p - b * P, y = Math.floor(local / S), x = local - y * S, o = 4 * b;
+    if (x < boxes[o]) boxes[o] = x;
+    if (x > boxes[o + 1]) boxes[o + 1] = x;
+    if (y < boxes[o + 2]) boxes[o + 2] = y;
+    if (y > boxes[o + 3]) boxes[o + 3] = y;
+  }
 }
 
 /** uvImages of the pixels in `pixels` (the previous render's covered ones) back to the background's (1, 0). */

@@ -60,11 +60,21 @@ export function uvPixelLoss(
   return (scale * sum) / count;
 }
 
+/** Pixel box [x0, x1] × [y0, y1] of one frame (inclusive; empty when x1 < x0). */
+export interface PixelBox {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
 /**
  * The eye exclusion E = 1 - [dilate(eyes > 0) > 0] of the normal loss: the original blurs the eyes mask with a
  * k×k Gaussian (σ = k, reflect padding) and thresholds it at > 0. All Gaussian weights are positive, and with
  * reflect padding every reflected window position is also inside the clamped window, so this is exactly a k×k
- * box dilation over the clamped window. `eyes(i)` reads pixel i of one frame; out[i] = E.
+ * box dilation over the clamped window. `eyes(i)` reads pixel i of one frame; out[i] = E. `search` (optional):
+ * a box outside which every eyes value is known to be <= 0 (the render knows where the eye triangles are), so
+ * that only it is scanned instead of the whole image.
  */
 export function eyeExclusion(
   S: number,
@@ -75,12 +85,15 @@ export function eyeExclusion(
   frameOffset: number,
   rowScratch: Int32Array,
   out: Uint8Array,
+  search?: PixelBox,
 ): void {
   const r = Math.floor(kernel / 2);
   // Only the eyes' bounding box grown by r can be excluded: find it, set everything else to 1.
   let x0 = S, x1 = -1, y0 = S, y1 = -1;
-  for (let y = 0; y < S; y++) {
-    for (let x = 0, i = (frameOffset + y * S) * stride + offset; x < S; x++, i += stride) {
+  const sx0 = search ? Math.max(0, search.x0) : 0, sx1 = search ? Math.min(S - 1, search.x1) : S - 1;
+  const sy0 = search ? Math.max(0, search.y0) : 0, sy1 = search ? Math.min(S - 1, search.y1) : S - 1;
+  for (let y = sy0; y <= sy1; y++) {
+    for (let x = sx0, i = (frameOffset + y * S + sx0) * stride + offset; x <= sx1; x++, i += stride) {
       if (eyes[i] > 0) {
         if (x < x0) x0 = x;
         if (x > x1) x1 = x;

@@ -190,6 +190,20 @@ describe('dense terms (6.2-6.4)', () => {
       }
       expect(out[y * S2 + x], `pixel ${x},${y}`).toBe(blur > 0 ? 0 : 1);
     }
+    // A search box that holds every eye pixel (tight, or wider) gives the same exclusion.
+    const xs = pixels.map((p) => p[0]), ys = pixels.map((p) => p[1]);
+    const tight = pixels.length ? { x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) } : { x0: S2, x1: -1, y0: S2, y1: -1 };
+    for (const box of [tight, { x0: tight.x0 - 3, x1: tight.x1 + 5, y0: tight.y0 - 1, y1: tight.y1 + 2 }]) {
+      const boxed = new Uint8Array(S2 * S2).fill(7);
+      eyeExclusion(S2, k, eyes, 1, 0, 0, new Int32Array(S2 * S2), boxed, box);
+      expect(Array.from(boxed)).toEqual(Array.from(out));
+    }
+    // A box that misses an eye pixel misses its exclusion (the box is a promise the caller must keep).
+    if (pixels.length > 1) {
+      const missing = new Uint8Array(S2 * S2);
+      eyeExclusion(S2, k, eyes, 1, 0, 0, new Int32Array(S2 * S2), missing, { x0: xs[0], x1: xs[0], y0: ys[0], y1: ys[0] });
+      expect(Array.from(missing)).not.toEqual(Array.from(out));
+    }
     }
   });
   it('normals: outlier threshold on mean|Δ|, masks, E; mean over B·3·S² and its gradient', () => {
