@@ -211,11 +211,11 @@ export class SceneWorkspace {
   readonly uvImages: Float32Array;
   /**
    * The covered pixels (a triangle there) of the last render, ascending indices into [B,S,S]: the first
-   * `numCovered` entries of `covered`. About a quarter of a tracking frame; the per-pixel work that only
-   * matters where a triangle is (the silhouette texture and its gradient, the texture-coordinate gradient)
-   * runs over this list instead of every pixel.
+   * `numCovered` entries of `covered` (40-50% of a tracking frame at 256²). The per-pixel work that only
+   * matters where a triangle is (uvImages, the silhouette colour and its gradient, the backward's
+   * texture-coordinate and normal channels) runs over this list instead of every pixel.
    */
-  covered: Int32Array;
+  readonly covered: Int32Array;
   numCovered = 0;
   /**
    * [B,4] per frame the box (x0, x1, y0, y1, inclusive; empty when x1 < x0) of the covered pixels on eye
@@ -226,7 +226,7 @@ export class SceneWorkspace {
    * The covered pixels whose silhouette colour needs a texture lookup (their triangle is not uniform, see
    * SceneTopology.silhouetteUniform), as positions in the covered list: the first `numSampled` entries of
    * `sampled`, with their texture coordinates contiguous in texcSampled [numSampled, 2] (the texture op's
-   * input) and their colours in colorSampled. Set by a silhouette render.
+   * input) and their colours in colorSampled (none after a render without the silhouette).
    */
   readonly sampled: Int32Array;
   numSampled = 0;
@@ -300,20 +300,6 @@ export class SceneWorkspace {
       }
     }
   }
-
-  /**
-   * After a rasterize + interpolate into this workspace: the covered list and uvImages (the previous render's
-   * covered pixels reset to the background's (1, 0) first, so that the whole image is written in O(covered)
-   * rather than O(pixels)).
-   */
-  updateCoverage(): void {
-    const P = this.batch * this.size * this.size;
-    resetUvImages(this.covered, this.numCovered, this.uvImages);
-    const n = coveredPixels(this.rast, P, this.covered);
-    this.numCovered = n;
-    eyeBoxes(this.rast, this.covered, n, this.size, this.topology.eyeTriangle, this.eyeBoxes);
-    coveredUvImages(this.aux, this.covered, n, this.uvImages);
-  }
 }
 
 /**
@@ -343,17 +329,11 @@ export function renderScene(
   if (options.normals) vertexNormals(noNeck!, B, V, top.faces, ws.normalSums, ws.vertexNormalsF32);
   writeCornerChannels(top, B, world, options.normals ? ws.vertexNormalsF32 : null, ws.cornerAttr, ws.cornerGradAttr);
   interpolate(ws.cornerAttr, { batch: B, vertices: NC, channels: AUX_CHANNELS }, ws.rast, ws.rastShape, top.cornerFaces, ws.aux);
-  ws.updateCoverage();
+  coveragePass(ws, options.silhouette);
 
   if (options.silhouette) {
-    // The colour of a covered pixel is its triangle's constant where the texture is uniform under it, else a
-    // texture lookup (the pixels in ws.sampled). The background's texc is 0, a texture corner (0 in
-    // uv_mask_eyes); its colour is set to 0 explicitly, so that a texture with a non-zero corner cannot paint
-    // the background.
-    const texSize = top.silhouetteSize;
-    ws.texColor.fill(0);
-    const m = silhouetteColours(ws.rast, ws.aux, ws.covered, ws.numCovered, top.silhouetteUniform, ws.texColor, ws.sampled, ws.texcSampled);
-    ws.numSampled = m;
+    // Pixels of non-uniform triangles get their colour by a texture lookup (the others got theirs above).
+    const texSize = top.silhouetteSize, m = ws.numSampled;
     if (m > 0) {
       texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texcSampled.subarray(0, 2 * m), 'wrap', ws.colorSampled.subarray(0, m));
       scatterSampled(ws.covered, ws.sampled, m, ws.colorSampled, ws.texColor);
@@ -398,61 +378,58 @@ function gatherSampled(covered: Int32Array, sampled: Int32Array, m: number, valu
 }
 
 /**
- * Silhouette colours of the covered pixels: color[p] = the triangle's uniform value, or, where it has none (or
- * the texture coordinates are not finite: the lookup's 0 then), the pixel joins `sampled` (its position in the
- * covered list) with its texture coordinates in texc. Returns the number sampled.
+ * After rasterize + interpolate, one pass over the pixels (rast and aux read once): the covered list, the eye
+ * boxes, uvImages (1 - texc_u, texc_v) at the covered pixels (the previous render's covered pixels reset to the
+ * background's (1, 0) first: the image is rewritten in O(covered)), and with `silhouette` the colours: a covered
+ * pixel's colour is its triangle's uniform value (SceneTopology.silhouetteUniform), or, where there is none (or
+ * the texture coordinates are not finite: the lookup's 0 then), the pixel joins ws.sampled with its texture
+ * coordinates for a texture lookup. The background's texc is 0, a texture corner (0 in uv_mask_eyes); its
+ * colour is set to 0 explicitly, so that a texture with a non-zero corner cannot paint the background.
  */
-function silhouetteColours(
-  rast: Float32Array,
-  aux: Float32Array,
-  covered: Int32Array,
-  n: number,
-  uniform: Float32Array,
-  color: Float32Array,
-  sampled: Int32Array,
-  texc: Float32Array,
-): number {
-  let m = 0;
-  for (let j = 0; j < n; j++) {
-    const p = covered[j];
-    const c = uniform[rast[4 * p + 3] - 1];
-    const tu = aux[p * AUX_CHANNELS + CH_TEXC], tv = aux[p * AUX_CHANNELS + CH_TEXC + 1];
-    if (c === c && tu - tu === 0 && tv - tv === 0) color[p] = c;
-    else {
-      sampled[m] = j;
-      texc[2 * m] = tu;
-      texc[2 * m + 1] = tv;
-      m++;
+function coveragePass(ws: SceneWorkspace, silhouette: boolean): void {
+  const { rast, aux, covered, uvImages, eyeBoxes: boxes, texColor: color, sampled, texcSampled: texc } = ws;
+  const eyeTriangle = ws.topology.eyeTriangle, uniform = ws.topology.silhouetteUniform;
+  const S = ws.size, P = S * S, B = ws.batch;
+  resetUvImages(covered, ws.numCovered, uvImages);
+  if (silhouette) color.fill(0);
+  let n = 0, m = 0;
+  for (let b = 0; b < B; b++) {
+    let x0 = S, x1 = -1, y0 = S, y1 = -1;
+    for (let y = 0; y < S; y++) {
+      for (let x = 0, p = b * P + y * S; x < S; x++, p++) {
+        const id = rast[4 * p + 3];
+        if (id === 0) continue;
+        covered[n] = p;
+        const t = id - 1;
+        if (eyeTriangle[t] !== 0) {
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+          if (y < y0) y0 = y;
+          y1 = y;
+        }
+        const a = p * AUX_CHANNELS + CH_TEXC, tu = aux[a], tv = aux[a + 1];
+        uvImages[2 * p] = 1 - tu;
+        uvImages[2 * p + 1] = tv;
+        if (silhouette) {
+          const c = uniform[t];
+          if (c === c && tu - tu === 0 && tv - tv === 0) color[p] = c;
+          else {
+            sampled[m] = n;
+            texc[2 * m] = tu;
+            texc[2 * m + 1] = tv;
+            m++;
+          }
+        }
+        n++;
+      }
     }
+    boxes[4 * b] = x0;
+    boxes[4 * b + 1] = x1;
+    boxes[4 * b + 2] = y0;
+    boxes[4 * b + 3] = y1;
   }
-  return m;
-}
-
-/** Indices of the pixels of rast [P,4] with a triangle, ascending, into `out`; returns their count. */
-function coveredPixels(rast: Float32Array, P: number, out: Int32Array): number {
-  let n = 0;
-  for (let i = 0; i < P; i++) if (rast[4 * i + 3] !== 0) out[n++] = i;
-  return n;
-}
-
-/** SceneWorkspace.eyeBoxes from the covered list. */
-function eyeBoxes(rast: Float32Array, covered: Int32Array, n: number, S: number, eyeTriangle: Uint8Array, boxes: Int32Array): void {
-  for (let b = 0; b < boxes.length; b += 4) {
-    boxes[b] = S;
-    boxes[b + 1] = -1;
-    boxes[b + 2] = S;
-    boxes[b + 3] = -1;
-  }
-  const P = S * S;
-  for (let j = 0; j < n; j++) {
-    const p = covered[j];
-    if (eyeTriangle[rast[4 * p + 3] - 1] === 0) continue;
-    const b = Math.floor(p / P), local = p - b * P, y = Math.floor(local / S), x = local - y * S, o = 4 * b;
-    if (x < boxes[o]) boxes[o] = x;
-    if (x > boxes[o + 1]) boxes[o + 1] = x;
-    if (y < boxes[o + 2]) boxes[o + 2] = y;
-    if (y > boxes[o + 3]) boxes[o + 3] = y;
-  }
+  ws.numCovered = n;
+  ws.numSampled = m;
 }
 
 /** uvImages of the pixels in `pixels` (the previous render's covered ones) back to the background's (1, 0). */
@@ -461,15 +438,6 @@ function resetUvImages(pixels: Int32Array, n: number, uvImages: Float32Array): v
     const p = pixels[j];
     uvImages[2 * p] = 1;
     uvImages[2 * p + 1] = 0;
-  }
-}
-
-/** uv images (1 - texc_u, texc_v) at the covered pixels, from the interpolated texture coordinates of `aux` [P, AUX_CHANNELS]. */
-function coveredUvImages(aux: Float32Array, covered: Int32Array, n: number, uvImages: Float32Array): void {
-  for (let j = 0; j < n; j++) {
-    const p = covered[j];
-    uvImages[2 * p] = 1 - aux[p * AUX_CHANNELS + CH_TEXC];
-    uvImages[2 * p + 1] = aux[p * AUX_CHANNELS + CH_TEXC + 1];
   }
 }
 
