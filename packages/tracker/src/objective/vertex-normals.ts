@@ -42,8 +42,9 @@ export function vertexNormals(
 }
 
 /**
- * Backward of vertexNormals: gradNormals [frames, V, 3] -> gradient of the positions, ADDED into gradPositions.
- * `gradSums` [frames*V*3] is scratch.
+ * Backward of vertexNormals: gradNormals [frames, V, 3] -> gradient of the positions, ADDED into gradPositions
+ * (which must hold no -0: the zero contributions that are skipped would turn it into +0). `gradSums`
+ * [frames*V*3] is scratch.
  */
 export function vertexNormalsBackward(
   positions: Float32Array,
@@ -77,12 +78,15 @@ export function vertexNormalsBackward(
         gradSums[i + 2] = gz / NORMAL_EPS;
       }
     }
-    // c = e1 × e2 feeds the sums of its three vertices: d(g·c) = de1·(e2 × g) + de2·(g × e1).
+    // c = e1 × e2 feeds the sums of its three vertices: d(g·c) = de1·(e2 × g) + de2·(g × e1). A face whose g
+    // is 0 (no normal gradient at its vertices: most faces outside the rendered, masked region) would add
+    // only zeros, which change no sum (+0 start, round-to-nearest): it is skipped.
     for (let f = 0; f < F; f++) {
       const i0 = o + 3 * faces[3 * f], i1 = o + 3 * faces[3 * f + 1], i2 = o + 3 * faces[3 * f + 2];
       const gx = gradSums[i0] + gradSums[i1] + gradSums[i2];
       const gy = gradSums[i0 + 1] + gradSums[i1 + 1] + gradSums[i2 + 1];
       const gz = gradSums[i0 + 2] + gradSums[i1 + 2] + gradSums[i2 + 2];
+      if (gx === 0 && gy === 0 && gz === 0) continue;
       const ax = positions[i1] - positions[i0], ay = positions[i1 + 1] - positions[i0 + 1], az = positions[i1 + 2] - positions[i0 + 2];
       const bx = positions[i2] - positions[i0], by = positions[i2 + 1] - positions[i0 + 1], bz = positions[i2 + 2] - positions[i0 + 2];
       const d1x = by * gz - bz * gy, d1y = bz * gx - bx * gz, d1z = bx * gy - by * gx; // e2 × g
