@@ -2,6 +2,7 @@
 // figure the median of repeated runs of exactly what the schedule does per step:
 // - one camera warm-up step (landmark half and UV half): FLAME, projection, loss, gradient, Adam;
 // - one stage-1 iteration: FLAME (+ neck-free pass), rendering, every loss, gradients, Adam;
+// - one iteration of a single-image fit: the same with shape optimised (what makes fitImage's steps dearer);
 // - one stage-2 iteration at batch 16: the same for 16 frames plus smoothness, SparseAdam and Adam;
 // - stage-1 frames per second with early stopping on a synthetic video (frames after the first; the first
 //   frame's camera warm-up and its fixed 200 steps are reported separately);
@@ -79,9 +80,20 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
       step([1], { phase: 'track', silhouetteScale: 1, smoothness: false, wantShape: false }, s1Adam);
       samples.push({ ...objective.lastTimings });
     }
-    const stage1BreakdownMs = Object.fromEntries(
-      Object.keys(samples[0]).map((key) => [key, samples.map((t) => t[key]).sort((a, b) => a - b)[10]]),
-    );
+    const breakdown = (runs: Record<string, number>[]) =>
+      Object.fromEntries(Object.keys(runs[0]).map((key) => [key, runs.map((t) => t[key]).sort((a, b) => a - b)[runs.length >> 1]]));
+    const stage1BreakdownMs = breakdown(samples);
+    // A single-image fit's iteration (what fitImage repeats 800 times): shape optimised too (its 300 identity
+    // components re-blended every step, and their gradient), silhouette weight / 10.
+    const singleOptions: ObjectiveOptions = { phase: 'track', silhouetteScale: 0.1, smoothness: false, wantShape: true };
+    const singleAdam = adamFor(stage1Groups(config, true), 2);
+    const singleMs = medianMs(() => step([2], singleOptions, singleAdam), { warmup: 1, minRuns: 10, minMs: 2000 });
+    const singleSamples: Record<string, number>[] = [];
+    for (let k = 0; k < 21; k++) {
+      step([2], singleOptions, singleAdam);
+      singleSamples.push({ ...objective.lastTimings });
+    }
+    const singleBreakdownMs = breakdown(singleSamples);
     const g2 = stage2Groups(config);
     const sparse = new SparseAdam(N, g2.frame.map(({ group, lr }) => ({ name: group, dim: store.frames[0][group].length, row: (r: number) => store.frames[r][group], lr })));
     const shared = new Adam(g2.shared.map(({ group, lr }) => ({ name: group, params: store.shared(group), lr })));
@@ -111,6 +123,8 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
       cameraStepMs: { landmarks: cameraLandmarksMs, uv: cameraUvMs },
       stage1IterationMs: stage1Ms,
       stage1BreakdownMs,
+      singleImageIterationMs: singleMs,
+      singleImageBreakdownMs: singleBreakdownMs,
       stage2IterationMs: { batch: B, ms: stage2Ms, perFrameMs: stage2Ms / B },
       singleImageFit: { seconds: singleImageFitSeconds, cameraSteps: fit.frames[0].telemetry.camera?.steps ?? 0, iterations: fit.frames[0].telemetry.iterations },
       stage1: {
@@ -130,7 +144,11 @@ export async function benchTrackCommand(opts: { json?: boolean; frames: number }
       console.log(`tracker at ${S}x${S}, ${model.source}, ${result.threads} threads on ${result.cpus} CPUs (medians)`);
       console.log(`  camera warm-up step:       ${cameraLandmarksMs.toFixed(1)} ms (landmark half), ${cameraUvMs.toFixed(1)} ms (UV half)`);
       console.log(`  stage-1 iteration:         ${stage1Ms.toFixed(1)} ms (FLAME, render, all losses, gradients, Adam)`);
-      console.log(`    of which: ${Object.entries(stage1BreakdownMs).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms (objective total ${stage1BreakdownMs.total.toFixed(2)} ms)`);
+      const ofWhich = (b: Record<string, number>) =>
+        `    of which: ${Object.entries(b).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms (objective total ${b.total.toFixed(2)} ms)`;
+      console.log(ofWhich(stage1BreakdownMs));
+      console.log(`  single-image iteration:    ${singleMs.toFixed(1)} ms (the same with shape optimised, silhouette / 10)`);
+      console.log(ofWhich(singleBreakdownMs));
       console.log(`  stage-2 iteration (B=${B}):  ${stage2Ms.toFixed(1)} ms (${(stage2Ms / B).toFixed(1)} ms per frame)`);
       console.log(`  single-image fit:          ${singleImageFitSeconds.toFixed(2)} s (${result.singleImageFit.cameraSteps} camera steps, ${result.singleImageFit.iterations} iterations)`);
       console.log(`  stage 1 with early stopping: ${result.stage1.framesPerSecond.toFixed(2)} frames/s over ${later.length} frames ` +
