@@ -186,7 +186,18 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
     // prefetches); a group with a lane the vector path does not cover takes the scalar path.
     if (oneChannelVector(d)) {
       const __m256d one = _mm256_set1_pd(1.0);
+      // The output is a function of the uv bits alone, so a group whose 8 uv floats equal the previous vector
+      // group's bit for bit reuses its 4 outputs: every background pixel has the same uv (interpolate writes 0
+      // there), so most groups of a render take this exit.
+      __m256i lastUv = _mm256_setzero_si256();
+      __m128 lastOut = _mm_setzero_ps();
+      bool haveLast = false;
       for (; q + 4 <= p1; q += 4) {
+        const __m256i uvBits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(uv + 2 * q));
+        if (haveLast && _mm256_movemask_epi8(_mm256_cmpeq_epi32(uvBits, lastUv)) == -1) {
+          _mm_storeu_ps(out + q, lastOut);
+          continue;
+        }
         Sample4 r;
         if (!sample4(d, tex, uv + 2 * q, r)) {
           scalarRange(q, q + 4);
@@ -198,7 +209,10 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
         const __m256d o = _mm256_add_pd(
             _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(w00, r.t00), _mm256_mul_pd(w10, r.t10)), _mm256_mul_pd(w01, r.t01)),
             _mm256_mul_pd(w11, r.t11));
-        _mm_storeu_ps(out + q, _mm256_cvtpd_ps(o));
+        lastOut = _mm256_cvtpd_ps(o);
+        lastUv = uvBits;
+        haveLast = true;
+        _mm_storeu_ps(out + q, lastOut);
       }
     }
 #endif
@@ -256,16 +270,26 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
       if (oneChannelVector(d)) {
         const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
         const __m256d Wd = _mm256_set1_pd(static_cast<double>(W)), Hd = _mm256_set1_pd(static_cast<double>(H));
+        // su, sv (the texture's slopes at the footprint) depend on the uv bits alone: a group whose 8 uv floats
+        // equal the previous vector group's bit for bit reuses them (the background pixels share one uv).
+        __m256i lastUv = _mm256_setzero_si256();
+        __m256d su = zero, sv = zero;
+        bool haveLast = false;
         for (; q + 4 <= p1; q += 4) {
-          Sample4 r;
-          if (!sample4(d, tex, uv + 2 * q, r)) {
-            scalarRange(q, q + 4);
-            continue;
+          const __m256i uvBits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(uv + 2 * q));
+          if (!haveLast || _mm256_movemask_epi8(_mm256_cmpeq_epi32(uvBits, lastUv)) != -1) {
+            Sample4 r;
+            if (!sample4(d, tex, uv + 2 * q, r)) {
+              scalarRange(q, q + 4);
+              continue;
+            }
+            const __m256d omf = _mm256_sub_pd(one, r.fs), omt = _mm256_sub_pd(one, r.ft);
+            su = _mm256_add_pd(_mm256_mul_pd(omt, _mm256_sub_pd(r.t10, r.t00)), _mm256_mul_pd(r.ft, _mm256_sub_pd(r.t11, r.t01)));
+            sv = _mm256_add_pd(_mm256_mul_pd(omf, _mm256_sub_pd(r.t01, r.t00)), _mm256_mul_pd(r.fs, _mm256_sub_pd(r.t11, r.t10)));
+            lastUv = uvBits;
+            haveLast = true;
           }
           const __m256d dc = _mm256_cvtps_pd(_mm_loadu_ps(gradOut + q));
-          const __m256d omf = _mm256_sub_pd(one, r.fs), omt = _mm256_sub_pd(one, r.ft);
-          const __m256d su = _mm256_add_pd(_mm256_mul_pd(omt, _mm256_sub_pd(r.t10, r.t00)), _mm256_mul_pd(r.ft, _mm256_sub_pd(r.t11, r.t01)));
-          const __m256d sv = _mm256_add_pd(_mm256_mul_pd(omf, _mm256_sub_pd(r.t01, r.t00)), _mm256_mul_pd(r.fs, _mm256_sub_pd(r.t11, r.t10)));
           const __m128 gu = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_add_pd(zero, _mm256_mul_pd(dc, su)), Wd));
           const __m128 gv = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_add_pd(zero, _mm256_mul_pd(dc, sv)), Hd));
           __m128 lo = _mm_unpacklo_ps(gu, gv), hi = _mm_unpackhi_ps(gu, gv);  // (gu, gv) pairs of pixels 0-1, 2-3
