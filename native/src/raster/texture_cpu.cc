@@ -76,6 +76,9 @@ void checkDims(const TextureDims& d) {
  * reads of a block (scattered over a large texture) overlap instead of stalling one pixel at a time.
  */
 constexpr int kBlock = 32;
+// Groups of 4 pixels between a prefetch and the gathers it is for (2 to 6 measured alike on a cold 2048² texture,
+// 16 worse).
+constexpr int kAhead = 4;
 
 void blockFootprints(const TextureDims& d, const float* tex, const float* uv, int64_t p0, int n, Footprint* f) {
   const int64_t W = d.texWidth, C = d.channels;
@@ -144,6 +147,31 @@ P3D_INLINE bool sample4(const TextureDims& d, const float* tex, const float* uv,
   return true;
 }
 
+/**
+ * Prefetches the two texel rows of the footprints of the 4 uv pairs at uv[0..7] (a group a few groups ahead), so
+ * that the gathers of the groups in between overlap the texture's cache misses. Only an address hint: approximate
+ * float32 indices clamped into the texture (the exact footprints are computed later).
+ */
+P3D_INLINE void prefetch4(const TextureDims& d, const float* tex, const float* uv) {
+  const __m256 uv8 = _mm256_loadu_ps(uv);
+  const __m256 st = _mm256_sub_ps(_mm256_mul_ps(uv8, _mm256_setr_ps(d.texWidth, d.texHeight, d.texWidth, d.texHeight,
+                                                                    d.texWidth, d.texHeight, d.texWidth, d.texHeight)),
+                                  _mm256_set1_ps(0.5f));
+  // NaN and out-of-range lanes convert to INT_MIN and end up clamped.
+  __m256i ij = _mm256_cvttps_epi32(st);
+  ij = _mm256_max_epi32(ij, _mm256_setzero_si256());
+  ij = _mm256_min_epi32(ij, _mm256_setr_epi32(d.texWidth - 1, d.texHeight - 2, d.texWidth - 1, d.texHeight - 2,
+                                              d.texWidth - 1, d.texHeight - 2, d.texWidth - 1, d.texHeight - 2));
+  alignas(32) int32_t k[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(k), ij);
+  const int64_t W = d.texWidth;
+  for (int i = 0; i < 4; ++i) {
+    const float* t = tex + std::max<int64_t>(0, k[2 * i + 1]) * W + k[2 * i];
+    __builtin_prefetch(t);
+    __builtin_prefetch(t + W);
+  }
+}
+
 /** Whether the one-channel AVX2 paths apply (texel offsets fit in int32). */
 bool oneChannelVector(const TextureDims& d) {
   return d.channels == 1 && static_cast<int64_t>(d.texHeight) * d.texWidth < (int64_t{1} << 31);
@@ -198,6 +226,7 @@ void textureForward(const TextureDims& d, const float* tex, const float* uv, flo
           _mm_storeu_ps(out + q, lastOut);
           continue;
         }
+        if (q + 4 * (kAhead + 1) <= p1) prefetch4(d, tex, uv + 2 * (q + 4 * kAhead));
         Sample4 r;
         if (!sample4(d, tex, uv + 2 * q, r)) {
           scalarRange(q, q + 4);
@@ -278,6 +307,7 @@ void textureBackward(const TextureDims& d, const float* tex, const float* uv, co
         for (; q + 4 <= p1; q += 4) {
           const __m256i uvBits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(uv + 2 * q));
           if (!haveLast || _mm256_movemask_epi8(_mm256_cmpeq_epi32(uvBits, lastUv)) != -1) {
+            if (q + 4 * (kAhead + 1) <= p1) prefetch4(d, tex, uv + 2 * (q + 4 * kAhead));
             Sample4 r;
             if (!sample4(d, tex, uv + 2 * q, r)) {
               scalarRange(q, q + 4);
