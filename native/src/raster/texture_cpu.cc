@@ -130,10 +130,21 @@ P3D_INLINE bool sample4(const TextureDims& d, const float* tex, const float* uv,
   const __m256d s = _mm256_sub_pd(_mm256_mul_pd(_mm256_cvtps_pd(u), _mm256_set1_pd(static_cast<double>(d.texWidth))), half);
   const __m256d t = _mm256_sub_pd(_mm256_mul_pd(_mm256_cvtps_pd(v), _mm256_set1_pd(static_cast<double>(d.texHeight))), half);
   const __m256d i0 = _mm256_floor_pd(s), j0 = _mm256_floor_pd(t);
-  __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-  const __m256d ia = wrapIndex4(i0, d.texWidth, d.wrap, ok), ib = wrapIndex4(_mm256_add_pd(i0, one), d.texWidth, d.wrap, ok);
-  const __m256d ja = wrapIndex4(j0, d.texHeight, d.wrap, ok), jb = wrapIndex4(_mm256_add_pd(j0, one), d.texHeight, d.wrap, ok);
-  if (_mm256_movemask_pd(ok) != 0xF) return false;
+  const __m256d i1 = _mm256_add_pd(i0, one), j1 = _mm256_add_pd(j0, one);
+  __m256d ia = i0, ib = i1, ja = j0, jb = j1;
+  // Footprints inside the texture (the usual case) need no wrapping or clamping: wrapIndex returns the index.
+  const __m256d zero = _mm256_setzero_pd();
+  const __m256d inside = _mm256_and_pd(
+      _mm256_and_pd(_mm256_cmp_pd(i0, zero, _CMP_GE_OQ), _mm256_cmp_pd(i1, _mm256_set1_pd(static_cast<double>(d.texWidth)), _CMP_LT_OQ)),
+      _mm256_and_pd(_mm256_cmp_pd(j0, zero, _CMP_GE_OQ), _mm256_cmp_pd(j1, _mm256_set1_pd(static_cast<double>(d.texHeight)), _CMP_LT_OQ)));
+  if (_mm256_movemask_pd(inside) != 0xF) {
+    __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    ia = wrapIndex4(i0, d.texWidth, d.wrap, ok);
+    ib = wrapIndex4(i1, d.texWidth, d.wrap, ok);
+    ja = wrapIndex4(j0, d.texHeight, d.wrap, ok);
+    jb = wrapIndex4(j1, d.texHeight, d.wrap, ok);
+    if (_mm256_movemask_pd(ok) != 0xF) return false;
+  }
   r.fs = _mm256_sub_pd(s, i0);
   r.ft = _mm256_sub_pd(t, j0);
   // Texel offsets row * W + column, exact in int32 (the caller checks that the texture has fewer than 2^31 texels).
