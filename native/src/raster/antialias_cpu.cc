@@ -319,7 +319,8 @@ BandStorage& bandStorage() {
  * others have no record, i.e. tri = -1): horizontal pairs of rows y0..y1 and vertical pairs (py, py + 1) of rows
  * y0 - 1..y1. A pair is analysed by analysePair exactly as in a dense pass over all pixels, so the records are
  * the same. Rows are indexed ry = py - (y0 - 1); per row, bit masks of the pairs whose ids differ (hDiff: pair
- * (px, px + 1), vDiff: pair (py, py + 1) at column px).
+ * (px, px + 1), vDiff: pair (py, py + 1) at column px), which drive the analysis; afterwards they hold only the
+ * pairs that got a record with a triangle (the only records stored in rec and the only ones any pass uses).
  */
 struct Band {
   const Ctx& c;
@@ -438,19 +439,30 @@ struct Band {
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       forBits(&st.hDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        PairRecord& r = at(py, px, 0);
+        PairRecord r;
         analysePair(c, b, p, p + 1, px, py, true, r);
-        if (r.tri >= 0) st.found.push_back(local(py, px, 0));
+        if (r.tri < 0) return;
+        at(py, px, 0) = r;
+        st.found.push_back(local(py, px, 0));
       });
       forBits(&st.vDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        PairRecord& r = at(py, px, 1);
+        PairRecord r;
         analysePair(c, b, p, p + W, px, py, false, r);
-        if (r.tri >= 0) st.found.push_back(local(py, px, 1));
+        if (r.tri < 0) return;
+        at(py, px, 1) = r;
+        st.found.push_back(local(py, px, 1));
       });
     }
     // Per row the horizontal records come before the vertical ones; few records get a triangle.
     std::sort(st.found.begin(), st.found.end());
+    // From here on the masks hold the pairs with a record only (as a band loaded from a work buffer): a differing
+    // pair without one adds nothing anywhere, and its record was not stored.
+    std::fill(st.hDiff.begin(), st.hDiff.end(), 0);
+    std::fill(st.vDiff.begin(), st.vDiff.end(), 0);
+    for (const int32_t k : st.found)
+      ((k & 1) ? st.vDiff : st.hDiff)[static_cast<size_t>(k >> 1) / W * words + ((k >> 1) % W >> 6)] |=
+          uint64_t{1} << (((k >> 1) % W) & 63);
   }
 
   int32_t local(int py, int px, int dir) const { return static_cast<int32_t>((row(py) * W + px) * 2 + dir); }
