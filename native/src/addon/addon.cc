@@ -562,7 +562,29 @@ AntialiasArgs antialiasArgs(const Napi::Env& env, const Napi::Object& o) {
   return a;
 }
 
-// antialias({color, channels, rast, batch, height, width, pos, numVertices, tri, opp, out})
+/** The optional antialias work buffer (Int32Array of antialiasWorkSize elements), or null. */
+int32_t* antialiasWorkField(const Napi::Env& env, const Napi::Object& o, const p3d::raster::AntialiasDims& d) {
+  Napi::Value v = o.Get("work");
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  const int64_t n = guarded(env, [&] { return p3d::raster::antialiasWorkSize(d); });
+  if (n < 0) throw Napi::RangeError::New(env, "work: the image is too large for an antialias work buffer");
+  return typedField<int32_t>(env, o, "work", static_cast<size_t>(n), false);
+}
+
+// antialiasWorkSize({batch, height, width}): int32 elements of an antialias work buffer (-1: too large).
+Napi::Value AntialiasWorkSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "antialiasWorkSize");
+  p3d::raster::AntialiasDims d;
+  d.batch = sizeField(env, o, "batch", 1, 1 << 20);
+  d.height = sizeField(env, o, "height", 1, 1 << 15);
+  d.width = sizeField(env, o, "width", 1, 1 << 15);
+  const int64_t n = guarded(env, [&] { return p3d::raster::antialiasWorkSize(d); });
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// antialias({color, channels, rast, batch, height, width, pos, numVertices, tri, opp, out, work?})
+// work (CPU): filled with the pair records for antialiasBackward; a CUDA call marks it unfilled.
 Napi::Value Antialias(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = argsObject(info, "antialias");
@@ -570,13 +592,19 @@ Napi::Value Antialias(const Napi::CallbackInfo& info) {
   const AntialiasArgs a = antialiasArgs(env, o);
   const size_t pix = static_cast<size_t>(a.d.batch) * a.d.height * a.d.width;
   float* out = typedField<float>(env, o, "out", pix * a.d.channels, false);
+  int32_t* work = antialiasWorkField(env, o, a.d);
   return runKernel(env, [&] {
+    if (work && device == Device::Cpu) {
+      p3d::raster::antialiasForward(a.d, a.color, a.rast, a.pos, a.tri, a.opp, out, work);
+      return;
+    }
+    if (work) work[0] = 0;
     p3d::raster::antialiasForward(device, a.d, a.color, a.rast, a.pos, a.tri, a.opp, out);
   });
 }
 
 // antialiasBackward({color, channels, rast, batch, height, width, pos, numVertices, tri, opp, gradOut,
-//                    gradColor?, gradPos?})
+//                    gradColor?, gradPos?, work?}); work (CPU) from antialias with the same inputs; CUDA ignores it.
 Napi::Value AntialiasBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = argsObject(info, "antialiasBackward");
@@ -586,7 +614,12 @@ Napi::Value AntialiasBackward(const Napi::CallbackInfo& info) {
   const float* gradOut = typedField<float>(env, o, "gradOut", pix * a.d.channels, false);
   float* gradColor = typedField<float>(env, o, "gradColor", pix * a.d.channels, true);
   float* gradPos = typedField<float>(env, o, "gradPos", static_cast<size_t>(a.d.batch) * a.d.numVertices * 4, true);
+  const int32_t* work = antialiasWorkField(env, o, a.d);
   return runKernel(env, [&] {
+    if (work && device == Device::Cpu) {
+      p3d::raster::antialiasBackward(a.d, a.color, a.rast, a.pos, a.tri, a.opp, gradOut, gradColor, gradPos, work);
+      return;
+    }
     p3d::raster::antialiasBackward(device, a.d, a.color, a.rast, a.pos, a.tri, a.opp, gradOut, gradColor, gradPos);
   });
 }
@@ -606,6 +639,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("textureBackward", Napi::Function::New(env, TextureBackward));
   exports.Set("antialias", Napi::Function::New(env, Antialias));
   exports.Set("antialiasBackward", Napi::Function::New(env, AntialiasBackward));
+  exports.Set("antialiasWorkSize", Napi::Function::New(env, AntialiasWorkSize));
   FlameTapeWrap::Init(env, exports);
   FlameModelWrap::Init(env, exports);
   return exports;

@@ -74,6 +74,13 @@ struct Ctx {
  * expressions the pair analysis used per use: sx = (x/w + 1)*W/2 - 0.5, sy = (y/w + 1)*H/2 - 0.5. Reused storage
  * of the calling thread.
  */
+inline double screenX(const AntialiasDims& d, const float* p) {
+  return ((static_cast<double>(p[0]) / static_cast<double>(p[3]) + 1) * d.width) / 2 - 0.5;
+}
+inline double screenY(const AntialiasDims& d, const float* p) {
+  return ((static_cast<double>(p[1]) / static_cast<double>(p[3]) + 1) * d.height) / 2 - 0.5;
+}
+
 const double* screenPositions(const AntialiasDims& d, const float* pos) {
   thread_local std::vector<double> storage;
   std::vector<double>& s = storage;
@@ -84,8 +91,8 @@ const double* screenPositions(const AntialiasDims& d, const float* pos) {
     const int64_t i1 = std::min(n, (k + 1) * kChunk);
     for (int64_t i = k * kChunk; i < i1; ++i) {
       const float* p = pos + i * 4;
-      s[2 * i] = ((static_cast<double>(p[0]) / static_cast<double>(p[3]) + 1) * d.width) / 2 - 0.5;
-      s[2 * i + 1] = ((static_cast<double>(p[1]) / static_cast<double>(p[3]) + 1) * d.height) / 2 - 0.5;
+      s[2 * i] = screenX(d, p);
+      s[2 * i + 1] = screenY(d, p);
     }
   });
   return s.data();
@@ -112,19 +119,25 @@ std::atomic<uint8_t>* silhouetteMemo(int64_t n) {
 __attribute__((noinline)) uint8_t computeSilhouetteEdges(const Ctx& c, int64_t b, int t) {
   std::atomic<uint8_t>& memo = c.silhouette[b * c.d.numTriangles + t];
   uint8_t mask = 0;
-  for (int k = 0; k < 3; ++k) {
-    const int ia = c.tri[3 * t + k], ib = c.tri[3 * t + (k + 1) % 3], ic = c.tri[3 * t + (k + 2) % 3];
-    if (!c.wOk(b, ia) || !c.wOk(b, ib) || !c.wOk(b, ic)) continue;
-    const int io = c.opp[3 * t + k];
-    if (io >= 0) {
-      if (!c.wOk(b, io)) continue;
-      const double ax = c.sx(b, ia), ay = c.sy(b, ia);
-      const double dx = c.sx(b, ib) - ax, dy = c.sy(b, ib) - ay;
-      const double sideC = dx * (c.sy(b, ic) - ay) - dy * (c.sx(b, ic) - ax);
-      const double sideO = dx * (c.sy(b, io) - ay) - dy * (c.sx(b, io) - ax);
-      if (!(sideC * sideO > 0)) continue;
+  const int32_t* v = c.tri + 3 * t;
+  // Every edge k tests the same three vertices (ia, ib, ic = v[k], v[k+1], v[k+2]) against w > 0, so one failing
+  // vertex clears all three bits; the vertices' screen positions are loaded once for the three edges.
+  if (c.wOk(b, v[0]) && c.wOk(b, v[1]) && c.wOk(b, v[2])) {
+    const double px[3] = {c.sx(b, v[0]), c.sx(b, v[1]), c.sx(b, v[2])};
+    const double py[3] = {c.sy(b, v[0]), c.sy(b, v[1]), c.sy(b, v[2])};
+    for (int k = 0; k < 3; ++k) {
+      const int io = c.opp[3 * t + k];
+      if (io >= 0) {
+        if (!c.wOk(b, io)) continue;
+        const int kb = k == 2 ? 0 : k + 1, kc = k == 0 ? 2 : k - 1;
+        const double ax = px[k], ay = py[k];
+        const double dx = px[kb] - ax, dy = py[kb] - ay;
+        const double sideC = dx * (py[kc] - ay) - dy * (px[kc] - ax);
+        const double sideO = dx * (c.sy(b, io) - ay) - dy * (c.sx(b, io) - ax);
+        if (!(sideC * sideO > 0)) continue;
+      }
+      mask |= static_cast<uint8_t>(1u << k);
     }
-    mask |= static_cast<uint8_t>(1u << k);
   }
   memo.store(static_cast<uint8_t>(0x8 | mask), std::memory_order_relaxed);
   return mask;
@@ -208,6 +221,70 @@ inline void analysePair(const Ctx& c, int64_t b, int64_t p0, int64_t p1, int px,
 
 constexpr int kBand = 16;  // rows per band task
 
+// Work buffer layout (see texture_antialias.h).
+constexpr int32_t kWorkMagic = 0x31574141;  // "AAW1"
+constexpr int64_t kWorkHeader = 8;
+constexpr int kWorkRecord = 4;  // int32 per record
+
+struct WorkLayout {
+  int64_t bands, tasks, capacity, records;  // capacity: records per (frame, band) region; records: its offset
+  explicit WorkLayout(const AntialiasDims& d)
+      : bands((d.height + kBand - 1) / kBand), tasks(static_cast<int64_t>(d.batch) * bands),
+        capacity(2 * static_cast<int64_t>(kBand) * d.width), records(kWorkHeader + tasks) {}
+  int64_t size() const { return records + tasks * capacity * kWorkRecord; }
+  const int32_t* region(const int32_t* work, int64_t task) const { return work + records + task * capacity * kWorkRecord; }
+  int32_t* region(int32_t* work, int64_t task) const { return work + records + task * capacity * kWorkRecord; }
+};
+
+/** A record decoded from a work buffer; idx is the pair index within its band. */
+struct WorkRecord {
+  int32_t idx;
+  uint32_t flags;
+  int32_t tri;
+  double dF;
+};
+
+inline WorkRecord readRecord(const int32_t* r) {
+  WorkRecord w;
+  w.idx = r[0] & 0xFFFFFF;
+  w.flags = static_cast<uint32_t>(r[0]) >> 24;
+  w.tri = r[1];
+  std::memcpy(&w.dF, r + 2, sizeof(double));
+  return w;
+}
+
+/**
+ * Checks a work buffer against the dims and tri before anything reads it: header, per-band counts, every record's
+ * pair (strictly ascending, inside the band and the image), flags, triangle and the two vertices of its edge, and
+ * dF in [0, 1]. Afterwards every index the backward derives from it is in range.
+ */
+void checkWork(const AntialiasDims& d, const WorkLayout& L, const int32_t* work, const int32_t* tri) {
+  if (work[0] != kWorkMagic || work[1] != d.batch || work[2] != d.height || work[3] != d.width ||
+      work[4] != d.numTriangles || work[5] != kBand)
+    throw std::invalid_argument("antialias: the work buffer was not filled by an antialias forward of these sizes");
+  for (int64_t task = 0; task < L.tasks; ++task) {
+    const int y0 = static_cast<int>(task % L.bands) * kBand, rows = std::min(d.height, y0 + kBand) - y0;
+    const int64_t count = work[kWorkHeader + task];
+    if (count < 0 || count > 2 * static_cast<int64_t>(rows) * d.width)
+      throw std::invalid_argument("antialias: work buffer record count out of range");
+    const int32_t* r = L.region(work, task);
+    int64_t previous = -1;
+    for (int64_t k = 0; k < count; ++k, r += kWorkRecord) {
+      const WorkRecord w = readRecord(r);
+      const int64_t cell = w.idx >> 1, ry = cell / d.width, px = cell % d.width;
+      const bool bad = w.idx <= previous || (w.flags & ~0xFu) != 0 || (w.flags & 3) == 3 || ry >= rows ||
+                       ((w.idx & 1) ? y0 + ry + 1 >= d.height : px + 1 >= d.width) || w.tri < 0 ||
+                       w.tri >= d.numTriangles || !(w.dF >= 0.0 && w.dF <= 1.0);
+      if (bad) throw std::invalid_argument("antialias: invalid work buffer record " + std::to_string(k));
+      const int e = static_cast<int>(w.flags & 3);
+      const int32_t ia = tri[3 * static_cast<int64_t>(w.tri) + e], ib = tri[3 * static_cast<int64_t>(w.tri) + (e + 1) % 3];
+      if (ia < 0 || ia >= d.numVertices || ib < 0 || ib >= d.numVertices)
+        throw std::invalid_argument("antialias: a work buffer record's triangle has a vertex out of range");
+      previous = w.idx;
+    }
+  }
+}
+
 #if defined(__AVX2__)
 /** The ids (element 3) of the 8 consecutive rast pixels at r, in pixel order. */
 inline __m256 ids8(const float* r) {
@@ -228,6 +305,8 @@ inline uint32_t diff8(const float* a, const float* b) {
 struct BandStorage {
   std::vector<PairRecord> rec;
   std::vector<uint64_t> hDiff, vDiff, hit;
+  /** Band-local indices (row(py) * W + px) * 2 + dir of the records with a triangle, ascending. */
+  std::vector<int32_t> found;
 };
 
 BandStorage& bandStorage() {
@@ -240,7 +319,8 @@ BandStorage& bandStorage() {
  * others have no record, i.e. tri = -1): horizontal pairs of rows y0..y1 and vertical pairs (py, py + 1) of rows
  * y0 - 1..y1. A pair is analysed by analysePair exactly as in a dense pass over all pixels, so the records are
  * the same. Rows are indexed ry = py - (y0 - 1); per row, bit masks of the pairs whose ids differ (hDiff: pair
- * (px, px + 1), vDiff: pair (py, py + 1) at column px).
+ * (px, px + 1), vDiff: pair (py, py + 1) at column px), which drive the analysis; afterwards they hold only the
+ * pairs that got a record with a triangle (the only records stored in rec and the only ones any pass uses).
  */
 struct Band {
   const Ctx& c;
@@ -266,10 +346,73 @@ struct Band {
   Band(const Ctx& ctx, int64_t frame, int first, int last, BandStorage& storage)
       : c(ctx), b(frame), y0(first), y1(last), W(ctx.d.width), H(ctx.d.height), words((ctx.d.width + 63) / 64),
         st(storage) {
+    allocate();
+    analyse();
+  }
+
+  /**
+   * The band as the forward's work buffer stores it (checked by checkWork): only the pairs with a record get a mask
+   * bit. Pairs without a record (tri = -1) add nothing anywhere (every use skips them), so the results are those
+   * of the analysed band.
+   */
+  Band(const Ctx& ctx, int64_t frame, int first, int last, BandStorage& storage, const int32_t* work,
+       const WorkLayout& L)
+      : c(ctx), b(frame), y0(first), y1(last), W(ctx.d.width), H(ctx.d.height), words((ctx.d.width + 63) / 64),
+        st(storage) {
+    allocate();
+    const int64_t band = y0 / kBand, task = b * L.bands + band;
+    auto load = [&](const int32_t* r, int bandY0) {
+      const WorkRecord w = readRecord(r);
+      const int cell = w.idx >> 1, dir = w.idx & 1, px = cell % W, py = bandY0 + cell / W;
+      PairRecord& q = at(py, px, dir);
+      q.dF = w.dF;
+      q.tri = w.tri;
+      q.edge = static_cast<int8_t>(w.flags & 3);
+      q.front1 = static_cast<int8_t>((w.flags >> 2) & 1);
+      q.interior = static_cast<int8_t>((w.flags >> 3) & 1);
+      q.pad = 0;
+      (dir ? st.vDiff : st.hDiff)[row(py) * words + (px >> 6)] |= uint64_t{1} << (px & 63);
+      st.found.push_back(local(py, px, dir));  // ascending: row y0 - 1 first, then the band's records in order
+    };
+    if (band > 0) {
+      // Vertical pairs of row y0 - 1 (the previous band's last row, at the end of its ascending records).
+      const int32_t* prev = L.region(work, task - 1);
+      int64_t k = work[kWorkHeader + task - 1];
+      while (k > 0 && (prev[(k - 1) * kWorkRecord] & 0xFFFFFF) >> 1 >= (kBand - 1) * W) --k;
+      for (const int64_t n = work[kWorkHeader + task - 1]; k < n; ++k)
+        if (prev[k * kWorkRecord] & 1) load(prev + k * kWorkRecord, y0 - kBand);
+    }
+    const int32_t* own = L.region(work, task);
+    for (int64_t k = 0, n = work[kWorkHeader + task]; k < n; ++k) load(own + k * kWorkRecord, y0);
+  }
+
+  /** Writes the records of the band's own pairs (rows y0..y1, both directions) into its work buffer region. */
+  void store(int32_t* work, const WorkLayout& L) const {
+    const int64_t task = b * L.bands + y0 / kBand;
+    int32_t* out = L.region(work, task);
+    int64_t n = 0;
+    forRecords([&](int py, int px, int dir, const PairRecord& r) {
+      if (py < y0) return;  // the previous band's pair
+      const uint32_t flags = static_cast<uint32_t>(r.edge) | static_cast<uint32_t>(r.front1) << 2 |
+                             static_cast<uint32_t>(r.interior) << 3;
+      int32_t* q = out + n * kWorkRecord;
+      q[0] = static_cast<int32_t>(static_cast<uint32_t>(((py - y0) * W + px) * 2 + dir) | flags << 24);
+      q[1] = r.tri;
+      std::memcpy(q + 2, &r.dF, sizeof(double));
+      ++n;
+    });
+    work[kWorkHeader + task] = static_cast<int32_t>(n);
+  }
+
+  void allocate() {
+    st.found.clear();
     const size_t rows = static_cast<size_t>(y1 - y0 + 2);
     st.rec.resize(rows * W * 2);
     st.hDiff.assign(rows * words, 0);
     st.vDiff.assign(rows * words, 0);
+  }
+
+  void analyse() {
     // Difference masks (branch-free; AVX2: 8 pixels per step, px a multiple of 8 so a step stays in one word).
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       uint64_t* hm = &st.hDiff[row(py) * words];
@@ -296,12 +439,39 @@ struct Band {
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       forBits(&st.hDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        analysePair(c, b, p, p + 1, px, py, true, at(py, px, 0));
+        PairRecord r;
+        analysePair(c, b, p, p + 1, px, py, true, r);
+        if (r.tri < 0) return;
+        at(py, px, 0) = r;
+        st.found.push_back(local(py, px, 0));
       });
       forBits(&st.vDiff[row(py) * words], [&](int px) {
         const int64_t p = pix(px, py);
-        analysePair(c, b, p, p + W, px, py, false, at(py, px, 1));
+        PairRecord r;
+        analysePair(c, b, p, p + W, px, py, false, r);
+        if (r.tri < 0) return;
+        at(py, px, 1) = r;
+        st.found.push_back(local(py, px, 1));
       });
+    }
+    // Per row the horizontal records come before the vertical ones; few records get a triangle.
+    std::sort(st.found.begin(), st.found.end());
+    // From here on the masks hold the pairs with a record only (as a band loaded from a work buffer): a differing
+    // pair without one adds nothing anywhere, and its record was not stored.
+    std::fill(st.hDiff.begin(), st.hDiff.end(), 0);
+    std::fill(st.vDiff.begin(), st.vDiff.end(), 0);
+    for (const int32_t k : st.found)
+      ((k & 1) ? st.vDiff : st.hDiff)[static_cast<size_t>(k >> 1) / W * words + ((k >> 1) % W >> 6)] |=
+          uint64_t{1} << (((k >> 1) % W) & 63);
+  }
+
+  int32_t local(int py, int px, int dir) const { return static_cast<int32_t>((row(py) * W + px) * 2 + dir); }
+  /** Calls fn(py, px, dir, record) for the records with a triangle in ascending index (rows y0 - 1..y1). */
+  template <typename F>
+  void forRecords(F&& fn) const {
+    for (const int32_t k : st.found) {
+      const int cell = k >> 1, dir = k & 1;
+      fn(y0 - 1 + cell / W, cell % W, dir, st.rec[static_cast<size_t>(k)]);
     }
   }
 
@@ -314,23 +484,18 @@ struct Band {
     auto mark = [&](int px, int py) {
       if (py >= y0 && py <= y1) st.hit[row(py) * words + (px >> 6)] |= uint64_t{1} << (px & 63);
     };
-    for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
-      for (int dir = 0; dir < 2; ++dir) {
-        forBits(&(dir ? st.vDiff : st.hDiff)[row(py) * words], [&](int px) {
-          const PairRecord& r = at(py, px, dir);
-          if (r.tri < 0 || r.dF == 0.5) return;
-          const int qx = dir ? px : px + 1, qy = dir ? py + 1 : py;  // pixel1
-          const bool toPixel1 = (r.dF > 0.5) != static_cast<bool>(r.front1);  // target = po if dF > 0.5, else pf
-          if (targetOnly) {
-            if (toPixel1) mark(qx, qy);
-            else mark(px, py);
-          } else {
-            mark(px, py);
-            mark(qx, qy);
-          }
-        });
+    forRecords([&](int py, int px, int dir, const PairRecord& r) {
+      if (r.dF == 0.5) return;
+      const int qx = dir ? px : px + 1, qy = dir ? py + 1 : py;  // pixel1
+      const bool toPixel1 = (r.dF > 0.5) != static_cast<bool>(r.front1);  // target = po if dF > 0.5, else pf
+      if (targetOnly) {
+        if (toPixel1) mark(qx, qy);
+        else mark(px, py);
+      } else {
+        mark(px, py);
+        mark(qx, qy);
       }
-    }
+    });
   }
 
   /**
@@ -378,8 +543,16 @@ struct Contribution {
 
 }  // namespace
 
+int64_t antialiasWorkSize(const AntialiasDims& d) {
+  if (d.batch < 1 || d.height < 1 || d.width < 1) throw std::invalid_argument("antialias: bad sizes");
+  // Pair indices within a band take 24 bits (checked here so that every later encoding fits).
+  if (2 * static_cast<int64_t>(kBand) * d.width > (int64_t{1} << 24)) return -1;
+  const int64_t n = WorkLayout(d).size();
+  return n > 0x7fffffff ? -1 : n;
+}
+
 void antialiasForward(const AntialiasDims& d, const float* color, const float* rast, const float* pos,
-                      const int32_t* tri, const int32_t* opp, float* out) {
+                      const int32_t* tri, const int32_t* opp, float* out, int32_t* work) {
   const int64_t N = static_cast<int64_t>(d.batch) * d.height * d.width;
   Ctx c{d, rast, pos, tri, opp, N};
   validate(c);
@@ -387,10 +560,17 @@ void antialiasForward(const AntialiasDims& d, const float* color, const float* r
   c.silhouette = silhouetteMemo(static_cast<int64_t>(d.batch) * d.numTriangles);
   const int C = d.channels;
   const int bands = (d.height + kBand - 1) / kBand;
+  const WorkLayout L(d);
+  if (work) {
+    if (antialiasWorkSize(d) < 0) throw std::invalid_argument("antialias: image too large for a work buffer");
+    // Invalid until every band has stored its records (a failed call leaves no buffer that passes checkWork).
+    work[0] = 0;
+  }
   forTasks(static_cast<int64_t>(d.batch) * bands, [&](int64_t task) {
     const int64_t b = task / bands;
     const int y0 = static_cast<int>(task % bands) * kBand, y1 = std::min(d.height, y0 + kBand) - 1;
     Band band(c, b, y0, y1, bandStorage());
+    if (work) band.store(work, L);
     band.markHits(true);
     // Pixels without a correction: out = color (through float64, as the accumulation below).
     const int64_t first = band.pix(0, y0) * C, last = (band.pix(0, y1) + d.width) * C;
@@ -416,16 +596,29 @@ void antialiasForward(const AntialiasDims& d, const float* color, const float* r
       });
     }
   });
+  if (work) {
+    const int32_t header[kWorkHeader] = {kWorkMagic, d.batch, d.height, d.width, d.numTriangles, kBand, 0, 0};
+    std::memcpy(work, header, sizeof(header));
+  }
 }
 
 void antialiasBackward(const AntialiasDims& d, const float* color, const float* rast, const float* pos,
                        const int32_t* tri, const int32_t* opp, const float* gradOut, float* gradColor,
-                       float* gradPos) {
+                       float* gradPos, const int32_t* work) {
   const int64_t N = static_cast<int64_t>(d.batch) * d.height * d.width;
   Ctx c{d, rast, pos, tri, opp, N};
-  validate(c);
-  c.screen = screenPositions(d, pos);
-  c.silhouette = silhouetteMemo(static_cast<int64_t>(d.batch) * d.numTriangles);
+  const WorkLayout L(d);
+  if (work) {
+    // The records replace the pair analysis: rast and opp are not read, tri only at the records' edges.
+    if (d.batch < 1 || d.height < 1 || d.width < 1 || d.channels < 1 || d.numVertices < 0 || d.numTriangles < 0)
+      throw std::invalid_argument("antialias: bad sizes");
+    if (antialiasWorkSize(d) < 0) throw std::invalid_argument("antialias: image too large for a work buffer");
+    checkWork(d, L, work, tri);
+  } else {
+    validate(c);
+    c.screen = screenPositions(d, pos);
+    c.silhouette = silhouetteMemo(static_cast<int64_t>(d.batch) * d.numTriangles);
+  }
   if (!gradColor && !gradPos) return;
   const int C = d.channels;
   const int W = d.width;
@@ -439,7 +632,7 @@ void antialiasBackward(const AntialiasDims& d, const float* color, const float* 
   forTasks(tasks, [&](int64_t task) {
     const int64_t b = task / bands;
     const int y0 = static_cast<int>(task % bands) * kBand, y1 = std::min(d.height, y0 + kBand) - 1;
-    Band band(c, b, y0, y1, bandStorage());
+    Band band = work ? Band(c, b, y0, y1, bandStorage(), work, L) : Band(c, b, y0, y1, bandStorage());
     if (gradColor) {
       // out[t] = color[t] + sum_r (dF_r - 0.5)(c_pf - c_po): pixel q gathers +-(dF - 0.5)*g[target] from its records;
       // pixels of no record with a target get g itself (through float64, as the accumulation).
@@ -470,64 +663,55 @@ void antialiasBackward(const AntialiasDims& d, const float* color, const float* 
       std::vector<Contribution>& out = contrib[task];
       out.clear();
       const int64_t V = d.numVertices;
-      for (int py = y0; py <= y1; ++py) {
-        // Records in ascending index 2 * p0 + dir: columns of either mask in ascending order, horizontal first.
-        const uint64_t* hm = &band.st.hDiff[band.row(py) * band.words];
-        const uint64_t* vm = &band.st.vDiff[band.row(py) * band.words];
-        for (int w = 0; w < band.words; ++w) {
-          for (uint64_t bits = hm[w] | vm[w]; bits; bits &= bits - 1) {
-          const int px = w * 64 + __builtin_ctzll(bits);
-          const int64_t p0 = band.pix(px, py);
-          for (int dir = 0; dir < 2; ++dir) {
-            const bool horiz = dir == 0;
-            if (!(((horiz ? hm : vm)[w] >> (px & 63)) & 1)) continue;
-            const PairRecord& r = band.at(py, px, dir);
-            const int64_t ri = 2 * p0 + dir;
-            if (r.tri < 0 || !r.interior) continue;
-            int64_t pf, po, target;
-            recordPixels(r, ri, W, &pf, &po, &target);
-            if (target < 0) continue;
-            // dL/ddF = sum_c g[target] (c_pf - c_po)
-            double G = 0;
-            for (int ch = 0; ch < C; ++ch)
-              G += static_cast<double>(gradOut[target * C + ch]) *
-                   (static_cast<double>(color[pf * C + ch]) - static_cast<double>(color[po * C + ch]));
-            if (G == 0) continue;
-            const double cx = r.front1 ? (horiz ? px + 1 : px) : px;
-            const double cy = r.front1 ? (horiz ? py : py + 1) : py;
-            const double step = r.front1 ? -1.0 : 1.0;
-            const int k = r.edge;
-            const int ia = tri[3 * r.tri + k], ib = tri[3 * r.tri + (k + 1) % 3];
-            const double ax = c.sx(b, ia), ay = c.sy(b, ia), bx = c.sx(b, ib), by = c.sy(b, ib);
-            const double dx = bx - ax, dy = by - ay;
-            // gradients of dF w.r.t. the screen coordinates of a and b
-            double gax, gay, gbx, gby;
-            if (horiz) {  // xc = ax + dx * tau, tau = (cy - ay)/dy
-              const double tau = (cy - ay) / dy;
-              gax = 1 - tau;
-              gbx = tau;
-              gay = dx * (tau - 1) / dy;
-              gby = -dx * tau / dy;
-            } else {  // yc = ay + dy * tau, tau = (cx - ax)/dx
-              const double tau = (cx - ax) / dx;
-              gay = 1 - tau;
-              gby = tau;
-              gax = dy * (tau - 1) / dx;
-              gbx = -dy * tau / dx;
-            }
-            const double s = G * step;
-            const int vs[2] = {ia, ib};
-            const double gsx[2] = {s * gax, s * gbx}, gsy[2] = {s * gay, s * gby};
-            for (int e = 0; e < 2; ++e) {
-              const float* pv = pos + (b * V + vs[e]) * 4;
-              const double x = pv[0], y = pv[1], w = pv[3];
-              const double hx = 0.5 * d.width / w, hy = 0.5 * d.height / w;
-              out.push_back(Contribution{vs[e], {gsx[e] * hx, gsy[e] * hy, -(gsx[e] * hx * x + gsy[e] * hy * y) / w}});
-            }
-          }
-          }
+      // Records in ascending index 2 * p0 + dir (rows y0..y1; row y0 - 1 belongs to the previous band).
+      band.forRecords([&](int py, int px, int dir, const PairRecord& r) {
+        if (py < y0 || !r.interior) return;
+        const bool horiz = dir == 0;
+        const int64_t ri = 2 * band.pix(px, py) + dir;
+        int64_t pf, po, target;
+        recordPixels(r, ri, W, &pf, &po, &target);
+        if (target < 0) return;
+        // dL/ddF = sum_c g[target] (c_pf - c_po)
+        double G = 0;
+        for (int ch = 0; ch < C; ++ch)
+          G += static_cast<double>(gradOut[target * C + ch]) *
+               (static_cast<double>(color[pf * C + ch]) - static_cast<double>(color[po * C + ch]));
+        if (G == 0) return;
+        const double cx = r.front1 ? (horiz ? px + 1 : px) : px;
+        const double cy = r.front1 ? (horiz ? py : py + 1) : py;
+        const double step = r.front1 ? -1.0 : 1.0;
+        const int k = r.edge;
+        const int ia = tri[3 * r.tri + k], ib = tri[3 * r.tri + (k + 1) % 3];
+        // Screen positions by the expressions of screenPositions (not computed when a work buffer is used).
+        const float* pa = pos + (b * d.numVertices + ia) * 4;
+        const float* pb = pos + (b * d.numVertices + ib) * 4;
+        const double ax = screenX(d, pa), ay = screenY(d, pa), bx = screenX(d, pb), by = screenY(d, pb);
+        const double dx = bx - ax, dy = by - ay;
+        // gradients of dF w.r.t. the screen coordinates of a and b
+        double gax, gay, gbx, gby;
+        if (horiz) {  // xc = ax + dx * tau, tau = (cy - ay)/dy
+          const double tau = (cy - ay) / dy;
+          gax = 1 - tau;
+          gbx = tau;
+          gay = dx * (tau - 1) / dy;
+          gby = -dx * tau / dy;
+        } else {  // yc = ay + dy * tau, tau = (cx - ax)/dx
+          const double tau = (cx - ax) / dx;
+          gay = 1 - tau;
+          gby = tau;
+          gax = dy * (tau - 1) / dx;
+          gbx = -dy * tau / dx;
         }
-      }
+        const double s = G * step;
+        const int vs[2] = {ia, ib};
+        const double gsx[2] = {s * gax, s * gbx}, gsy[2] = {s * gay, s * gby};
+        for (int e = 0; e < 2; ++e) {
+          const float* pv = pos + (b * V + vs[e]) * 4;
+          const double x = pv[0], y = pv[1], w = pv[3];
+          const double hx = 0.5 * d.width / w, hy = 0.5 * d.height / w;
+          out.push_back(Contribution{vs[e], {gsx[e] * hx, gsy[e] * hy, -(gsx[e] * hx * x + gsy[e] * hy * y) / w}});
+        }
+      });
     }
   });
   if (gradPos) {

@@ -41,12 +41,29 @@ struct AntialiasDims {
   int batch = 0, height = 0, width = 0, channels = 0, numVertices = 0, numTriangles = 0;
 };
 
+/**
+ * Work buffer (optional): the forward's pair records, so that a backward for the same rast, pos, tri and opp (any
+ * color) skips the pair analysis. int32 elements: a header (magic, batch, height, width, numTriangles, rows per
+ * band), one record count per (frame, band of rows), then per (frame, band) a fixed-capacity region of records
+ * (2 per pixel of the band: its right and upper pairs), each 4 int32: pair index within the band
+ * ((row - first row) * width + column) * 2 + dir with edge | front1 << 2 | interior << 3 in bits 24..27, front
+ * triangle, dF (float64 bits). Only pairs with a record (a silhouette crossing) are stored, in ascending index.
+ * antialiasWorkSize: its length for d, or -1 when it would need more than 2^31 - 1 elements.
+ */
+int64_t antialiasWorkSize(const AntialiasDims& d);
+
+/** work (optional, antialiasWorkSize(d) elements): filled with the records for antialiasBackward. */
 void antialiasForward(const AntialiasDims& d, const float* color, const float* rast, const float* pos,
-                      const int32_t* tri, const int32_t* opp, float* out);
-/** gradColor and gradPos may each be null (not computed). */
+                      const int32_t* tri, const int32_t* opp, float* out, int32_t* work = nullptr);
+/**
+ * gradColor and gradPos may each be null (not computed). work (optional): a buffer filled by antialiasForward for
+ * the same dims, rast, pos, tri and opp; it is checked (header, counts, every record's indices and ranges; throws
+ * std::invalid_argument) before any output is written, and rast and opp are then not read. The results are
+ * identical to a call without it (the caller must not pass a buffer from other inputs: that is not detectable).
+ */
 void antialiasBackward(const AntialiasDims& d, const float* color, const float* rast, const float* pos,
                        const int32_t* tri, const int32_t* opp, const float* gradOut, float* gradColor,
-                       float* gradPos);
+                       float* gradPos, const int32_t* work = nullptr);
 
 }  // namespace raster
 }  // namespace p3d

@@ -1,7 +1,7 @@
 import { KernelArgumentError, setThreads } from '@pixel3dmm/kernels';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
-import { antialias, antialiasBackward, antialiasTopology } from './antialias.js';
+import { antialias, antialiasBackward, antialiasTopology, antialiasWorkBuffer } from './antialias.js';
 import { rasterize, type RastShape } from './raster.js';
 import {
   referenceAntialias,
@@ -215,6 +215,32 @@ describe('antialias', () => {
         for (const run of runs.slice(1)) for (let k = 0; k < 3; k++) expect(run[k]).toEqual(runs[0][k]);
       });
 
+      it('with a work buffer: the forward is unchanged and the backward identical bit for bit (1, 2, 7 threads)', () => {
+        const R = randomArray(27, pixels * C, -1, 1);
+        // The records depend on the geometry only: a backward for another colour (and channel count) uses them too.
+        const C2 = 2;
+        const color2 = randomArray(28, pixels * C2, -2, 2);
+        const R2 = randomArray(29, pixels * C2, -1, 1);
+        const plain = antialias(color, C, s.rast, s.shape, s.pos, s.V, s.tri, s.opp);
+        const g = antialiasBackward(color, C, s.rast, s.shape, s.pos, s.V, s.tri, R, s.opp);
+        const g2 = antialiasBackward(color2, C2, s.rast, s.shape, s.pos, s.V, s.tri, R2, s.opp);
+        expect(g.gradPos!.some((v) => v !== 0)).toBe(true);
+        for (const n of [1, 2, 7]) {
+          setThreads(n);
+          const work = antialiasWorkBuffer(s.shape);
+          expect(antialias(color, C, s.rast, s.shape, s.pos, s.V, s.tri, s.opp, undefined, { work })).toEqual(plain);
+          const w = antialiasBackward(color, C, s.rast, s.shape, s.pos, s.V, s.tri, R, s.opp, {}, {}, { work });
+          expect(w.gradColor).toEqual(g.gradColor);
+          expect(w.gradPos).toEqual(g.gradPos);
+          const w2 = antialiasBackward(color2, C2, s.rast, s.shape, s.pos, s.V, s.tri, R2, s.opp, {}, {}, { work });
+          expect(w2.gradColor).toEqual(g2.gradColor);
+          expect(w2.gradPos).toEqual(g2.gradPos);
+          // one output only
+          expect(antialiasBackward(color, C, s.rast, s.shape, s.pos, s.V, s.tri, R, s.opp, { color: false }, {}, { work }).gradPos).toEqual(g.gradPos);
+        }
+        setThreads(0);
+      });
+
       it('a frame in a batch equals the frame alone', () => {
         const R = randomArray(26, pixels * C, -1, 1);
         const { batch: B, height: H, width: W } = s.shape;
@@ -344,5 +370,54 @@ describe('antialias', () => {
       /antialiasBackward: expected a Float32Array of length 64 for gradOut/,
     );
     expect(() => antialiasTopology(new Int32Array(4), 3)).toThrow(/antialiasTopology/);
+  });
+
+  it('checks a work buffer before using it and leaves the outputs untouched when it rejects one', () => {
+    const s = foldedSurface(12, 14, 1, 64, 60);
+    const pixels = 64 * 60;
+    const color = randomArray(40, pixels, 0, 1);
+    const R = randomArray(41, pixels, -1, 1);
+    const back = (work: Int32Array, gradColor = new Float32Array(pixels), gradPos = new Float32Array(s.V * 4)) =>
+      antialiasBackward(color, 1, s.rast, s.shape, s.pos, s.V, s.tri, R, s.opp, {}, { gradColor, gradPos }, { work });
+    const work = antialiasWorkBuffer(s.shape);
+    expect(() => antialiasWorkBuffer({ batch: 1, height: 0, width: 4 })).toThrow(/antialiasWorkBuffer: .*height/);
+    expect(() => back(work.subarray(1))).toThrow(/antialiasBackward: expected a Int32Array of length \d+ for options.work/);
+    expect(() => antialias(color, 1, s.rast, s.shape, s.pos, s.V, s.tri, s.opp, undefined, { work: new Float32Array(work.length) as never })).toThrow(
+      /options.work/,
+    );
+    // never filled
+    expect(() => back(work)).toThrow(/work buffer was not filled by an antialias forward of these sizes/);
+    antialias(color, 1, s.rast, s.shape, s.pos, s.V, s.tri, s.opp, undefined, { work });
+    const good = back(work);
+    expect(good.gradPos!.some((v) => v !== 0)).toBe(true);
+    // filled for another triangle count (same image size)
+    const other = antialiasWorkBuffer(s.shape);
+    const fewer = s.tri.slice(0, s.tri.length - 3);
+    antialias(color, 1, rasterize(s.pos, s.V, fewer, 1, 64, 60), s.shape, s.pos, s.V, fewer, undefined, undefined, { work: other });
+    expect(() => back(other)).toThrow(/not filled by an antialias forward of these sizes/);
+    // Corrupt records: the first band with records (header 8 int32, then one count per 16-row band).
+    const bands = Math.ceil(64 / 16);
+    const band = [...Array(bands).keys()].find((k) => work[8 + k] > 0)!;
+    const rec = 8 + bands + band * 2 * 16 * 60 * 4;
+    const corrupt: [string, (w: Int32Array) => void][] = [
+      ['triangle out of range', (w) => (w[rec + 1] = s.tri.length / 3)],
+      ['negative triangle', (w) => (w[rec + 1] = -1)],
+      ['pair outside the band', (w) => (w[rec] = (w[rec] & ~0xffffff) | (2 * 16 * 60))],
+      ['unknown flag', (w) => (w[rec] |= 1 << 28)],
+      ['edge 3', (w) => (w[rec] |= 3 << 24)],
+      ['dF out of [0, 1]', (w) => new Float64Array(w.buffer, (rec + 2) * 4, 1).fill(1.5)],
+      ['record count too large', (w) => (w[8 + band] = 2 * 16 * 60 + 1)],
+      ['negative record count', (w) => (w[8 + band] = -1)],
+    ];
+    for (const [what, change] of corrupt) {
+      const w = work.slice();
+      change(w);
+      const gradColor = new Float32Array(pixels).fill(7);
+      const gradPos = new Float32Array(s.V * 4).fill(7);
+      expect(() => back(w, gradColor, gradPos), what).toThrow(/^antialias: .*work buffer/);
+      expect(gradColor.every((v) => v === 7) && gradPos.every((v) => v === 7), what).toBe(true);
+    }
+    // the intact buffer still gives the same results
+    expect(back(work)).toEqual(good);
   });
 });

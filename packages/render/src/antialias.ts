@@ -14,6 +14,7 @@ import type { RastShape } from './raster.js';
 interface AntialiasNative {
   antialias(args: Record<string, unknown>): void;
   antialiasBackward(args: Record<string, unknown>): void;
+  antialiasWorkSize(args: { batch: number; height: number; width: number }): number;
 }
 
 function native(): AntialiasNative {
@@ -134,6 +135,46 @@ function checkArgs(
   };
 }
 
+/** Options of antialias and antialiasBackward. */
+export interface AntialiasOptions extends RenderOptions {
+  /**
+   * A work buffer from antialiasWorkBuffer(rastShape) (CPU; the CUDA path ignores it). antialias fills it with
+   * its pixel-pair records (the silhouette crossings); antialiasBackward given the buffer filled by the antialias
+   * call with the same rast, pos, tri and opp (the colour may differ) uses them instead of repeating that
+   * analysis: identical results, several times faster. The backward checks the buffer's sizes and every record's
+   * indices before using it (a buffer never filled, or filled for other sizes, is rejected), but cannot detect a
+   * buffer filled from other positions or rasterization: passing one gives wrong gradients.
+   */
+  work?: Int32Array;
+}
+
+function workLength(where: string, s: RastShape): number {
+  const n = native().antialiasWorkSize({ batch: s.batch, height: s.height, width: s.width });
+  if (!(n >= 0 && n <= MAX_ELEMENTS)) fail(where, 'the work buffer', `at most ${MAX_ELEMENTS} elements`, n);
+  return n;
+}
+
+/** options.work, checked: undefined or an Int32Array of the length for this shape. */
+function checkWork(where: string, options: unknown, s: RastShape): Int32Array | undefined {
+  const work = options === undefined ? undefined : (options as AntialiasOptions).work;
+  if (work === undefined) return undefined;
+  return checkTyped(where, 'options.work', work, Int32Array, workLength(where, s));
+}
+
+/**
+ * A work buffer for antialias / antialiasBackward of images of this shape (see AntialiasOptions.work): 8 int32 per
+ * pixel (rows rounded up to a multiple of 16) plus one per 16-row band and a header, zero-filled; allocate it once
+ * and reuse it. Only the records of the silhouette crossings are written, so a call touches a small part of it.
+ */
+export function antialiasWorkBuffer(rastShape: RastShape): Int32Array {
+  const where = 'antialiasWorkBuffer';
+  if (typeof rastShape !== 'object' || rastShape === null) fail(where, 'the rast shape', 'an object {batch, height, width}', rastShape);
+  checkInteger(where, 'batch', rastShape.batch, 1, MAX_BATCH);
+  checkInteger(where, 'height', rastShape.height, 1, MAX_SIDE);
+  checkInteger(where, 'width', rastShape.width, 1, MAX_SIDE);
+  return new Int32Array(workLength(where, rastShape));
+}
+
 function callChecked(call: () => void, recheck: () => void): void {
   try {
     call();
@@ -146,7 +187,7 @@ function callChecked(call: () => void, recheck: () => void): void {
 /**
  * Antialias forward: color [B,H,W,channels], rast [B,H,W,4] (from rasterize with the same pos / tri), pos [B,V,4],
  * tri [T,3], opp = antialiasTopology(tri, V) (computed here when omitted) -> [B,H,W,channels].
- * `options.device`: 'cpu' (default), 'cuda' or 'auto' (see device.ts).
+ * `options.device`: 'cpu' (default), 'cuda' or 'auto' (see device.ts); `options.work`: see AntialiasOptions.
  */
 export function antialias(
   color: Float32Array,
@@ -158,13 +199,14 @@ export function antialias(
   tri: Int32Array,
   opp?: Int32Array,
   out?: Float32Array,
-  options?: RenderOptions,
+  options?: AntialiasOptions,
 ): Float32Array {
   const where = 'antialias';
   const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
   const o = out === undefined ? new Float32Array(c.pixels * channels) : checkTyped(where, 'out', out, Float32Array, c.pixels * channels);
   const device = renderDevice(where, options);
-  callChecked(() => native().antialias({ ...c.args, out: o, device }), c.recheck);
+  const work = checkWork(where, options, rastShape);
+  callChecked(() => native().antialias({ ...c.args, out: o, device, work }), c.recheck);
   return o;
 }
 
@@ -178,7 +220,7 @@ export interface AntialiasGradients {
 /**
  * Backward of antialias for gradOut [B,H,W,channels]; `want` selects the outputs (both by default); `out`
  * (optional) supplies the output buffers (every element is overwritten) for reuse across calls.
- * `options.device` as for antialias.
+ * `options.device` as for antialias; `options.work`: the buffer the forward filled (see AntialiasOptions).
  */
 export function antialiasBackward(
   color: Float32Array,
@@ -192,7 +234,7 @@ export function antialiasBackward(
   opp?: Int32Array,
   want: { color?: boolean; pos?: boolean } = {},
   out: { gradColor?: Float32Array; gradPos?: Float32Array } = {},
-  options?: RenderOptions,
+  options?: AntialiasOptions,
 ): AntialiasGradients {
   const where = 'antialiasBackward';
   const c = checkArgs(where, color, channels, rast, rastShape, pos, numVertices, tri, opp);
@@ -204,6 +246,7 @@ export function antialiasBackward(
   const gradColor = want.color === false ? null : buffer('out.gradColor', out.gradColor, c.pixels * channels);
   const gradPos = want.pos === false ? null : buffer('out.gradPos', out.gradPos, rastShape.batch * numVertices * 4);
   const device = renderDevice(where, options);
+  const work = checkWork(where, options, rastShape);
   if (gradColor || gradPos) {
     callChecked(
       () =>
@@ -213,6 +256,7 @@ export function antialiasBackward(
           gradColor: gradColor ?? undefined,
           gradPos: gradPos ?? undefined,
           device,
+          work,
         }),
       c.recheck,
     );

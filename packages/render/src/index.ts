@@ -73,5 +73,12 @@ export {
   type TextureWrapMode,
 } from './texture.js';
 export * from './camera.js';
-export { antialias, antialiasBackward, antialiasTopology, type AntialiasGradients } from './antialias.js';
+export {
+  antialias,
+  antialiasBackward,
+  antialiasTopology,
+  antialiasWorkBuffer,
+  type AntialiasGradients,
+  type AntialiasOptions,
+} from './antialias.js';
 export { renderDevice, type RenderOptions } from './device.js';
