@@ -10,6 +10,7 @@ import {
   antialias,
   antialiasBackward,
   antialiasTopology,
+  antialiasWorkBuffer,
   interpolate,
   interpolateBackward,
   rasterize,
@@ -54,6 +55,8 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
   const attrImg = new Float32Array(B * S * S * s.attrChannels);
   const mask = new Float32Array(B * S * S);
   const fg = new Float32Array(B * S * S);
+  // The antialias forward's records, reused by its backward as the tracker does (AntialiasOptions.work).
+  const work = antialiasWorkBuffer(shape);
   const ops = {
     rasterize: () => rasterize(s.pos, s.V, s.tri, B, S, S, rast),
     interpolate: () => {
@@ -61,7 +64,7 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
       interpolate(s.attr, attrShape, rast, shape, s.tri, attrImg);
     },
     texture: () => texture(tex, texShape, uvImg, 'wrap', mask),
-    antialias: () => antialias(mask, 1, rast, shape, s.pos, s.V, s.tri, opp, fg),
+    antialias: () => antialias(mask, 1, rast, shape, s.pos, s.V, s.tri, opp, fg, { work }),
   };
   // Loss gradients: dense on every output (the tracker's per-pixel losses).
   const gFg = Float32Array.from({ length: B * S * S }, (_, i) => Math.sin(i * 0.37));
@@ -86,7 +89,7 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     pos: new Float32Array(B * s.V * 4),
   };
   const backward = () => {
-    antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos });
+    antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, { work }, { gradColor: g.aaColor, gradPos: g.aaPos });
     // Gradients that meet are summed by the kernels (accumulate options), not in JS.
     g.uvTotal.set(gUv);
     textureBackward(tex, texShape, uvImg, g.aaColor, 'wrap', { uv: true }, { gradUv: g.uvTotal, accumulateUv: true });
@@ -97,7 +100,7 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     return { gradPos: g.aaPos, gradAttr: g.attr };
   };
   const bwdOps = {
-    antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos }),
+    antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, { work }, { gradColor: g.aaColor, gradPos: g.aaPos }),
     texture: () => textureBackward(tex, texShape, uvImg, gFg, 'wrap', { uv: true }, { gradUv: g.texUv }),
     interpolate: () => {
       interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, gUv, { attr: false, rast: true }, { gradRast: g.uvRast });

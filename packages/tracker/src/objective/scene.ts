@@ -22,6 +22,7 @@ import {
   antialias,
   antialiasBackward,
   antialiasTopology,
+  antialiasWorkBuffer,
   interpolate,
   interpolateBackward,
   makeCamera,
@@ -234,6 +235,8 @@ export class SceneWorkspace {
   readonly colorSampled: Float32Array;
   /** [B,S,S] antialiased silhouette. */
   readonly fg: Float32Array;
+  /** The antialias forward's silhouette-crossing records, reused by its backward (see AntialiasOptions.work). */
+  readonly antialiasWork: Int32Array;
   readonly texColor: Float32Array;
   readonly vertexNormalsF32: Float32Array;
   readonly normalSums: Float64Array;
@@ -260,6 +263,7 @@ export class SceneWorkspace {
   constructor(readonly topology: SceneTopology, readonly batch: number, readonly size: number) {
     const B = batch, S = size, V = topology.numVertices, P = B * S * S, NC = topology.numCorners;
     this.rastShape = { batch: B, height: S, width: S };
+    this.antialiasWork = antialiasWorkBuffer(this.rastShape);
     this.clip = new Float32Array(B * V * 4);
     this.rast = new Float32Array(P * 4);
     this.aux = new Float32Array(P * AUX_CHANNELS);
@@ -338,7 +342,7 @@ export function renderScene(
       texture(top.silhouette, { height: texSize, width: texSize, channels: 1 }, ws.texcSampled.subarray(0, 2 * m), 'wrap', ws.colorSampled.subarray(0, m));
       scatterSampled(ws.covered, ws.sampled, m, ws.colorSampled, ws.texColor);
     }
-    antialias(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, top.opp, ws.fg);
+    antialias(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, top.opp, ws.fg, { work: ws.antialiasWork });
   }
 }
 
@@ -558,7 +562,7 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
   let gradClip: Float32Array | null = null;
   const n = ws.numCovered, m = ws.numSampled;
   if (grads.fg) {
-    antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, {}, { gradColor: ws.gradTexColor, gradPos: ws.gradClip });
+    antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, { work: ws.antialiasWork }, { gradColor: ws.gradTexColor, gradPos: ws.gradClip });
     gradClip = ws.gradClip;
     const texSize = top.silhouetteSize;
     if (m > 0) {
