@@ -475,11 +475,21 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     const int64_t b = task / numTiles, tile = task % numTiles;
     const int tx0 = static_cast<int>(tile % tilesX) * kTile, ty0 = static_cast<int>(tile / tilesX) * kTile;
     const int tx1 = std::min(W, tx0 + kTile) - 1, ty1 = std::min(H, ty0 + kTile) - 1;
+    if (tileStart[b][tile] == tileStart[b][tile + 1]) {
+      // No triangle touches the tile: all background, written directly (what resolve would write for it).
+      for (int py = ty0; py <= ty1; ++py) {
+        float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + tx0);
+        std::fill(out, out + 4 * (tx1 - tx0 + 1), 0.0f);
+      }
+      return;
+    }
     alignas(32) uint64_t key[kTile * kTile + 32];
     // Raw (a0/s, a1/s, z/w) of the current winner of each pixel: the values resolve would recompute with baryAt /
     // zwOf for the winning triangle at the same pixel centre (identical float32 operations), kept so that resolve
     // only applies the clamps.
     // Padded: the 8-wide row updates below may read and write back (unchanged) up to 2 * 8 entries past a row.
+    // (Cleared although only entries that a winner wrote are used: thread_local buffers without the clears
+    // measured 5% slower at B = 1, one thread; not investigated further.)
     alignas(32) float winU[kTile * kTile + 32], winV[kTile * kTile + 32], winZ[kTile * kTile + 32];
     std::fill(key, key + kTile * kTile + 32, ~0ull);
     std::fill(winU, winU + kTile * kTile + 32, 0.0f);
@@ -932,7 +942,11 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
       const float* r = rast + 4 * p;
       const int id = static_cast<int>(r[3]);
       if (id == 0) {
-        for (int c = 0; c < C; ++c) o[c] = 0.0f;
+        // A run of background pixels is zeroed as one block.
+        int64_t q = p + 1;
+        while (q < p1 && rast[4 * q + 3] == 0.0f) ++q;
+        std::fill(o, out + q * C, 0.0f);
+        p = q - 1;
         continue;
       }
       const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
