@@ -16,8 +16,8 @@
 // disjoint pixels, so results are identical for any thread count.
 //
 // Backward passes never scatter with float atomics: each triangle's pixels are summed sequentially in ascending
-// pixel order into per-triangle-corner sums (one task owns a frame, or a range of triangle ids of a frame whose
-// pixels were bucketed by id range in pixel order; see sumPerTriangle), and each vertex gathers its corners in
+// pixel order into per-triangle-corner sums (one task owns a range of triangle ids of a frame and scans the frame's
+// pixels in order, so no pixel sort is needed; see sumPerTriangle), and each vertex gathers its corners in
 // ascending corner order (tri*3 + k) through a vertex -> corner CSR. Broadcast attributes additionally sum over
 // frames in ascending order.
 #include <algorithm>
@@ -46,8 +46,6 @@ constexpr double kSaturate = 268435456.0;  // 2^28, in 1/16 px
 constexpr int kTriChunk = 512;             // triangles per setup / reduction task
 constexpr int kVertexChunk = 512;          // vertices per vertex-stage / gather task (a few per thread: dispatch is cheap)
 constexpr int64_t kPixelChunk = 4096;      // pixels per interpolate task
-constexpr int kSortChunk = 4096;           // pixels per bucketing task of sumPerTriangle
-constexpr int kSortBuckets = 64;           // most triangle id buckets of sumPerTriangle
 constexpr int kWideMax = 64;               // most channels of interpolateBackward's AVX2 paths (stack rows)
 
 template <typename F>
@@ -120,7 +118,6 @@ struct Scratch {
   std::vector<int32_t> rowOf;
   std::vector<int32_t> cornerStart, corner, cornerCursor;
   std::vector<int32_t> cornerTri;  // the topology cornerStart / corner were built for (with cornerV vertices)
-  std::vector<int32_t> fragP, fragT, bucketOff;  // sumPerTriangle's bucketed fragments (split frames only)
   int cornerV = -1;
 };
 
@@ -130,120 +127,42 @@ Scratch& scratch() {
 }
 
 /**
- * Per-triangle sums in ascending pixel order without a full pixel sort. Every triangle is summed by exactly one
- * task, over its pixels in ascending order, so the sums are the same as over the sorted fragment lists for any
- * split of the work (and so for any thread count). fn(b, p, t, next) is called for every covered pixel p (global
- * index) of triangle t in the task's range [t0, t1) of frame b; init(b, t0, t1) clears the sums of the range first.
- * next is a counter of the task that starts at b*T + t0: a caller may allot per-triangle rows from it, in order of
- * first use, within the task's own range of rows [b*T + t0, b*T + t1).
- * background(p) is called once for every background pixel p (global index), by some task.
- *
- * With at least as many frames as threads, one task owns a whole frame and scans its pixels in order; it then
- * calls frameDone(b), so that the caller can reduce the frame's sums while they are still in cache, and the call
- * returns true. With fewer frames, a frame is split over several tasks by triangle id ranges, and the call returns
- * false (the caller reduces after it). Scanning the whole frame in every such task would repeat the scan per task,
- * and equal id ranges can hold very different pixel counts (60/40 for the built-in head in halves), so instead:
- *  1. parallel over pixel chunks: each chunk's covered pixels, bucketed by coarse id bucket (t >> shift, at most
- *     64 buckets), each bucket in ascending pixel order (a counting sort local to the chunk);
- *  2. the buckets are cut into contiguous ranges of about equal pixel counts, a few per thread;
- *  3. parallel over the ranges: a range's task walks the chunks in ascending order and, in each, its buckets'
- *     entries, which are one contiguous run. A triangle lies in one bucket, so its pixels come in ascending order.
+ * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the triangle ids
+ * [T*k/K, T*(k+1)/K) of frame b and scans the frame's pixels in ascending order, adding each pixel of its triangles
+ * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
+ * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
+ * are fewer frames than threads). fn(b, p, t, next) is called for every covered pixel p (global index) of triangle t
+ * in the task's range; init(b, t0, t1) clears the sums of the range first. next is a counter of the task that
+ * starts at b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own
+ * range of rows [b*T + t0, b*T + t1). background(p) is called once for every background pixel p (global index),
+ * by the frame's task k == 0.
+ * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
+ * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
+ * (Tried: bucketing each frame's covered pixels by id range once, in parallel, and then splitting the ranges by
+ * pixel count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the
+ * extra pass cost more than it saved, 5-10% slower at B = 1 on two threads.)
  */
 template <typename Init, typename Fn, typename Done, typename Bg>
 bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Done&& frameDone, Bg&& background) {
   const int threads = ThreadPool::instance().threadCount();
-  if (B >= threads || T <= 1 || HW > 0x7fffffff) {  // (fragP holds in-frame pixel indices in int32)
-    parallelFor(B, [&](int64_t b) {
-      init(static_cast<int>(b), 0, T);
-      int64_t next = b * T;
-      const float* r = rast + b * HW * 4;
-      for (int64_t p = 0; p < HW; ++p) {
-        const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
-        if (t < 0) {
-          background(b * HW + p);
-          continue;
-        }
-        fn(static_cast<int>(b), b * HW + p, t, next);
-      }
-      frameDone(static_cast<int>(b));
-    });
-    return true;
-  }
-  int shift = 0;
-  while (((T - 1) >> shift) >= kSortBuckets) ++shift;
-  const int NB = ((T - 1) >> shift) + 1;
-  const int64_t P = ceilDivPos(HW, kSortChunk);  // chunks per frame
-  Scratch& sc = scratch();
-  sc.fragP.resize(static_cast<size_t>(B) * HW);
-  sc.fragT.resize(static_cast<size_t>(B) * HW);
-  sc.bucketOff.resize(static_cast<size_t>(B * P) * (NB + 1));
-  int32_t* fragP = sc.fragP.data();
-  int32_t* fragT = sc.fragT.data();
-  int32_t* bucketOff = sc.bucketOff.data();
-  // 1. Chunk c of frame b writes its entries to fragP/T[b*HW + c*kSortChunk + i] (local pixel, triangle) and the
-  // offsets (within the chunk) of its buckets to bucketOff[(b*P + c) * (NB + 1) + j].
-  parallelFor(B * P, [&](int64_t task) {
-    const int64_t b = task / P, p0 = (task % P) * kSortChunk, p1 = std::min(HW, p0 + kSortChunk);
-    const float* r = rast + b * HW * 4;
-    int32_t localP[kSortChunk], localT[kSortChunk];
-    int32_t count[kSortBuckets + 1] = {};
-    int n = 0;
-    for (int64_t p = p0; p < p1; ++p) {
-      const int t = static_cast<int>(r[4 * p + 3]) - 1;
-      localP[n] = static_cast<int32_t>(p);
-      localT[n] = t;
-      n += t >= 0 ? 1 : 0;  // branch-free compaction (background is kept only until overwritten)
-      if (t < 0) background(b * HW + p);  // (compiled out for an empty background)
-    }
-    for (int i = 0; i < n; ++i) ++count[(localT[i] >> shift) + 1];
-    int32_t* off = bucketOff + task * (NB + 1);
-    for (int j = 0; j < NB; ++j) count[j + 1] += count[j];
-    for (int j = 0; j <= NB; ++j) off[j] = count[j];
-    int32_t* outP = fragP + b * HW + p0;
-    int32_t* outT = fragT + b * HW + p0;
-    for (int i = 0; i < n; ++i) {
-      const int pos = count[localT[i] >> shift]++;
-      outP[pos] = localP[i];
-      outT[pos] = localT[i];
-    }
-  });
-  // 2. Ranges of buckets with about equal pixel counts: range k of frame b ends at the first bucket boundary where
-  // the running count reaches (k+1)/K of the frame's total (K ranges per frame, some possibly empty).
-  const int K = std::min(NB, std::max(1, (4 * threads + B - 1) / B));
-  std::vector<int32_t> cut(static_cast<size_t>(B) * (K + 1));
-  for (int64_t b = 0; b < B; ++b) {
-    int64_t perBucket[kSortBuckets] = {}, total = 0;
-    for (int64_t c = 0; c < P; ++c) {
-      const int32_t* off = bucketOff + (b * P + c) * (NB + 1);
-      for (int j = 0; j < NB; ++j) perBucket[j] += off[j + 1] - off[j];
-    }
-    for (int j = 0; j < NB; ++j) total += perBucket[j];
-    int32_t* cb = cut.data() + b * (K + 1);
-    cb[0] = 0;
-    int64_t run = 0;
-    int j = 0;
-    for (int k = 1; k < K; ++k) {
-      while (j < NB && run * K < total * k) run += perBucket[j++];
-      cb[k] = j;
-    }
-    cb[K] = NB;
-  }
-  // 3. The sums, one task per (frame, range).
+  const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
-    const int64_t b = task / K, k = task % K;
-    const int j0 = cut[b * (K + 1) + k], j1 = cut[b * (K + 1) + k + 1];
-    const int t0 = static_cast<int>(std::min<int64_t>(T, static_cast<int64_t>(j0) << shift));
-    const int t1 = static_cast<int>(std::min<int64_t>(T, static_cast<int64_t>(j1) << shift));
-    init(static_cast<int>(b), t0, t1);
-    if (j0 == j1) return;
-    int64_t next = b * T + t0;
-    for (int64_t c = 0; c < P; ++c) {
-      const int32_t* off = bucketOff + (b * P + c) * (NB + 1);
-      const int64_t base = b * HW + c * kSortChunk;
-      for (int32_t i = off[j0]; i < off[j1]; ++i) fn(static_cast<int>(b), b * HW + fragP[base + i], fragT[base + i], next);
+    const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
+    const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
+    init(b, t0, t1);
+    int64_t next = static_cast<int64_t>(b) * T + t0;
+    const float* r = rast + static_cast<int64_t>(b) * HW * 4;
+    for (int64_t p = 0; p < HW; ++p) {
+      const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
+      if (t < t0 || t >= t1) {
+        if (t < 0 && k == 0) background(static_cast<int64_t>(b) * HW + p);
+        continue;
+      }
+      fn(b, static_cast<int64_t>(b) * HW + p, t, next);
     }
+    if (K == 1) frameDone(b);
   });
-  return false;
+  return K == 1;
 }
 
 /**
