@@ -1020,7 +1020,15 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       int n = 0;
       for (int64_t p = p0; p < p1; ++p) {
         if (rast[4 * p + 3] == 0.0f) {
-          store(p, 0.0f, 0.0f);
+          if (accumulateRast) {
+            store(p, 0.0f, 0.0f);  // (x + 0: -0 becomes +0, so this is not a no-op)
+            continue;
+          }
+          // A run of background pixels is zeroed as one block.
+          int64_t e = p + 1;
+          while (e < p1 && rast[4 * e + 3] == 0.0f) ++e;
+          std::fill(gradRast + 2 * p, gradRast + 2 * e, 0.0f);
+          p = e - 1;
           continue;
         }
         q[n++] = p;
