@@ -121,6 +121,17 @@ struct Scratch {
   int cornerV = -1;
 };
 
+/**
+ * Grows v to at least n elements and never shrinks it. resize() to a larger size value-initialises (memsets) the
+ * new elements: for a buffer whose size alternates between calls (G: 9 floats per triangle in rasterizeBackward,
+ * 3 * 16 for 15 channels in interpolateBackward) that was a multi-megabyte memset per call. Only for buffers whose
+ * callers write every element before reading it.
+ */
+template <typename E>
+void growTo(std::vector<E>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
@@ -753,7 +764,7 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   checkIds(rast, B * HW, T, "rasterizeBackward");
   // Per-triangle-corner sums G[b, t, k, (x, y, w)], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
-  G.resize(static_cast<size_t>(B) * T * 9);  // every entry is written below
+  growTo(G, static_cast<size_t>(B) * T * 9);  // every entry used is written below
   // Per vertex (gradPos[b, v]): its corners' sums in ascending corner order.
   buildCorners(tri, T, V);
   const std::vector<int32_t>& cStart = scratch().cornerStart;
@@ -1047,7 +1058,7 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   // gather below skips the others. Skipping them does not change any bit: their rows would be +0, and adding +0
   // to a sum that started at +0 never changes it (such a sum is never -0 in round-to-nearest).
   std::vector<float>& G = scratch().G;
-  G.resize(static_cast<size_t>(B) * T * 3 * Cs);
+  growTo(G, static_cast<size_t>(B) * T * 3 * Cs);  // rows are cleared when allotted
   std::vector<int32_t>& rowOf = scratch().rowOf;
   rowOf.resize(static_cast<size_t>(B) * T);
   // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
