@@ -44,8 +44,9 @@ namespace {
 constexpr int kTile = 32;                 // tile side in pixels
 constexpr double kSaturate = 268435456.0;  // 2^28, in 1/16 px
 constexpr int kTriChunk = 512;             // triangles per setup / reduction task
-constexpr int kVertexChunk = 2048;         // vertices per vertex-stage / gather task
+constexpr int kVertexChunk = 512;          // vertices per vertex-stage / gather task (a few per thread: dispatch is cheap)
 constexpr int64_t kPixelChunk = 4096;      // pixels per interpolate task
+constexpr int kWideMax = 64;               // most channels of interpolateBackward's AVX2 paths (stack rows)
 
 template <typename F>
 void parallelFor(int64_t count, F&& fn) {
@@ -120,6 +121,17 @@ struct Scratch {
   int cornerV = -1;
 };
 
+/**
+ * Grows v to at least n elements and never shrinks it. resize() to a larger size value-initialises (memsets) the
+ * new elements: for a buffer whose size alternates between calls (G: 9 floats per triangle in rasterizeBackward,
+ * 3 * 16 for 15 channels in interpolateBackward) that was a multi-megabyte memset per call. Only for buffers whose
+ * callers write every element before reading it.
+ */
+template <typename E>
+void growTo(std::vector<E>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
@@ -133,12 +145,16 @@ Scratch& scratch() {
  * are fewer frames than threads). fn(b, p, t, next) is called for every covered pixel p (global index) of triangle t
  * in the task's range; init(b, t0, t1) clears the sums of the range first. next is a counter of the task that
  * starts at b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own
- * range of rows [b*T + t0, b*T + t1).
+ * range of rows [b*T + t0, b*T + t1). background(p) is called once for every background pixel p (global index),
+ * by the frame's task k == 0.
  * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
  * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
+ * (Tried: bucketing each frame's covered pixels by id range once, in parallel, and then splitting the ranges by
+ * pixel count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the
+ * extra pass cost more than it saved, 5-10% slower at B = 1 on two threads.)
  */
-template <typename Init, typename Fn, typename Done>
-bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Done&& frameDone) {
+template <typename Init, typename Fn, typename Done, typename Bg>
+bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Done&& frameDone, Bg&& background) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
@@ -149,7 +165,10 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     for (int64_t p = 0; p < HW; ++p) {
       const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
-      if (t < t0 || t >= t1) continue;
+      if (t < t0 || t >= t1) {
+        if (t < 0 && k == 0) background(static_cast<int64_t>(b) * HW + p);
+        continue;
+      }
       fn(b, static_cast<int64_t>(b) * HW + p, t, next);
     }
     if (K == 1) frameDone(b);
@@ -386,11 +405,21 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     const int64_t b = task / numTiles, tile = task % numTiles;
     const int tx0 = static_cast<int>(tile % tilesX) * kTile, ty0 = static_cast<int>(tile / tilesX) * kTile;
     const int tx1 = std::min(W, tx0 + kTile) - 1, ty1 = std::min(H, ty0 + kTile) - 1;
+    if (tileStart[b][tile] == tileStart[b][tile + 1]) {
+      // No triangle touches the tile: all background, written directly (what resolve would write for it).
+      for (int py = ty0; py <= ty1; ++py) {
+        float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + tx0);
+        std::fill(out, out + 4 * (tx1 - tx0 + 1), 0.0f);
+      }
+      return;
+    }
     alignas(32) uint64_t key[kTile * kTile + 32];
     // Raw (a0/s, a1/s, z/w) of the current winner of each pixel: the values resolve would recompute with baryAt /
     // zwOf for the winning triangle at the same pixel centre (identical float32 operations), kept so that resolve
     // only applies the clamps.
     // Padded: the 8-wide row updates below may read and write back (unchanged) up to 2 * 8 entries past a row.
+    // (Cleared although only entries that a winner wrote are used: thread_local buffers without the clears
+    // measured 5% slower at B = 1, one thread; not investigated further.)
     alignas(32) float winU[kTile * kTile + 32], winV[kTile * kTile + 32], winZ[kTile * kTile + 32];
     std::fill(key, key + kTile * kTile + 32, ~0ull);
     std::fill(winU, winU + kTile * kTile + 32, 0.0f);
@@ -735,7 +764,7 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   checkIds(rast, B * HW, T, "rasterizeBackward");
   // Per-triangle-corner sums G[b, t, k, (x, y, w)], each triangle's pixels in ascending order.
   std::vector<float>& G = scratch().G;
-  G.resize(static_cast<size_t>(B) * T * 9);  // every entry is written below
+  growTo(G, static_cast<size_t>(B) * T * 9);  // every entry used is written below
   // Per vertex (gradPos[b, v]): its corners' sums in ascending corner order.
   buildCorners(tri, T, V);
   const std::vector<int32_t>& cStart = scratch().cornerStart;
@@ -779,7 +808,9 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         const int32_t* it = tri + 3 * static_cast<int64_t>(t);
         const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
         const int64_t local = p - b * HW;
-        const float fx = pixelCentre(static_cast<int>(local % W), W), fy = pixelCentre(static_cast<int>(local / W), H);
+        // (32-bit division where the frame allows: far cheaper than the 64-bit one, same quotient)
+        const int64_t py = HW <= 0xffffffffLL ? static_cast<uint32_t>(local) / static_cast<uint32_t>(W) : local / W;
+        const float fx = pixelCentre(static_cast<int>(local - py * W), W), fy = pixelCentre(static_cast<int>(py), H);
         const Bary r = baryAt(p0, p1, p2, fx, fy);
         float c[9];
         rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
@@ -788,7 +819,8 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
       },
       [&](int b) {
         for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
-      });
+      },
+      [](int64_t) {});
   if (!gathered) parallelFor(B * vChunks, gatherTask);
 }
 
@@ -819,25 +851,55 @@ void checkInterp(const InterpDims& d, const float* rast, const int32_t* attrTri,
 
 void interpolateForward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri, float* out) {
   checkInterp(d, rast, attrTri, "interpolate");
-  const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = d.batch * HW;
+  const int64_t HW = static_cast<int64_t>(d.height) * d.width;
   withChannels(d.channels, [&](auto Cc) {
   const int C = Cc;
-  parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
-    const int64_t p1 = std::min(N, (task + 1) * kPixelChunk);
-    for (int64_t p = task * kPixelChunk; p < p1; ++p) {
+  // Chunks never straddle frames, so that a task knows its attribute frame without a division per pixel.
+  const int64_t P = ceilDivPos(HW, kPixelChunk);
+#if defined(__AVX2__)
+  // Wide channel counts: 8 channels at a time, each lane with its channel's scalar operations (u*a0 + v*a1, then
+  // + w*a2; no contraction), row tails through masked loads and stores (nothing outside the row is touched).
+  const bool wide = C > 4;
+  const int nVec = (C + 7) / 8;
+  const __m256i tailMask = _mm256_cmpgt_epi32(_mm256_set1_epi32(C - 8 * (nVec - 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#endif
+  parallelFor(d.batch * P, [&](int64_t task) {
+    const int64_t b = task / P, base = b * HW;
+    const int64_t p0 = base + (task % P) * kPixelChunk, p1 = std::min(base + HW, p0 + kPixelChunk);
+    const int64_t ab = d.attrBatch == 1 ? 0 : b;
+    for (int64_t p = p0; p < p1; ++p) {
       float* o = out + p * C;
       const float* r = rast + 4 * p;
       const int id = static_cast<int>(r[3]);
       if (id == 0) {
-        for (int c = 0; c < C; ++c) o[c] = 0.0f;
+        // A run of background pixels is zeroed as one block.
+        int64_t q = p + 1;
+        while (q < p1 && rast[4 * q + 3] == 0.0f) ++q;
+        std::fill(o, out + q * C, 0.0f);
+        p = q - 1;
         continue;
       }
-      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
       const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
       const float* a0 = attr + (ab * d.attrVertices + it[0]) * C;
       const float* a1 = attr + (ab * d.attrVertices + it[1]) * C;
       const float* a2 = attr + (ab * d.attrVertices + it[2]) * C;
       const float u = r[0], v = r[1], w = 1.0f - u - v;
+#if defined(__AVX2__)
+      if (wide) {
+        const __m256 U = _mm256_set1_ps(u), Vv = _mm256_set1_ps(v), Wv = _mm256_set1_ps(w);
+        for (int j = 0; j < nVec; ++j) {
+          const bool tail = j + 1 == nVec;
+          auto load = [&](const float* row) {
+            return tail ? _mm256_maskload_ps(row + 8 * j, tailMask) : _mm256_loadu_ps(row + 8 * j);
+          };
+          const __m256 x = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(U, load(a0)), _mm256_mul_ps(Vv, load(a1))),
+                                         _mm256_mul_ps(Wv, load(a2)));
+          if (tail) _mm256_maskstore_ps(o + 8 * j, tailMask, x);
+          else _mm256_storeu_ps(o + 8 * j, x);
+        }
+        continue;
+      }
+#endif
       for (int c = 0; c < C; ++c) o[c] = u * a0[c] + v * a1[c] + w * a2[c];
     }
   });
@@ -852,7 +914,25 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   withChannels(d.channels, [&](auto Cc) {
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
   const int C = Cc;
-  const int64_t HW = static_cast<int64_t>(d.height) * d.width, N = B * HW;
+  const int64_t HW = static_cast<int64_t>(d.height) * d.width;
+  // Wide channel counts take AVX2 paths that work on 8 channels at a time. Every float operation there is
+  // element-wise (a lane's c is the scalar loop's c) or an in-order scalar sum, so the bits are those of the scalar
+  // loops. Row tails are read with masked loads (zero in the lanes past C, never past the end of a buffer).
+#if defined(__AVX2__)
+  const bool wide = C > 4 && C <= kWideMax;
+#else
+  const bool wide = false;
+#endif
+  // Row stride of the per-corner sums: C, or C rounded up to whole vectors on the wide path (the padding lanes
+  // are never read back).
+  const int Cs = wide ? (C + 7) / 8 * 8 : C;
+  const int nVec = Cs / 8;
+#if defined(__AVX2__)
+  const __m256i tailMask = _mm256_cmpgt_epi32(_mm256_set1_epi32(C - 8 * (nVec - 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  auto loadRow = [&](const float* row, int j) {
+    return j + 1 < nVec ? _mm256_loadu_ps(row + 8 * j) : _mm256_maskload_ps(row + 8 * j, tailMask);
+  };
+#endif
   // gradRast of pixel p (0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]), summed over the
   // channels in order. Those sums are chains of dependent adds, so covered pixels are taken four at a time with
   // their chains interleaved (every pixel's operations and their order are unchanged); a pass of its own over
@@ -866,11 +946,10 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       gradRast[2 * p + 1] = dv;
     }
   };
-  auto rastGradQuad = [&](const int64_t* q, int n) {
+  auto rastGradQuad = [&](const int64_t* q, int n, int64_t ab) {  // ab: the pixels' attribute frame
     const float *a0[4], *a1[4], *a2[4], *g[4];
     for (int k = 0; k < 4; ++k) {
       const int64_t p = q[k < n ? k : 0];  // unused lanes repeat the first pixel; their results are dropped
-      const int64_t ab = d.attrBatch == 1 ? 0 : p / HW;
       const int32_t* it = attrTri + 3 * (static_cast<int64_t>(rast[4 * p + 3]) - 1);
       a0[k] = attr + (ab * Va + it[0]) * C;
       a1[k] = attr + (ab * Va + it[1]) * C;
@@ -878,6 +957,25 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       g[k] = gradOut + p * C;
     }
     float du[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#if defined(__AVX2__)
+    if (wide) {
+      // The products g[c] * (a0[c] - a2[c]) (and a1) 8 channels at a time, then the same in-order sums.
+      alignas(32) float tu[4][kWideMax], tv[4][kWideMax];
+      for (int k = 0; k < 4; ++k)
+        for (int j = 0; j < nVec; ++j) {
+          const __m256 gk = loadRow(g[k], j), a2k = loadRow(a2[k], j);
+          _mm256_store_ps(tu[k] + 8 * j, _mm256_mul_ps(gk, _mm256_sub_ps(loadRow(a0[k], j), a2k)));
+          _mm256_store_ps(tv[k] + 8 * j, _mm256_mul_ps(gk, _mm256_sub_ps(loadRow(a1[k], j), a2k)));
+        }
+      for (int c = 0; c < C; ++c)
+        for (int k = 0; k < 4; ++k) {
+          du[k] += tu[k][c];
+          dv[k] += tv[k][c];
+        }
+      for (int k = 0; k < n; ++k) store(q[k], du[k], dv[k]);
+      return;
+    }
+#endif
     for (int c = 0; c < C; ++c) {
       for (int k = 0; k < 4; ++k) {
         du[k] += g[k][c] * (a0[k][c] - a2[k][c]);
@@ -886,23 +984,71 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     }
     for (int k = 0; k < n; ++k) store(q[k], du[k], dv[k]);
   };
-  if (gradRast) {
-    parallelFor(ceilDivPos(N, kPixelChunk), [&](int64_t task) {
-      const int64_t p1 = std::min(N, (task + 1) * kPixelChunk);
+  // One covered pixel p of triangle t (attribute frame ab): the same operations as a lane of rastGradQuad.
+  auto rastGradOne = [&](int64_t p, int t, int64_t ab) {
+    const int32_t* it = attrTri + 3 * static_cast<int64_t>(t);
+    const float* a0 = attr + (ab * Va + it[0]) * C;
+    const float* a1 = attr + (ab * Va + it[1]) * C;
+    const float* a2 = attr + (ab * Va + it[2]) * C;
+    const float* g = gradOut + p * C;
+    float du = 0.0f, dv = 0.0f;
+#if defined(__AVX2__)
+    if (wide) {
+      alignas(32) float tu[kWideMax], tv[kWideMax];
+      for (int j = 0; j < nVec; ++j) {
+        const __m256 gj = loadRow(g, j), a2j = loadRow(a2, j);
+        _mm256_store_ps(tu + 8 * j, _mm256_mul_ps(gj, _mm256_sub_ps(loadRow(a0, j), a2j)));
+        _mm256_store_ps(tv + 8 * j, _mm256_mul_ps(gj, _mm256_sub_ps(loadRow(a1, j), a2j)));
+      }
+      for (int c = 0; c < C; ++c) {
+        du += tu[c];
+        dv += tv[c];
+      }
+      store(p, du, dv);
+      return;
+    }
+#endif
+    for (int c = 0; c < C; ++c) {
+      du += g[c] * (a0[c] - a2[c]);
+      dv += g[c] * (a1[c] - a2[c]);
+    }
+    store(p, du, dv);
+  };
+  // With gradAttr and a frame per task (B >= threads), the sum pass below computes gradRast too, while each
+  // pixel's gradOut row is in cache (a batch's gradOut outgrows the caches: read once instead of twice, about 10%
+  // faster at B = 16). With frames split over threads the separate pass is kept: it interleaves four pixels'
+  // dependent sums, and is a few % faster there.
+  const bool fuseRast = gradRast && gradAttr && B >= ThreadPool::instance().threadCount();
+  if (gradRast && !fuseRast) {
+    // Chunks never straddle frames, so that a task knows its frame (and attribute frame) without a division per
+    // pixel.
+    const int64_t P = ceilDivPos(HW, kPixelChunk);
+    parallelFor(B * P, [&](int64_t task) {
+      const int64_t b = task / P, base = b * HW;
+      const int64_t p0 = base + (task % P) * kPixelChunk, p1 = std::min(base + HW, p0 + kPixelChunk);
+      const int64_t ab = d.attrBatch == 1 ? 0 : b;
       int64_t q[4];
       int n = 0;
-      for (int64_t p = task * kPixelChunk; p < p1; ++p) {
+      for (int64_t p = p0; p < p1; ++p) {
         if (rast[4 * p + 3] == 0.0f) {
-          store(p, 0.0f, 0.0f);
+          if (accumulateRast) {
+            store(p, 0.0f, 0.0f);  // (x + 0: -0 becomes +0, so this is not a no-op)
+            continue;
+          }
+          // A run of background pixels is zeroed as one block.
+          int64_t e = p + 1;
+          while (e < p1 && rast[4 * e + 3] == 0.0f) ++e;
+          std::fill(gradRast + 2 * p, gradRast + 2 * e, 0.0f);
+          p = e - 1;
           continue;
         }
         q[n++] = p;
         if (n == 4) {
-          rastGradQuad(q, 4);
+          rastGradQuad(q, 4, ab);
           n = 0;
         }
       }
-      if (n) rastGradQuad(q, n);
+      if (n) rastGradQuad(q, n, ab);
     });
   }
   if (!gradAttr) return;
@@ -912,7 +1058,7 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   // gather below skips the others. Skipping them does not change any bit: their rows would be +0, and adding +0
   // to a sum that started at +0 never changes it (such a sum is never -0 in round-to-nearest).
   std::vector<float>& G = scratch().G;
-  G.resize(static_cast<size_t>(B) * T * 3 * C);
+  growTo(G, static_cast<size_t>(B) * T * 3 * Cs);  // rows are cleared when allotted
   std::vector<int32_t>& rowOf = scratch().rowOf;
   rowOf.resize(static_cast<size_t>(B) * T);
   // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
@@ -926,6 +1072,28 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     const int64_t ab = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
     const int64_t v1 = std::min<int64_t>(Va, v0 + kVertexChunk);
     const int64_t bBegin = Ba == 1 ? 0 : ab, bEnd = Ba == 1 ? B : ab + 1;
+#if defined(__AVX2__)
+    if (wide) {
+      // 8 channels at a time, each lane summing its channel over the same corners in the same order.
+      for (int64_t v = v0; v < v1; ++v) {
+        float* out = gradAttr + (ab * Va + v) * C;
+        for (int j = 0; j < nVec; ++j) {
+          __m256 acc = _mm256_setzero_ps();
+          for (int64_t b = bBegin; b < bEnd; ++b) {
+            const int32_t* rowB = rowOf.data() + b * static_cast<int64_t>(T);
+            for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
+              const int32_t row = rowB[corner[i] / 3];
+              if (row < 0) continue;
+              acc = _mm256_add_ps(acc, _mm256_loadu_ps(G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * Cs + 8 * j));
+            }
+          }
+          if (j + 1 < nVec) _mm256_storeu_ps(out + 8 * j, acc);
+          else _mm256_maskstore_ps(out + 8 * j, tailMask, acc);
+        }
+      }
+      return;
+    }
+#endif
     for (int64_t v = v0; v < v1; ++v) {
       float* out = gradAttr + (ab * Va + v) * C;
       for (int c = 0; c < C; ++c) out[c] = 0.0f;
@@ -934,7 +1102,7 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
         for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
           const int32_t row = rowB[corner[i] / 3];
           if (row < 0) continue;
-          const float* g = G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * C;
+          const float* g = G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * Cs;
           for (int c = 0; c < C; ++c) out[c] += g[c];
         }
       }
@@ -948,14 +1116,29 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       },
       [&](int b, int64_t p, int t, int64_t& next) {
         const float* g = gradOut + p * C;
+        // (the sum pass visits every covered pixel exactly once; its value does not depend on the task)
+        if (fuseRast) rastGradOne(p, t, Ba == 1 ? 0 : b);
         if (allZero(g, C)) return;
         int32_t& row = rowOf[static_cast<size_t>(b) * T + t];
         if (row < 0) {
           row = static_cast<int32_t>(next++);
-          std::fill(G.data() + static_cast<int64_t>(row) * 3 * C, G.data() + (static_cast<int64_t>(row) + 1) * 3 * C, 0.0f);
+          std::fill(G.data() + static_cast<int64_t>(row) * 3 * Cs, G.data() + (static_cast<int64_t>(row) + 1) * 3 * Cs, 0.0f);
         }
-        float* s = G.data() + static_cast<int64_t>(row) * 3 * C;
+        float* s = G.data() + static_cast<int64_t>(row) * 3 * Cs;
         const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
+#if defined(__AVX2__)
+        if (wide) {
+          const __m256 U = _mm256_set1_ps(u), Vv = _mm256_set1_ps(v), Wv = _mm256_set1_ps(w);
+          for (int j = 0; j < nVec; ++j) {
+            const __m256 gj = loadRow(g, j);
+            float* s0 = s + 8 * j;
+            _mm256_storeu_ps(s0, _mm256_add_ps(_mm256_loadu_ps(s0), _mm256_mul_ps(U, gj)));
+            _mm256_storeu_ps(s0 + Cs, _mm256_add_ps(_mm256_loadu_ps(s0 + Cs), _mm256_mul_ps(Vv, gj)));
+            _mm256_storeu_ps(s0 + 2 * Cs, _mm256_add_ps(_mm256_loadu_ps(s0 + 2 * Cs), _mm256_mul_ps(Wv, gj)));
+          }
+          return;
+        }
+#endif
         for (int c = 0; c < C; ++c) {
           s[c] += u * g[c];
           s[C + c] += v * g[c];
@@ -965,6 +1148,9 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       [&](int b) {
         if (Ba != B) return;
         for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
+      },
+      [&](int64_t p) {
+        if (fuseRast) store(p, 0.0f, 0.0f);
       });
   if (!gathered || Ba != B) parallelFor(Ba * vChunks, gatherTask);
   });
