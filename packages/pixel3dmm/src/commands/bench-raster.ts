@@ -89,7 +89,7 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     pos: new Float32Array(B * s.V * 4),
   };
   const backward = () => {
-    antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, { work }, { gradColor: g.aaColor, gradPos: g.aaPos });
+    antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos }, { work });
     // Gradients that meet are summed by the kernels (accumulate options), not in JS.
     g.uvTotal.set(gUv);
     textureBackward(tex, texShape, uvImg, g.aaColor, 'wrap', { uv: true }, { gradUv: g.uvTotal, accumulateUv: true });
@@ -100,7 +100,7 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     return { gradPos: g.aaPos, gradAttr: g.attr };
   };
   const bwdOps = {
-    antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, { work }, { gradColor: g.aaColor, gradPos: g.aaPos }),
+    antialias: () => antialiasBackward(mask, 1, rast, shape, s.pos, s.V, s.tri, gFg, opp, {}, { gradColor: g.aaColor, gradPos: g.aaPos }, { work }),
     texture: () => textureBackward(tex, texShape, uvImg, gFg, 'wrap', { uv: true }, { gradUv: g.texUv }),
     interpolate: () => {
       interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, gUv, { attr: false, rast: true }, { gradRast: g.uvRast });

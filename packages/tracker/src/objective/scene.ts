@@ -562,7 +562,9 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
   let gradClip: Float32Array | null = null;
   const n = ws.numCovered, m = ws.numSampled;
   if (grads.fg) {
-    antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, { work: ws.antialiasWork }, { gradColor: ws.gradTexColor, gradPos: ws.gradClip });
+    antialiasBackward(ws.texColor, 1, ws.rast, ws.rastShape, ws.clip, V, top.faces, grads.fg, top.opp, {}, { gradColor: ws.gradTexColor, gradPos: ws.gradClip }, {
+      work: ws.antialiasWork,
+    });
     gradClip = ws.gradClip;
     const texSize = top.silhouetteSize;
     if (m > 0) {
