@@ -377,6 +377,7 @@ export class TrackingObjective implements TrackingObjectiveApi {
         depth: w.uvVisibility ? { data: sc.aux, stride: AUX_CHANNELS, offset: AUX_DEPTH } : null,
         deltaUv: cfg.delta_uv,
         distUv: cfg.dist_uv,
+        targetOffset: cfg.uv_target_half_pixel ? [-0.5, 0.5] : undefined,
         l2: w.uvL2,
         weight: w.uv,
         gradProjected: ws.gradProj,

@@ -139,6 +139,28 @@ describe('UV correspondence loss (6.1)', () => {
     expect(grad[3 * 2]).not.toBe(0);
     expect(grad[3 * V + 3 * 1]).not.toBe(0);
   });
+
+  it('uv_target_half_pixel: targetOffset moves every target (a vertex at g + (-1/2, +1/2) costs nothing)', () => {
+    const S = 32, V = 2, valid = Int32Array.of(0, 1);
+    const corr = { pixels: Int32Array.of(10, 12, 20, 5), dist2: Float32Array.of(0, 0) };
+    const projected = Float32Array.of(9.5, 12.5, -1, 20, 5, -1);
+    const run = (targetOffset?: [number, number]) => {
+      const grad = new Float64Array(3 * V);
+      const value = uvCorrespondenceLoss({
+        size: S, batch: 1, numVertices: V, valid, correspondences: [corr], projected, depth: null,
+        deltaUv: 5e-5, distUv: 20, l2: true, weight: 1, gradProjected: grad, ...(targetOffset ? { targetOffset } : {}),
+      });
+      return { value, grad };
+    };
+    const shifted = run([-0.5, 0.5]);
+    // vertex 0 sits on its shifted target; vertex 1 (at g) is half a pixel off in x and y.
+    expect(shifted.value).toBeCloseTo((100 * (0.25 + 0.25)) / (S * S) / (V * 2), 12);
+    expect(shifted.grad[0]).toBe(0);
+    expect(shifted.grad[1]).toBe(0);
+    const plain = run();
+    expect(plain.value).toBeCloseTo((100 * (0.25 + 0.25)) / (S * S) / (V * 2), 12);
+    expect(plain.grad[3]).toBe(0);
+  });
 });
 
 describe('dense terms (6.2-6.4)', () => {

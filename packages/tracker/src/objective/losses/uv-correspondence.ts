@@ -171,6 +171,8 @@ export interface UvCorrespondenceArgs {
   depth: { data: Float32Array; stride: number; offset: number } | null;
   deltaUv: number;
   distUv: number;
+  /** Added to the target pixels g (uv_target_half_pixel: (-1/2, +1/2), the point projection's convention); default (0, 0). */
+  targetOffset?: readonly [number, number];
   /** L2 ×100 (uv_l2) or L1. */
   l2: boolean;
   weight: number;
@@ -186,6 +188,7 @@ export function uvCorrespondenceLoss(a: UvCorrespondenceArgs): number {
   const { size: S, batch: B, valid, projected: p, depth } = a;
   const V = a.numVertices, J = valid.length;
   const count = B * J * 2;
+  const [ox, oy] = a.targetOffset ?? [0, 0];
   let sum = 0;
   for (let b = 0; b < B; b++) {
     const corr = a.correspondences[b];
@@ -196,7 +199,7 @@ export function uvCorrespondenceLoss(a: UvCorrespondenceArgs): number {
       if (!(corr.dist2[j] < a.deltaUv)) continue;
       const o = 3 * (b * V + valid[j]);
       const px = p[o], py = p[o + 1];
-      const dx = corr.pixels[2 * j] - px, dy = corr.pixels[2 * j + 1] - py;
+      const dx = corr.pixels[2 * j] + ox - px, dy = corr.pixels[2 * j + 1] + oy - py;
       if (!(Math.abs(dx) + Math.abs(dy) < a.distUv)) continue;
       if (depth) {
         // Truncation toward zero, then clamping, as the original's int() indexing.
