@@ -45,9 +45,9 @@ export interface TrackerConfig {
   dist_uv: number;
   occ_filter: boolean;
   stricter_uv_mask: boolean;
-  /** Decode the UV and normal PNGs at their bins' centres, (png + 0.5)/255, instead of png/255 (data/reader.ts; a deviation, off by default). */
+  /** Decode the UV and normal PNGs at their bins' centres, (png + 0.5)/255, instead of png/255 (data/reader.ts; a deviation from the original, on by default). */
   png_bin_centres: boolean;
-  /** Move the UV-correspondence targets by (-1/2, +1/2) px, from the raster's pixel centres into the point projection's convention (spec 5; a deviation, off by default). */
+  /** Move the UV-correspondence targets by (-1/2, +1/2) px, from the raster's pixel centres into the point projection's convention (spec 5 and 9.6; a deviation from the original, on by default). */
   uv_target_half_pixel: boolean;
 
   normal_super: number;

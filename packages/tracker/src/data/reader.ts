@@ -9,7 +9,8 @@
 //   rgb      = crop / 255, resized bicubic to S;
 //   normals  = 2 png/255 - 1 of the normal PNG resized bicubic (Pillow, 8-bit) to S;
 //   uv       = png/255 (R, G) of the UV PNG resized bicubic to S, set to 0 where masks.uv is 0 (spec 6);
-//   with `png_bin_centres` (off by default, a deviation from the original) both decode at the centre of
+//   with `png_bin_centres` (on in the tracker's defaults, a deviation from the original; off when a caller's
+//   config leaves it out) both decode at the centre of
 //   the byte's bin, (png + 0.5)/255: the networks' PNGs truncate (byte = floor(255 c), spec 3.4), so png/255
 //   is low by half a step on average (-0.5/255 in UV, -1/255 in the normals);
 //   seg      = seg_og resized NEAREST to S, and the masks of SEG_MASKS from it;
