@@ -47,7 +47,7 @@ describe('openPreprocessed', () => {
   it('decodes the network PNGs as png/255 (the original) or, with png_bin_centres, at the bin centres (png+0.5)/255', async () => {
     // At 512 there is no resize, so the decoded values follow the bytes of the PNGs directly.
     const at512 = { ...config, size: 512 };
-    const plain = await (await openPreprocessed(base, at512)).frame(0);
+    const plain = await (await openPreprocessed(base, { ...at512, png_bin_centres: false })).frame(0);
     const centred = await (await openPreprocessed(base, { ...at512, png_bin_centres: true })).frame(0);
     const L = new PreprocessedLayout(base);
     const uvBytes = await sharp(L.uvMap(0)).removeAlpha().raw().toBuffer();
