@@ -137,24 +137,40 @@ Scratch& scratch() {
   return s;
 }
 
+#if defined(__AVX2__)
+/** The triangle ids (rast channel 3, already validated as integers) of the 8 pixels at r, in pixel order. */
+inline __m256i idsInPixelOrder(const float* r) {
+  // shuffles give the ids in the lane order (p0 p2 p4 p6 | p1 p3 p5 p7); the permute restores pixel order.
+  const __m256 a = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _MM_SHUFFLE(3, 3, 3, 3));
+  const __m256 b = _mm256_shuffle_ps(_mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24), _MM_SHUFFLE(3, 3, 3, 3));
+  const __m256 id = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                                             _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  return _mm256_cvttps_epi32(id);
+}
+#endif
+
 /**
  * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the triangle ids
  * [T*k/K, T*(k+1)/K) of frame b and scans the frame's pixels in ascending order, adding each pixel of its triangles
  * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
  * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
- * are fewer frames than threads). fn(b, p, t, next) is called for every covered pixel p (global index) of triangle t
- * in the task's range; init(b, t0, t1) clears the sums of the range first. next is a counter of the task that
- * starts at b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own
- * range of rows [b*T + t0, b*T + t1). background(p) is called once for every background pixel p (global index),
- * by the frame's task k == 0.
+ * are fewer frames than threads). The covered pixels of the task's triangles are handed out as runs:
+ * run(b, p0, p1, t, next) for pixels [p0, p1) (global indices, consecutive, all of triangle t), in ascending order,
+ * so that a caller can keep a triangle's sums in registers over a run (a triangle covers ~2 consecutive pixels of a
+ * row on a detailed mesh; adding pixel by pixel through memory made every add wait for the previous store). init(b,
+ * t0, t1) clears the sums of the range first. next is a counter of the task that starts at b*T + t0: a caller may
+ * allot per-triangle rows from it, in order of first use, within the task's own range of rows [b*T + t0, b*T + t1).
+ * With wantBackground, background(p) is called once for every background pixel p (global index), by the frame's
+ * task k == 0.
  * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
  * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
  * (Tried: bucketing each frame's covered pixels by id range once, in parallel, and then splitting the ranges by
  * pixel count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the
  * extra pass cost more than it saved, 5-10% slower at B = 1 on two threads.)
  */
-template <typename Init, typename Fn, typename Done, typename Bg>
-bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn&& fn, Done&& frameDone, Bg&& background) {
+template <typename Init, typename Run, typename Done, typename Bg>
+bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Run&& run, Done&& frameDone, bool wantBackground,
+                    Bg&& background) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
@@ -163,14 +179,50 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Fn
     init(b, t0, t1);
     int64_t next = static_cast<int64_t>(b) * T + t0;
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
-    for (int64_t p = 0; p < HW; ++p) {
+    const int64_t base = static_cast<int64_t>(b) * HW;
+    const bool bgHere = wantBackground && k == 0;
+    // The open run [runBegin, runEnd) of triangle runT (frame-local pixel indices), handed out when it ends.
+    int runT = -1;
+    int64_t runBegin = 0, runEnd = 0;
+    auto visit = [&](int64_t q, int t) {
+      if (t == runT && q == runEnd) {
+        ++runEnd;
+        return;
+      }
+      if (runT >= 0) run(b, base + runBegin, base + runEnd, runT, next);
+      runT = t;
+      runBegin = q;
+      runEnd = q + 1;
+    };
+    int64_t p = 0;
+#if defined(__AVX2__)
+    // Eight pixels at a time: a bit mask (in pixel order) of those with an id of the task's range, and of the
+    // background ones when they are wanted; the marked pixels are then visited in ascending order, as below.
+    // Most of a frame is background or other tasks' triangles, which this skips without a branch per pixel.
+    const __m256i idLo = _mm256_set1_epi32(t0), idHi = _mm256_set1_epi32(t1 + 1);  // id - 1 in [t0, t1)
+    for (; p + 8 <= HW; p += 8) {
+      const __m256i id = idsInPixelOrder(r + 4 * p);
+      const uint32_t mine = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
+          _mm256_and_si256(_mm256_cmpgt_epi32(id, idLo), _mm256_cmpgt_epi32(idHi, id)))));
+      const uint32_t bg = bgHere ? static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
+                                       _mm256_cmpeq_epi32(id, _mm256_setzero_si256()))))
+                                 : 0u;
+      for (uint32_t m = mine | bg; m; m &= m - 1) {
+        const int j = __builtin_ctz(m);
+        if ((bg >> j) & 1u) background(base + p + j);
+        else visit(p + j, static_cast<int>(r[4 * (p + j) + 3]) - 1);
+      }
+    }
+#endif
+    for (; p < HW; ++p) {
       const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
       if (t < t0 || t >= t1) {
-        if (t < 0 && k == 0) background(static_cast<int64_t>(b) * HW + p);
+        if (t < 0 && bgHere) background(base + p);
         continue;
       }
-      fn(b, static_cast<int64_t>(b) * HW + p, t, next);
+      visit(p, t);
     }
+    if (runT >= 0) run(b, base + runBegin, base + runEnd, runT, next);
     if (K == 1) frameDone(b);
   });
   return K == 1;
@@ -263,19 +315,30 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   sc.tileCount.resize(static_cast<size_t>(B * tChunks * numTiles));
   int64_t* tileCount = sc.tileCount.data();
   auto setupTask = [&](int64_t task) {
+    // Local copies of everything the loop reads through the closure: its stores (uint8_t numSubs, int32 SubTri
+    // fields) may alias the captured variables, so the compiler would otherwise reload each of them after every
+    // store (the stage ran ~10% slower so).
+    const int32_t* const triL = tri;
+    const float* const posL = pos;
+    const uint8_t* const flagsL = flags;
+    const int32_t* const fixedXL = fixedX;
+    const int32_t* const fixedYL = fixedY;
+    uint8_t* const numSubsL = numSubs;
+    SubTri* const subsL = subs;
+    const int VL = V, TL = T, WL = W, HL = H, tilesXL = tilesX;
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
-    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
+    const int64_t t1 = std::min<int64_t>(TL, t0 + kTriChunk);
     int64_t* count = tileCount + task * numTiles;
     std::fill(count, count + numTiles, 0);
     for (int64_t t = t0; t < t1; ++t) {
-      const size_t slot = static_cast<size_t>(b * T + t);
-      numSubs[slot] = 0;
-      const int32_t idx[3] = {tri[3 * t], tri[3 * t + 1], tri[3 * t + 2]};
+      const size_t slot = static_cast<size_t>(b * TL + t);
+      numSubsL[slot] = 0;
+      const int32_t idx[3] = {triL[3 * t], triL[3 * t + 1], triL[3 * t + 2]};
       int nb = 0;
       bool behind[3];
       bool finite = true;
       for (int k = 0; k < 3; ++k) {
-        const uint8_t f = flags[b * V + idx[k]];
+        const uint8_t f = flagsL[b * VL + idx[k]];
         finite = finite && (f & 1);
         behind[k] = (f & 2) != 0;
         nb += behind[k] ? 1 : 0;
@@ -303,29 +366,30 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         }
         const int64_t minX = std::min({X0, X1, X2}), maxX = std::max({X0, X1, X2});
         const int64_t minY = std::min({Y0, Y1, Y2}), maxY = std::max({Y0, Y1, Y2});
-        const int64_t px0 = std::max<int64_t>(0, ceilDiv16(minX - 8)), px1 = std::min<int64_t>(W - 1, floorDiv16(maxX - 8));
-        const int64_t py0 = std::max<int64_t>(0, ceilDiv16(minY - 8)), py1 = std::min<int64_t>(H - 1, floorDiv16(maxY - 8));
+        const int64_t px0 = std::max<int64_t>(0, ceilDiv16(minX - 8)), px1 = std::min<int64_t>(WL - 1, floorDiv16(maxX - 8));
+        const int64_t py0 = std::max<int64_t>(0, ceilDiv16(minY - 8)), py1 = std::min<int64_t>(HL - 1, floorDiv16(maxY - 8));
         if (px0 > px1 || py0 > py1) return;
         st.px0 = static_cast<int32_t>(px0);
         st.px1 = static_cast<int32_t>(px1);
         st.py0 = static_cast<int32_t>(py0);
         st.py1 = static_cast<int32_t>(py1);
         st.tri = static_cast<int32_t>(t);
-        subs[2 * slot + numSubs[slot]++] = st;
-        forTiles(st, [&](int64_t tile) { ++count[tile]; });
+        subsL[2 * slot + numSubsL[slot]++] = st;
+        for (int ty = st.py0 / kTile; ty <= st.py1 / kTile; ++ty)
+          for (int tx = st.px0 / kTile; tx <= st.px1 / kTile; ++tx) ++count[static_cast<int64_t>(ty) * tilesXL + tx];
       };
       if (nb == 0) {
         // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64).
-        const size_t i0 = static_cast<size_t>(b * V + idx[0]), i1 = static_cast<size_t>(b * V + idx[1]),
-                     i2 = static_cast<size_t>(b * V + idx[2]);
-        if (!(pos[4 * i0 + 3] > 0 && pos[4 * i1 + 3] > 0 && pos[4 * i2 + 3] > 0)) continue;
-        emit(fixedX[i0], fixedY[i0], fixedX[i1], fixedY[i1], fixedX[i2], fixedY[i2]);
+        const size_t i0 = static_cast<size_t>(b * VL + idx[0]), i1 = static_cast<size_t>(b * VL + idx[1]),
+                     i2 = static_cast<size_t>(b * VL + idx[2]);
+        if (!(posL[4 * i0 + 3] > 0 && posL[4 * i1 + 3] > 0 && posL[4 * i2 + 3] > 0)) continue;
+        emit(fixedXL[i0], fixedYL[i0], fixedXL[i1], fixedYL[i1], fixedXL[i2], fixedYL[i2]);
         continue;
       }
       auto original = [&](int k) {
-        const size_t i = static_cast<size_t>(b * V + idx[k]);
+        const size_t i = static_cast<size_t>(b * VL + idx[k]);
         const float* p = pos + 4 * i;
-        return ClipVert{p[0], p[1], p[2], p[3], fixedX[i], fixedY[i]};
+        return ClipVert{p[0], p[1], p[2], p[3], fixedXL[i], fixedYL[i]};
       };
       ClipVert poly[4];
       int n = 0;
@@ -343,8 +407,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
           c.y = lo.y + s * (hi.y - lo.y);
           c.z = lo.z + s * (hi.z - lo.z);
           c.w = lo.w + s * (hi.w - lo.w);
-          c.X = toFixed(c.x / c.w, W);
-          c.Y = toFixed(c.y / c.w, H);
+          c.X = toFixed(c.x / c.w, WL);
+          c.Y = toFixed(c.y / c.w, HL);
           poly[n++] = c;
         }
       }
@@ -801,26 +865,42 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
       [&](int b, int t0, int t1) {
         std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
       },
-      [&](int b, int64_t p, int t, int64_t&) {
-        const float* g = gradRast + 2 * p;
-        if (allZero(g, 2)) return;
+      [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t&) {
+        // Locals, not the closure's references: the sums below are kept in registers over the run, and the
+        // compiler reloads anything reachable through the closure after every store.
+        const float* const gr = gradRast;
+        const int w = W, h = H;
         const float* posB = pos + static_cast<int64_t>(b) * V * 4;
         const int32_t* it = tri + 3 * static_cast<int64_t>(t);
         const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
-        const int64_t local = p - b * HW;
+        float* sumRow = G.data() + (static_cast<size_t>(b) * T + t) * 9;
+        float sum[9];
+        for (int j = 0; j < 9; ++j) sum[j] = sumRow[j];
+        const int64_t local = pBegin - b * HW;
         // (32-bit division where the frame allows: far cheaper than the 64-bit one, same quotient)
-        const int64_t py = HW <= 0xffffffffLL ? static_cast<uint32_t>(local) / static_cast<uint32_t>(W) : local / W;
-        const float fx = pixelCentre(static_cast<int>(local - py * W), W), fy = pixelCentre(static_cast<int>(py), H);
-        const Bary r = baryAt(p0, p1, p2, fx, fy);
-        float c[9];
-        rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
-        float* sum = &G[(static_cast<size_t>(b) * T + t) * 9];
-        for (int j = 0; j < 9; ++j) sum[j] += c[j];
+        int64_t py = HW <= 0xffffffffLL ? static_cast<uint32_t>(local) / static_cast<uint32_t>(w) : local / w;
+        int px = static_cast<int>(local - py * w);
+        float fy = pixelCentre(static_cast<int>(py), h);
+        for (int64_t p = pBegin; p < pEnd; ++p) {
+          const float* g = gr + 2 * p;
+          if (!allZero(g, 2)) {
+            const float fx = pixelCentre(px, w);
+            const Bary r = baryAt(p0, p1, p2, fx, fy);
+            float c[9];
+            rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
+            for (int j = 0; j < 9; ++j) sum[j] += c[j];
+          }
+          if (++px == w) {  // (a run never leaves its row on a real mesh, but nothing here assumes so)
+            px = 0;
+            fy = pixelCentre(static_cast<int>(++py), h);
+          }
+        }
+        for (int j = 0; j < 9; ++j) sumRow[j] = sum[j];
       },
       [&](int b) {
         for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
       },
-      [](int64_t) {});
+      false, [](int64_t) {});
   if (!gathered) parallelFor(B * vChunks, gatherTask);
 }
 
@@ -1073,6 +1153,28 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     const int64_t v1 = std::min<int64_t>(Va, v0 + kVertexChunk);
     const int64_t bBegin = Ba == 1 ? 0 : ab, bEnd = Ba == 1 ? B : ab + 1;
 #if defined(__AVX2__)
+    if (wide && nVec == 2) {
+      // 9-16 channels (the tracker's 9, the benchmark's 15): both vectors of a corner's row per lookup.
+      alignas(32) static const float zeros[16] = {};
+      for (int64_t v = v0; v < v1; ++v) {
+        float* out = gradAttr + (ab * Va + v) * C;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        for (int64_t b = bBegin; b < bEnd; ++b) {
+          const int32_t* rowB = rowOf.data() + b * static_cast<int64_t>(T);
+          for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
+            // Triangles without a row read a row of zeros instead of branching (whether a vertex's triangle is
+            // seen is close to random): adding +0 never changes these sums, which are never -0.
+            const int32_t row = rowB[corner[i] / 3];
+            const float* g = row < 0 ? zeros : G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * Cs;
+            acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(g));
+            acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(g + 8));
+          }
+        }
+        _mm256_storeu_ps(out, acc0);
+        _mm256_maskstore_ps(out + 8, tailMask, acc1);
+      }
+      return;
+    }
     if (wide) {
       // 8 channels at a time, each lane summing its channel over the same corners in the same order.
       for (int64_t v = v0; v < v1; ++v) {
@@ -1114,44 +1216,98 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       [&](int b, int t0, int t1) {
         std::fill(rowOf.begin() + static_cast<size_t>(b) * T + t0, rowOf.begin() + static_cast<size_t>(b) * T + t1, -1);
       },
-      [&](int b, int64_t p, int t, int64_t& next) {
-        const float* g = gradOut + p * C;
+      [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t& next) {
         // (the sum pass visits every covered pixel exactly once; its value does not depend on the task)
-        if (fuseRast) rastGradOne(p, t, Ba == 1 ? 0 : b);
-        if (allZero(g, C)) return;
+        if (fuseRast)
+          for (int64_t p = pBegin; p < pEnd; ++p) rastGradOne(p, t, Ba == 1 ? 0 : b);
         int32_t& row = rowOf[static_cast<size_t>(b) * T + t];
-        if (row < 0) {
-          row = static_cast<int32_t>(next++);
-          std::fill(G.data() + static_cast<int64_t>(row) * 3 * Cs, G.data() + (static_cast<int64_t>(row) + 1) * 3 * Cs, 0.0f);
-        }
-        float* s = G.data() + static_cast<int64_t>(row) * 3 * Cs;
-        const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
-#if defined(__AVX2__)
-        if (wide) {
-          const __m256 U = _mm256_set1_ps(u), Vv = _mm256_set1_ps(v), Wv = _mm256_set1_ps(w);
-          for (int j = 0; j < nVec; ++j) {
-            const __m256 gj = loadRow(g, j);
-            float* s0 = s + 8 * j;
-            _mm256_storeu_ps(s0, _mm256_add_ps(_mm256_loadu_ps(s0), _mm256_mul_ps(U, gj)));
-            _mm256_storeu_ps(s0 + Cs, _mm256_add_ps(_mm256_loadu_ps(s0 + Cs), _mm256_mul_ps(Vv, gj)));
-            _mm256_storeu_ps(s0 + 2 * Cs, _mm256_add_ps(_mm256_loadu_ps(s0 + 2 * Cs), _mm256_mul_ps(Wv, gj)));
+        // The triangle's row, allotted and cleared at its first pixel with a non-zero gradient.
+        auto rowFor = [&]() {
+          if (row < 0) {
+            row = static_cast<int32_t>(next++);
+            std::fill(G.data() + static_cast<int64_t>(row) * 3 * Cs, G.data() + (static_cast<int64_t>(row) + 1) * 3 * Cs, 0.0f);
           }
+          return G.data() + static_cast<int64_t>(row) * 3 * Cs;
+        };
+#if defined(__AVX2__)
+        // 5-16 channels (the tracker's 5, the benchmark's 15): the row's 3 x NV vectors stay in registers over the
+        // run (the same adds in the same order as the general path below). Locals, not the closure's references:
+        // the compiler reloads anything reachable through the closure after every store.
+        auto registerRun = [&](auto nv) {
+          constexpr int NV = decltype(nv)::value;
+          const float* const go = gradOut;
+          const float* const rs = rast;
+          const int c = C, cs = Cs;
+          const __m256i tail = tailMask;
+          const __m256 noSign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));  // +-0 are both zero
+          float* sRow = nullptr;
+          __m256 acc[3][NV];  // corner k, channels 8j..8j+7
+          for (int64_t p = pBegin; p < pEnd; ++p) {
+            const float* g = go + p * c;
+            __m256 gv[NV];
+            for (int j = 0; j < NV; ++j) gv[j] = j + 1 < NV ? _mm256_loadu_ps(g + 8 * j) : _mm256_maskload_ps(g + 8 * j, tail);
+            __m256 any = _mm256_and_ps(gv[0], noSign);
+            for (int j = 1; j < NV; ++j) any = _mm256_or_ps(any, _mm256_and_ps(gv[j], noSign));
+            if (_mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any))) continue;
+            if (!sRow) {
+              sRow = rowFor();
+              for (int k = 0; k < 3; ++k)
+                for (int j = 0; j < NV; ++j) acc[k][j] = _mm256_loadu_ps(sRow + k * cs + 8 * j);
+            }
+            const float u = rs[4 * p], v = rs[4 * p + 1], w = 1.0f - u - v;
+            const __m256 bary[3] = {_mm256_set1_ps(u), _mm256_set1_ps(v), _mm256_set1_ps(w)};
+            for (int k = 0; k < 3; ++k)
+              for (int j = 0; j < NV; ++j) acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(bary[k], gv[j]));
+          }
+          if (sRow)
+            for (int k = 0; k < 3; ++k)
+              for (int j = 0; j < NV; ++j) _mm256_storeu_ps(sRow + k * cs + 8 * j, acc[k][j]);
+        };
+        if (wide && nVec <= 2) {
+          if (nVec == 1) registerRun(std::integral_constant<int, 1>{});
+          else registerRun(std::integral_constant<int, 2>{});
           return;
         }
 #endif
-        for (int c = 0; c < C; ++c) {
-          s[c] += u * g[c];
-          s[C + c] += v * g[c];
-          s[2 * C + c] += w * g[c];
+        for (int64_t p = pBegin; p < pEnd; ++p) {
+          const float* g = gradOut + p * C;
+#if defined(__AVX2__)
+          if (wide) {
+            // The same test and row handling as the scalar path below, 8 channels at a time.
+            const __m256 noSign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));  // +-0 are both zero
+            __m256 any = _mm256_setzero_ps();
+            for (int j = 0; j < nVec; ++j) any = _mm256_or_ps(any, _mm256_and_ps(loadRow(g, j), noSign));
+            if (_mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any))) continue;
+          } else
+#endif
+          if (allZero(g, C)) continue;
+          float* s = rowFor();
+          const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
+#if defined(__AVX2__)
+          if (wide) {
+            const __m256 U = _mm256_set1_ps(u), Vv = _mm256_set1_ps(v), Wv = _mm256_set1_ps(w);
+            for (int j = 0; j < nVec; ++j) {
+              const __m256 gj = loadRow(g, j);
+              float* s0 = s + 8 * j;
+              _mm256_storeu_ps(s0, _mm256_add_ps(_mm256_loadu_ps(s0), _mm256_mul_ps(U, gj)));
+              _mm256_storeu_ps(s0 + Cs, _mm256_add_ps(_mm256_loadu_ps(s0 + Cs), _mm256_mul_ps(Vv, gj)));
+              _mm256_storeu_ps(s0 + 2 * Cs, _mm256_add_ps(_mm256_loadu_ps(s0 + 2 * Cs), _mm256_mul_ps(Wv, gj)));
+            }
+            continue;
+          }
+#endif
+          for (int c = 0; c < C; ++c) {
+            s[c] += u * g[c];
+            s[C + c] += v * g[c];
+            s[2 * C + c] += w * g[c];
+          }
         }
       },
       [&](int b) {
         if (Ba != B) return;
         for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
       },
-      [&](int64_t p) {
-        if (fuseRast) store(p, 0.0f, 0.0f);
-      });
+      fuseRast, [&](int64_t p) { store(p, 0.0f, 0.0f); });
   if (!gathered || Ba != B) parallelFor(Ba * vChunks, gatherTask);
   });
 }

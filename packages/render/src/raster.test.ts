@@ -408,6 +408,58 @@ describe('gradients', () => {
     }
   });
 
+  it('interpolateBackward, every channel-count path (1-33 channels, broadcast or per-frame attributes, sparse and signed-zero gradients): central differences of the reference, and the same bits for 1, 2 and 3 threads', () => {
+    // A fine sphere (triangles a few pixels wide, so consecutive pixels share a triangle as on a real mesh; the
+    // CPU kernel sums such runs in registers) and channel counts on both sides of each of its code paths.
+    const m = sphere(40, 24, [[0.1, 0, -3], [-0.15, 0.1, -2.7]], 2.2);
+    const H = 56, W = 72, B = m.B, N = B * H * W;
+    const rast = rasterize(m.pos, m.V, m.tri, B, H, W);
+    const rs = { batch: B, height: H, width: W };
+    const r = rng(11);
+    const h = 1e-3;
+    for (const C of [1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 33]) {
+      // Sparse gradients: a third of the pixels exactly zero (half of them -0), as the tracker's losses give.
+      const gOut = new Float32Array(N * C);
+      for (let p = 0; p < N; p++) {
+        const zero = r() < 1 / 3, neg = r() < 0.5;
+        for (let c = 0; c < C; c++) gOut[p * C + c] = zero ? (neg ? -0 : 0) : r() * 2 - 1;
+      }
+      for (const Ba of [1, B]) {
+        const attr = new Float32Array(Ba * m.V * C).map(() => r() * 2 - 1);
+        const as = { batch: Ba, vertices: m.V, channels: C };
+        setThreads(1);
+        const g = interpolateBackward(attr, as, rast, rs, m.tri, gOut);
+        for (const n of [2, 3]) {
+          setThreads(n);
+          const gn = interpolateBackward(attr, as, rast, rs, m.tri, gOut);
+          expect(bitsEqual(gn.gradAttr!, g.gradAttr!), `${C} channels, ${n} threads: gradAttr`).toBe(true);
+          expect(bitsEqual(gn.gradRast!, g.gradRast!), `${C} channels, ${n} threads: gradRast`).toBe(true);
+        }
+        setThreads(0);
+        const loss = (a: Float64Array, rr: Float64Array | Float32Array): number => {
+          const o = referenceInterpolate(a, Ba, C, rr, B, H, W, m.tri);
+          let L = 0;
+          for (let i = 0; i < o.length; i++) L += gOut[i] * o[i];
+          return L;
+        };
+        const dA = Float64Array.from(attr, () => r() * 2 - 1);
+        const fdA = (loss(Float64Array.from(attr, (x, i) => x + h * dA[i]), rast) - loss(Float64Array.from(attr, (x, i) => x - h * dA[i]), rast)) / (2 * h);
+        let anA = 0;
+        for (let i = 0; i < dA.length; i++) anA += g.gradAttr![i] * dA[i];
+        expect(Math.abs(anA - fdA), `${C} channels, attribute batch ${Ba}: gradAttr`).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdA)));
+        const dR = new Float64Array(4 * N);
+        for (let p = 0; p < N; p++) if (rast[4 * p + 3] > 0) { dR[4 * p] = r() * 2 - 1; dR[4 * p + 1] = r() * 2 - 1; }
+        const a64 = Float64Array.from(attr);
+        const fdR = (loss(a64, Float64Array.from(rast, (x, i) => x + h * dR[i])) - loss(a64, Float64Array.from(rast, (x, i) => x - h * dR[i]))) / (2 * h);
+        let anR = 0;
+        for (let p = 0; p < N; p++) anR += g.gradRast![2 * p] * dR[4 * p] + g.gradRast![2 * p + 1] * dR[4 * p + 1];
+        expect(Math.abs(anR - fdR), `${C} channels, attribute batch ${Ba}: gradRast`).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdR)));
+        // A vertex none of whose triangles gets a non-zero gradient has exactly +0 (never -0): zero rows are skipped.
+        for (let i = 0; i < g.gradAttr!.length; i++) if (g.gradAttr![i] === 0) expect(Object.is(g.gradAttr![i], -0)).toBe(false);
+      }
+    }
+  });
+
   it('rasterize + interpolate chain: gradPos matches central differences of the reference', () => {
     const m = gradientMesh();
     const N = H * W;
