@@ -1064,6 +1064,70 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     }
     for (int k = 0; k < n; ++k) store(q[k], du[k], dv[k]);
   };
+#if defined(__AVX2__)
+  // The wide channel counts, eight covered pixels at a time with one pixel per lane: each pixel's products
+  // g[c] * (a0[c] - a2[c]) (and a1) are formed 8 channels at a time as above, an 8 x 8 transpose turns them into
+  // one vector per channel, and the per-pixel sums then run over the channels in order as vector adds, each lane
+  // doing exactly its pixel's scalar adds (so the bits are those of rastGradOne) with eight pixels per add.
+  auto rastGradOct = [&](const int64_t* q, int n, int64_t ab) {
+    const float* const at = attr;
+    const int32_t* const aTri = attrTri;
+    const float* const rs = rast;
+    const float* const go = gradOut;
+    const int c = C, va = Va, nv = nVec;
+    const __m256i tail = tailMask;
+    const float *a0[8], *a1[8], *a2[8], *g[8];
+    for (int k = 0; k < 8; ++k) {
+      const int64_t p = q[k < n ? k : 0];  // unused lanes repeat the first pixel; their results are dropped
+      const int32_t* it = aTri + 3 * (static_cast<int64_t>(rs[4 * p + 3]) - 1);
+      a0[k] = at + (ab * va + it[0]) * c;
+      a1[k] = at + (ab * va + it[1]) * c;
+      a2[k] = at + (ab * va + it[2]) * c;
+      g[k] = go + p * c;
+    }
+    auto transpose8 = [](__m256 r[8]) {
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+      r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+      r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+      r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+      r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+      r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+      r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+      r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+      r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+    };
+    __m256 du = _mm256_setzero_ps(), dv = _mm256_setzero_ps();
+    for (int j = 0; j < nv; ++j) {
+      __m256 tu[8], tv[8];
+      for (int k = 0; k < 8; ++k) {
+        auto load = [&](const float* row) {
+          return j + 1 < nv ? _mm256_loadu_ps(row + 8 * j) : _mm256_maskload_ps(row + 8 * j, tail);
+        };
+        const __m256 gk = load(g[k]), a2k = load(a2[k]);
+        tu[k] = _mm256_mul_ps(gk, _mm256_sub_ps(load(a0[k]), a2k));
+        tv[k] = _mm256_mul_ps(gk, _mm256_sub_ps(load(a1[k]), a2k));
+      }
+      transpose8(tu);  // tu[i]: channel 8j + i of the eight pixels
+      transpose8(tv);
+      const int m = std::min(8, c - 8 * j);
+      for (int i = 0; i < m; ++i) {
+        du = _mm256_add_ps(du, tu[i]);
+        dv = _mm256_add_ps(dv, tv[i]);
+      }
+    }
+    alignas(32) float duL[8], dvL[8];
+    _mm256_store_ps(duL, du);
+    _mm256_store_ps(dvL, dv);
+    for (int k = 0; k < n; ++k) store(q[k], duL[k], dvL[k]);
+  };
+#endif
   // One covered pixel p of triangle t (attribute frame ab): the same operations as a lane of rastGradQuad.
   auto rastGradOne = [&](int64_t p, int t, int64_t ab) {
     const int32_t* it = attrTri + 3 * static_cast<int64_t>(t);
@@ -1107,7 +1171,18 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       const int64_t b = task / P, base = b * HW;
       const int64_t p0 = base + (task % P) * kPixelChunk, p1 = std::min(base + HW, p0 + kPixelChunk);
       const int64_t ab = d.attrBatch == 1 ? 0 : b;
-      int64_t q[4];
+      // Covered pixels are gathered into groups: 8 for the wide paths (one pixel per lane), 4 otherwise.
+#if defined(__AVX2__)
+      const int group = wide ? 8 : 4;
+      auto flush = [&](const int64_t* qq, int nn) {
+        if (wide) rastGradOct(qq, nn, ab);
+        else rastGradQuad(qq, nn, ab);
+      };
+#else
+      const int group = 4;
+      auto flush = [&](const int64_t* qq, int nn) { rastGradQuad(qq, nn, ab); };
+#endif
+      int64_t q[8];
       int n = 0;
       for (int64_t p = p0; p < p1; ++p) {
         if (rast[4 * p + 3] == 0.0f) {
@@ -1123,12 +1198,12 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
           continue;
         }
         q[n++] = p;
-        if (n == 4) {
-          rastGradQuad(q, 4, ab);
+        if (n == group) {
+          flush(q, n);
           n = 0;
         }
       }
-      if (n) rastGradQuad(q, n, ab);
+      if (n) flush(q, n);
     });
   }
   if (!gradAttr) return;
