@@ -47,7 +47,7 @@ inline bool idsValidRange(const float* rast, int64_t p0, int64_t p1, float Tf) {
 
 /** idsValidRange over [0, n), split over the thread pool when n is large enough to pay for a dispatch. */
 inline bool idsValid(const float* rast, int64_t n, int numTriangles) {
-  constexpr int64_t kChunk = 1 << 18;  // pixels per task (1 MB of ids spread over 4 MB of rast)
+  constexpr int64_t kChunk = 1 << 15;  // pixels per task (128 KB of ids spread over 512 KB of rast)
   const float Tf = static_cast<float>(numTriangles);
   if (n <= kChunk) return idsValidRange(rast, 0, n, Tf);
   const int64_t chunks = (n + kChunk - 1) / kChunk;
