@@ -103,6 +103,17 @@ struct ClipVert {
   int32_t X, Y;
 };
 
+/** Vertex -> corner (3t + k) CSR of one topology: corners of vertex v at corner[start[v] .. start[v + 1]). */
+struct CornerTable {
+  std::vector<int32_t> tri;  // the topology it was built for
+  int V = -1;                // its vertex count; -1: not built
+  std::vector<int32_t> start, corner;
+  uint64_t lastUse = 0;
+};
+// A tracker's backward alternates between two topologies (rasterize's position triangles, interpolate's attribute
+// corners); a few tables are kept so that neither evicts the other.
+constexpr int kCornerTables = 4;
+
 /**
  * Per-calling-thread scratch buffers, reused across calls: fresh multi-megabyte allocations cost more than the
  * kernels themselves (page faults on first touch). Every buffer is fully overwritten before it is read, so reuse
@@ -116,9 +127,9 @@ struct Scratch {
   std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
   std::vector<float> fxTab, G;
   std::vector<int32_t> rowOf;
-  std::vector<int32_t> cornerStart, corner, cornerCursor;
-  std::vector<int32_t> cornerTri;  // the topology cornerStart / corner were built for (with cornerV vertices)
-  int cornerV = -1;
+  CornerTable corners[kCornerTables];
+  uint64_t cornerUses = 0;  // clock of CornerTable::lastUse
+  std::vector<int32_t> cornerCursor;
 };
 
 /**
@@ -229,19 +240,25 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
 }
 
 /**
- * Vertex -> corner (3t + k) CSR in the calling thread's scratch (cornerStart, corner), corners in ascending order.
- * A tracker passes the same topology to every backward call, so the CSR of the last topology is kept and reused
- * when tri and V are unchanged (a compare is far cheaper than the serial build).
+ * Vertex -> corner (3t + k) CSR of tri, corners in ascending order, from the calling thread's scratch. A tracker
+ * passes the same topologies to every backward call, so the tables of the last few are kept and reused when tri
+ * and V are unchanged (a compare is far cheaper than the serial build); the least recently used is rebuilt.
  */
-void buildCorners(const int32_t* tri, int T, int V) {
+const CornerTable& buildCorners(const int32_t* tri, int T, int V) {
   Scratch& sc = scratch();
   const size_t n = 3 * static_cast<size_t>(T);
-  if (sc.cornerV == V && sc.cornerTri.size() == n &&
-      (n == 0 || std::memcmp(sc.cornerTri.data(), tri, n * sizeof(int32_t)) == 0))
-    return;
-  sc.cornerV = -1;  // no valid table until the rebuild completes (an allocation may throw)
-  std::vector<int32_t>& start = sc.cornerStart;
-  std::vector<int32_t>& corner = sc.corner;
+  const uint64_t use = ++sc.cornerUses;
+  for (CornerTable& e : sc.corners)
+    if (e.V == V && e.tri.size() == n && (n == 0 || std::memcmp(e.tri.data(), tri, n * sizeof(int32_t)) == 0)) {
+      e.lastUse = use;
+      return e;
+    }
+  CornerTable* e = &sc.corners[0];
+  for (CornerTable& c : sc.corners)
+    if (c.lastUse < e->lastUse) e = &c;
+  e->V = -1;  // no valid table until the rebuild completes (an allocation may throw)
+  std::vector<int32_t>& start = e->start;
+  std::vector<int32_t>& corner = e->corner;
   start.assign(static_cast<size_t>(V) + 1, 0);
   corner.resize(n);
   for (size_t c = 0; c < n; ++c) ++start[tri[c] + 1];
@@ -249,8 +266,10 @@ void buildCorners(const int32_t* tri, int T, int V) {
   std::vector<int32_t>& cursor = sc.cornerCursor;
   cursor.assign(start.begin(), start.end() - 1);
   for (size_t c = 0; c < n; ++c) corner[cursor[tri[c]]++] = static_cast<int32_t>(c);
-  sc.cornerTri.assign(tri, tri + n);
-  sc.cornerV = V;
+  e->tri.assign(tri, tri + n);
+  e->V = V;
+  e->lastUse = use;
+  return *e;
 }
 
 bool allZero(const float* g, int n) {
@@ -830,9 +849,9 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   std::vector<float>& G = scratch().G;
   growTo(G, static_cast<size_t>(B) * T * 9);  // every entry used is written below
   // Per vertex (gradPos[b, v]): its corners' sums in ascending corner order.
-  buildCorners(tri, T, V);
-  const std::vector<int32_t>& cStart = scratch().cornerStart;
-  const std::vector<int32_t>& corner = scratch().corner;
+  const CornerTable& corners = buildCorners(tri, T, V);
+  const std::vector<int32_t>& cStart = corners.start;
+  const std::vector<int32_t>& corner = corners.corner;
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
   auto gatherTask = [&](int64_t task) {
     const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
@@ -1218,9 +1237,9 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   rowOf.resize(static_cast<size_t>(B) * T);
   // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
   // ascending order for broadcast attributes.
-  buildCorners(attrTri, T, Va);
-  const std::vector<int32_t>& cStart = scratch().cornerStart;
-  const std::vector<int32_t>& corner = scratch().corner;
+  const CornerTable& corners = buildCorners(attrTri, T, Va);
+  const std::vector<int32_t>& cStart = corners.start;
+  const std::vector<int32_t>& corner = corners.corner;
   const int Ba = d.attrBatch;
   const int64_t vChunks = ceilDivPos(Va, kVertexChunk);
   auto gatherTask = [&](int64_t task) {

@@ -187,3 +187,38 @@ describe('accumulating backward outputs equal the float32 sum of the separate gr
     expect(bits(acc)).toEqual(bits(sum(prior, fresh)));
   });
 });
+
+describe('backward ops over alternating topologies (the kernels keep the vertex -> corner tables of the last few)', () => {
+  it('every call gives the bits of a call on that topology alone, also after tables are evicted', () => {
+    const B = 1, H = 48, W = 64;
+    const { pos, V, tri } = sphere(24, B);
+    const shape = { batch: B, height: H, width: W };
+    const rast = rasterize(pos, V, tri, B, H, W);
+    const N = B * H * W, C = 5;
+    // Six attribute index buffers over the same triangles (more than the kernels keep): a per-corner buffer (as
+    // the tracker's UV seams give) and index permutations of it, each with its own vertex count.
+    const T = tri.length / 3;
+    const topologies = Array.from({ length: 6 }, (_, k) => {
+      const Va = 3 * T + k;
+      const order = Array.from({ length: 3 * T }, (_, i) => i);
+      const r = rng(30 + k);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(r() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      return { Va, attrTri: Int32Array.from(order), attr: randomArray(40 + k, Va * C, -1, 1) };
+    });
+    const gOut = randomArray(3, N * C, -1, 1);
+    const gRast = randomArray(4, N * 2, -1, 1);
+    const alone = topologies.map((t) => interpolateBackward(t.attr, { batch: 1, vertices: t.Va, channels: C }, rast, shape, t.attrTri, gOut));
+    const posAlone = rasterizeBackward(pos, V, tri, B, H, W, rast, gRast);
+    for (let round = 0; round < 3; round++) {
+      topologies.forEach((t, k) => {
+        const g = interpolateBackward(t.attr, { batch: 1, vertices: t.Va, channels: C }, rast, shape, t.attrTri, gOut);
+        expect(bits(g.gradAttr!)).toEqual(bits(alone[k].gradAttr!));
+        expect(bits(g.gradRast!)).toEqual(bits(alone[k].gradRast!));
+        expect(bits(rasterizeBackward(pos, V, tri, B, H, W, rast, gRast))).toEqual(bits(posAlone));
+      });
+    }
+  });
+});
