@@ -210,11 +210,12 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
     // Eight pixels at a time: a bit mask (in pixel order) of those with an id of the task's range, and of the
     // background ones when they are wanted; the marked pixels are then visited in ascending order, as below.
     // Most of a frame is background or other tasks' triangles, which this skips without a branch per pixel.
-    const __m256i idLo = _mm256_set1_epi32(t0), idHi = _mm256_set1_epi32(t1 + 1);  // id - 1 in [t0, t1)
+    const __m256i tLoMinus1 = _mm256_set1_epi32(t0 - 1), tHi = _mm256_set1_epi32(t1), one = _mm256_set1_epi32(1);
     for (; p + 8 <= HW; p += 8) {
       const __m256i id = idsInPixelOrder(r + 4 * p);
+      const __m256i t = _mm256_sub_epi32(id, one);  // -1 for background
       const uint32_t mine = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
-          _mm256_and_si256(_mm256_cmpgt_epi32(id, idLo), _mm256_cmpgt_epi32(idHi, id)))));
+          _mm256_and_si256(_mm256_cmpgt_epi32(t, tLoMinus1), _mm256_cmpgt_epi32(tHi, t)))));  // t in [t0, t1)
       const uint32_t bg = bgHere ? static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
                                        _mm256_cmpeq_epi32(id, _mm256_setzero_si256()))))
                                  : 0u;
