@@ -1046,6 +1046,7 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       gradRast[2 * p + 1] = dv;
     }
   };
+  // 1-4 channels (the wide counts take rastGradOct below): four pixels' dependent sums interleaved.
   auto rastGradQuad = [&](const int64_t* q, int n, int64_t ab) {  // ab: the pixels' attribute frame
     const float *a0[4], *a1[4], *a2[4], *g[4];
     for (int k = 0; k < 4; ++k) {
@@ -1057,25 +1058,6 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       g[k] = gradOut + p * C;
     }
     float du[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#if defined(__AVX2__)
-    if (wide) {
-      // The products g[c] * (a0[c] - a2[c]) (and a1) 8 channels at a time, then the same in-order sums.
-      alignas(32) float tu[4][kWideMax], tv[4][kWideMax];
-      for (int k = 0; k < 4; ++k)
-        for (int j = 0; j < nVec; ++j) {
-          const __m256 gk = loadRow(g[k], j), a2k = loadRow(a2[k], j);
-          _mm256_store_ps(tu[k] + 8 * j, _mm256_mul_ps(gk, _mm256_sub_ps(loadRow(a0[k], j), a2k)));
-          _mm256_store_ps(tv[k] + 8 * j, _mm256_mul_ps(gk, _mm256_sub_ps(loadRow(a1[k], j), a2k)));
-        }
-      for (int c = 0; c < C; ++c)
-        for (int k = 0; k < 4; ++k) {
-          du[k] += tu[k][c];
-          dv[k] += tv[k][c];
-        }
-      for (int k = 0; k < n; ++k) store(q[k], du[k], dv[k]);
-      return;
-    }
-#endif
     for (int c = 0; c < C; ++c) {
       for (int k = 0; k < 4; ++k) {
         du[k] += g[k][c] * (a0[k][c] - a2[k][c]);
@@ -1148,7 +1130,8 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
     for (int k = 0; k < n; ++k) store(q[k], duL[k], dvL[k]);
   };
 #endif
-  // One covered pixel p of triangle t (attribute frame ab): the same operations as a lane of rastGradQuad.
+  // One covered pixel p of triangle t (attribute frame ab): the same operations as a lane of rastGradQuad (1-4
+  // channels) or rastGradOct (wider).
   auto rastGradOne = [&](int64_t p, int t, int64_t ab) {
     const int32_t* it = attrTri + 3 * static_cast<int64_t>(t);
     const float* a0 = attr + (ab * Va + it[0]) * C;
@@ -1180,8 +1163,8 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
   };
   // With gradAttr and a frame per task (B >= threads), the sum pass below computes gradRast too, while each
   // pixel's gradOut row is in cache (a batch's gradOut outgrows the caches: read once instead of twice, about 10%
-  // faster at B = 16). With frames split over threads the separate pass is kept: it interleaves four pixels'
-  // dependent sums, and is a few % faster there.
+  // faster at B = 16). With frames split over threads the separate pass is kept: it takes several pixels at
+  // a time (4 or 8), and is a few % faster there.
   const bool fuseRast = gradRast && gradAttr && B >= ThreadPool::instance().threadCount();
   if (gradRast && !fuseRast) {
     // Chunks never straddle frames, so that a task knows its frame (and attribute frame) without a division per
