@@ -85,6 +85,37 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/**
+ * interpolateBackward's gradients against central differences of the float64 reference, along one random
+ * direction each: of L = sum(gOut * interpolate(attr, rast)) in the attributes (L is linear there, so differences
+ * are exact up to rounding) and in the covered pixels' (u, v).
+ */
+function expectInterpolateGradientsMatchFd(
+  g: { gradAttr: Float32Array | null; gradRast: Float32Array | null },
+  attr: Float32Array, Ba: number, C: number, rast: Float32Array, B: number, H: number, W: number, tri: Int32Array,
+  gOut: Float32Array, r: () => number, label: string,
+): void {
+  const N = B * H * W, h = 1e-3;
+  const loss = (a: Float64Array, rr: Float64Array | Float32Array): number => {
+    const o = referenceInterpolate(a, Ba, C, rr, B, H, W, tri);
+    let L = 0;
+    for (let i = 0; i < o.length; i++) L += gOut[i] * o[i];
+    return L;
+  };
+  const dA = Float64Array.from(attr, () => r() * 2 - 1);
+  const fdA = (loss(Float64Array.from(attr, (x, i) => x + h * dA[i]), rast) - loss(Float64Array.from(attr, (x, i) => x - h * dA[i]), rast)) / (2 * h);
+  let anA = 0;
+  for (let i = 0; i < dA.length; i++) anA += g.gradAttr![i] * dA[i];
+  expect(Math.abs(anA - fdA), `${label}: gradAttr`).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdA)));
+  const dR = new Float64Array(4 * N);
+  for (let p = 0; p < N; p++) if (rast[4 * p + 3] > 0) { dR[4 * p] = r() * 2 - 1; dR[4 * p + 1] = r() * 2 - 1; }
+  const a64 = Float64Array.from(attr);
+  const fdR = (loss(a64, Float64Array.from(rast, (x, i) => x + h * dR[i])) - loss(a64, Float64Array.from(rast, (x, i) => x - h * dR[i]))) / (2 * h);
+  let anR = 0;
+  for (let p = 0; p < N; p++) anR += g.gradRast![2 * p] * dR[4 * p] + g.gradRast![2 * p + 1] * dR[4 * p + 1];
+  expect(Math.abs(anR - fdR), `${label}: gradRast`).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdR)));
+}
+
 /** Kernel vs float64 reference: identical ids everywhere, max |diff| of (u, v, zw). */
 function compareWithReference(
   m: Mesh,
@@ -380,27 +411,7 @@ describe('gradients', () => {
       const attr = attrB.subarray(0, Ba * m.V * C);
       const as = { batch: Ba, vertices: m.V, channels: C };
       const g = interpolateBackward(attr, as, rast, rs, m.tri, gOut);
-      const loss = (a: Float64Array, rr: Float64Array | Float32Array): number => {
-        const o = referenceInterpolate(a, Ba, C, rr, B, H, W, m.tri);
-        let L = 0;
-        for (let i = 0; i < o.length; i++) L += gOut[i] * o[i];
-        return L;
-      };
-      // attributes (the loss is linear in attr: differences are exact up to rounding)
-      const dA = Float64Array.from(attr, () => r() * 2 - 1);
-      const h = 1e-3;
-      const fdA = (loss(Float64Array.from(attr, (x, i) => x + h * dA[i]), rast) - loss(Float64Array.from(attr, (x, i) => x - h * dA[i]), rast)) / (2 * h);
-      let anA = 0;
-      for (let i = 0; i < dA.length; i++) anA += g.gradAttr![i] * dA[i];
-      expect(Math.abs(anA - fdA)).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdA)));
-      // rast (u, v) channels
-      const dR = new Float64Array(4 * N);
-      for (let p = 0; p < N; p++) if (rast[4 * p + 3] > 0) { dR[4 * p] = r() * 2 - 1; dR[4 * p + 1] = r() * 2 - 1; }
-      const a64 = Float64Array.from(attr);
-      const fdR = (loss(a64, Float64Array.from(rast, (x, i) => x + h * dR[i])) - loss(a64, Float64Array.from(rast, (x, i) => x - h * dR[i]))) / (2 * h);
-      let anR = 0;
-      for (let p = 0; p < N; p++) anR += g.gradRast![2 * p] * dR[4 * p] + g.gradRast![2 * p + 1] * dR[4 * p + 1];
-      expect(Math.abs(anR - fdR)).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdR)));
+      expectInterpolateGradientsMatchFd(g, attr, Ba, C, rast, B, H, W, m.tri, gOut, r, `attribute batch ${Ba}`);
       // outputs can be skipped
       const onlyAttr = interpolateBackward(attr, as, rast, rs, m.tri, gOut, { rast: false });
       expect(onlyAttr.gradRast).toBeNull();
@@ -416,7 +427,6 @@ describe('gradients', () => {
     const rast = rasterize(m.pos, m.V, m.tri, B, H, W);
     const rs = { batch: B, height: H, width: W };
     const r = rng(11);
-    const h = 1e-3;
     for (const C of [1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 33]) {
       // Sparse gradients: a third of the pixels exactly zero (half of them -0), as the tracker's losses give.
       const gOut = new Float32Array(N * C);
@@ -436,24 +446,7 @@ describe('gradients', () => {
           expect(bitsEqual(gn.gradRast!, g.gradRast!), `${C} channels, ${n} threads: gradRast`).toBe(true);
         }
         setThreads(0);
-        const loss = (a: Float64Array, rr: Float64Array | Float32Array): number => {
-          const o = referenceInterpolate(a, Ba, C, rr, B, H, W, m.tri);
-          let L = 0;
-          for (let i = 0; i < o.length; i++) L += gOut[i] * o[i];
-          return L;
-        };
-        const dA = Float64Array.from(attr, () => r() * 2 - 1);
-        const fdA = (loss(Float64Array.from(attr, (x, i) => x + h * dA[i]), rast) - loss(Float64Array.from(attr, (x, i) => x - h * dA[i]), rast)) / (2 * h);
-        let anA = 0;
-        for (let i = 0; i < dA.length; i++) anA += g.gradAttr![i] * dA[i];
-        expect(Math.abs(anA - fdA), `${C} channels, attribute batch ${Ba}: gradAttr`).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdA)));
-        const dR = new Float64Array(4 * N);
-        for (let p = 0; p < N; p++) if (rast[4 * p + 3] > 0) { dR[4 * p] = r() * 2 - 1; dR[4 * p + 1] = r() * 2 - 1; }
-        const a64 = Float64Array.from(attr);
-        const fdR = (loss(a64, Float64Array.from(rast, (x, i) => x + h * dR[i])) - loss(a64, Float64Array.from(rast, (x, i) => x - h * dR[i]))) / (2 * h);
-        let anR = 0;
-        for (let p = 0; p < N; p++) anR += g.gradRast![2 * p] * dR[4 * p] + g.gradRast![2 * p + 1] * dR[4 * p + 1];
-        expect(Math.abs(anR - fdR), `${C} channels, attribute batch ${Ba}: gradRast`).toBeLessThan(1e-4 * Math.max(1, Math.abs(fdR)));
+        expectInterpolateGradientsMatchFd(g, attr, Ba, C, rast, B, H, W, m.tri, gOut, r, `${C} channels, attribute batch ${Ba}`);
         // A vertex none of whose triangles gets a non-zero gradient has exactly +0 (never -0): zero rows are skipped.
         for (let i = 0; i < g.gradAttr!.length; i++) if (g.gradAttr![i] === 0) expect(Object.is(g.gradAttr![i], -0)).toBe(false);
       }
