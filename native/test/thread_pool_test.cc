@@ -1,6 +1,7 @@
 // Stress test of the kernels' thread pool (native/src/common/thread_pool.cc): every task index runs exactly
 // once per parallelFor, whether the workers are spinning or asleep when the call comes (gaps shorter and
-// longer than the spin window), with several callers at once (Node worker threads share the pool) and across
+// longer than the spin window), none after its call returned (a late worker must not join a closed call), with
+// several callers at once (Node worker threads share the pool) and across
 // resizes. Exit code 0 when every check passed. Also worth building with -fsanitize=thread (it found workers started
 // by a resize taking an old generation for new work).
 #include <atomic>
@@ -46,6 +47,20 @@ int main() {
       runOnce(pool, 2 + call, hits);
     }
   }
+  // Workers waking around the end of the spin window race the caller, which may have run every task and closed
+  // the call already: a task must never run after its parallelFor returned (the stack it writes to is gone).
+  pool.setThreadCount(2);
+  std::atomic<int> openCall{-1};
+  std::atomic<int> lateTasks{0};
+  for (int call = 0; call < 400; ++call) {
+    std::this_thread::sleep_for(std::chrono::microseconds(150 + static_cast<int>(next() % 400)));
+    openCall.store(call);
+    pool.parallelFor(1 + static_cast<int>(next() % 3), [&, call](int) {
+      if (openCall.load() != call) lateTasks.fetch_add(1);
+    });
+    openCall.store(-1);
+  }
+  check(lateTasks.load() == 0, "no task runs after its call returned", lateTasks.load(), 0);
   // Several callers at once: their calls are serialised and each sees its own tasks run once.
   pool.setThreadCount(3);
   std::vector<std::thread> callers;

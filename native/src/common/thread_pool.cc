@@ -22,6 +22,10 @@ constexpr auto kSpinMicros = std::chrono::microseconds(300);
 // The first part of the window polls with pause instructions only; after it each poll also yields the core, so
 // that a thread we wait for which has no core of its own (more threads than cores, or a busy machine) gets one.
 constexpr auto kPauseOnlyMicros = std::chrono::microseconds(5);
+// jobState_ layout (see thread_pool.h): the low bits count the workers inside the call, one bit marks it closed.
+constexpr int kStateShift = 16;
+constexpr unsigned long long kClosed = 1ull << 15;
+constexpr unsigned long long kInsideMask = kClosed - 1;
 
 // Polls `ready` until it returns true or the window passes (at once when `spin` is false); returns the last
 // result.
@@ -99,10 +103,21 @@ void ThreadPool::workerLoop(unsigned long long seen) {
     }
     if (stopping_.load(std::memory_order_acquire)) return;
     seen = generation_.load(std::memory_order_acquire);
+    // Join the call of generation `seen` unless it is over (closed, or a later one already published): a worker
+    // that woke late skips it and waits for the next.
+    unsigned long long state = jobState_.load(std::memory_order_acquire);
+    bool joined = false;
+    while ((state >> kStateShift) == (seen & (~0ull >> kStateShift)) && !(state & kClosed)) {
+      if (jobState_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
     runTasks();
-    if (pendingWorkers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if ((jobState_.fetch_sub(1, std::memory_order_acq_rel) & kInsideMask) == 1) {
       // Last worker out: wake the caller if it gave up spinning. Taking the mutex orders this check after the
-      // caller's own check of pendingWorkers_, so the wake-up cannot be lost.
+      // caller's own check of the count, so the wake-up cannot be lost.
       std::lock_guard<std::mutex> lock(mutex_);
       if (callerSleeping_) done_.notify_one();
     }
@@ -119,20 +134,30 @@ void ThreadPool::parallelFor(int count, const std::function<void(int)>& fn) {
   job_ = &fn;
   jobCount_ = count;
   nextTask_.store(0, std::memory_order_relaxed);
-  pendingWorkers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  const unsigned long long generation = generation_.load(std::memory_order_relaxed) + 1;
+  jobState_.store((generation & (~0ull >> kStateShift)) << kStateShift, std::memory_order_release);  // open, empty
   {
-    // Bumping the generation under the mutex pairs with a worker's predicate check before it sleeps.
+    // Publishing the generation under the mutex pairs with a worker's predicate check before it sleeps.
     std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
     if (sleepingWorkers_ > 0) wake_.notify_all();
   }
   runTasks();
-  auto finished = [&] { return pendingWorkers_.load(std::memory_order_acquire) == 0; };
-  if (!spinUntil(spin_, finished)) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    callerSleeping_ = true;
-    done_.wait(lock, finished);
-    callerSleeping_ = false;
+  // Every task is taken: wait for the workers inside the call to finish theirs, then close it (a worker still
+  // on its way in finds it closed and leaves it alone).
+  auto empty = [&] { return (jobState_.load(std::memory_order_acquire) & kInsideMask) == 0; };
+  for (;;) {
+    unsigned long long state = jobState_.load(std::memory_order_acquire);
+    if ((state & kInsideMask) == 0) {
+      if (jobState_.compare_exchange_weak(state, state | kClosed, std::memory_order_acq_rel, std::memory_order_acquire)) break;
+      continue;
+    }
+    if (!spinUntil(spin_, empty)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      callerSleeping_ = true;
+      done_.wait(lock, empty);
+      callerSleeping_ = false;
+    }
   }
   job_ = nullptr;
 }
