@@ -14,6 +14,7 @@
 #include "../raster/raster.h"
 #include "../raster/raster_backend.h"
 #include "../raster/texture_antialias.h"
+#include "../tracker/pixel_terms.h"
 #include "device_info.h"
 
 namespace {
@@ -31,6 +32,11 @@ template <>
 struct TypedTraits<double> {
   static constexpr napi_typedarray_type type = napi_float64_array;
   static constexpr const char* name = "Float64Array";
+};
+template <>
+struct TypedTraits<uint8_t> {
+  static constexpr napi_typedarray_type type = napi_uint8_array;
+  static constexpr const char* name = "Uint8Array";
 };
 template <>
 struct TypedTraits<int32_t> {
@@ -624,6 +630,115 @@ Napi::Value AntialiasBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// ---- The tracker's per-pixel passes (native/src/tracker/pixel_terms.h): one frame of P pixels per loss call, the
+// float64 running sum in and out. The TypeScript layer (packages/kernels/src/pixel-terms.ts) checks shapes first.
+
+double numberField(const Napi::Env& env, const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+/** A strided float32 image field (data, stride, offset) of P pixels x C channels, checked against the array length. */
+template <typename Out>
+Out stridedField(const Napi::Env& env, const Napi::Object& o, const char* key, int64_t P, int C) {
+  const size_t len = typedLength<float>(o, key);
+  float* data = typedField<float>(env, o, key, len, false);
+  const std::string k(key);
+  const int stride = intField(env, o, (k + "Stride").c_str(), 0, false);
+  const int offset = intField(env, o, (k + "Offset").c_str(), 0, false);
+  if (stride < C || offset < 0 ||
+      static_cast<double>(offset) + static_cast<double>(P - 1) * stride + C > static_cast<double>(len))
+    throw Napi::RangeError::New(env, k + ": stride " + std::to_string(stride) + " / offset " + std::to_string(offset) +
+                                         " do not fit " + std::to_string(P) + " pixels of " + std::to_string(C) +
+                                         " channels in " + std::to_string(len) + " elements");
+  return Out{data, stride, offset};
+}
+
+// uvImageLoss({pixels, target, mask, rendered, l2, k, grad, gradStride, gradOffset, sum}) -> sum
+Napi::Value UvImageLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "uvImageLoss");
+  const int64_t P = sizeField(env, o, "pixels", 1, 1 << 30);
+  const float* target = typedField<float>(env, o, "target", 2 * P, false);
+  const uint8_t* mask = typedField<uint8_t>(env, o, "mask", P, false);
+  const float* rendered = typedField<float>(env, o, "rendered", 2 * P, false);
+  const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P, 2);
+  const bool l2 = flagField(o, "l2");
+  const double k = numberField(env, o, "k"), sum = numberField(env, o, "sum");
+  return Napi::Number::New(env, p3d::pixel_terms::uvImageLoss(P, target, mask, rendered, l2, k, grad, sum));
+}
+
+// normalImageLoss({pixels, target, mask, exclusion, rendered, renderedStride, renderedOffset, deltaN, l2, k, grad,
+//                  gradStride, gradOffset, sum}) -> sum
+Napi::Value NormalImageLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "normalImageLoss");
+  const int64_t P = sizeField(env, o, "pixels", 1, 1 << 30);
+  const float* target = typedField<float>(env, o, "target", 3 * P, false);
+  const uint8_t* mask = typedField<uint8_t>(env, o, "mask", P, false);
+  const uint8_t* exclusion = typedField<uint8_t>(env, o, "exclusion", P, false);
+  const auto rendered = stridedField<p3d::pixel_terms::StridedOut>(env, o, "rendered", P, 3);
+  const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P, 3);
+  const bool l2 = flagField(o, "l2");
+  const double deltaN = numberField(env, o, "deltaN"), k = numberField(env, o, "k"), sum = numberField(env, o, "sum");
+  const p3d::pixel_terms::Strided in{rendered.data, rendered.stride, rendered.offset};
+  return Napi::Number::New(env, p3d::pixel_terms::normalImageLoss(P, target, mask, exclusion, in, deltaN, l2, k, grad, sum));
+}
+
+// silhouetteImageLoss({pixels, foreground, validBackground, rendered, k, grad, sum}) -> sum
+Napi::Value SilhouetteImageLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "silhouetteImageLoss");
+  const int64_t P = sizeField(env, o, "pixels", 1, 1 << 30);
+  const uint8_t* foreground = typedField<uint8_t>(env, o, "foreground", P, false);
+  const uint8_t* validBackground = typedField<uint8_t>(env, o, "validBackground", P, false);
+  const float* rendered = typedField<float>(env, o, "rendered", P, false);
+  float* grad = typedField<float>(env, o, "grad", P, false);
+  const double k = numberField(env, o, "k"), sum = numberField(env, o, "sum");
+  return Napi::Number::New(env, p3d::pixel_terms::silhouetteImageLoss(P, foreground, validBackground, rendered, k, grad, sum));
+}
+
+// sceneCoverage({batch, size, rast, aux, auxChannels, texcChannel, eyeTriangle, uniform, silhouette, covered,
+//                previousCovered, uvImages, color, sampled, texcSampled, eyeBoxes}) -> [numCovered, numSampled]
+Napi::Value SceneCoverage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "sceneCoverage");
+  p3d::pixel_terms::CoverageArgs a;
+  a.batch = sizeField(env, o, "batch", 1, 1 << 20);
+  a.size = sizeField(env, o, "size", 1, 1 << 15);
+  const double total = static_cast<double>(a.batch) * a.size * a.size;
+  if (total >= 2147483648.0) throw Napi::RangeError::New(env, "sceneCoverage: batch * size^2 must be below 2^31 (int32 pixel indices)");
+  const size_t P = static_cast<size_t>(total);
+  a.auxChannels = sizeField(env, o, "auxChannels", 2, 1 << 16);
+  a.texcChannel = sizeField(env, o, "texcChannel", 0, a.auxChannels - 2);
+  a.rast = typedField<float>(env, o, "rast", 4 * P, false);
+  a.aux = typedField<float>(env, o, "aux", P * a.auxChannels, false);
+  const size_t T = typedLength<uint8_t>(o, "eyeTriangle");
+  if (T >= (1u << 24)) throw Napi::RangeError::New(env, "eyeTriangle must have fewer than 2^24 entries");
+  a.numTriangles = static_cast<int>(T);
+  a.eyeTriangle = typedField<uint8_t>(env, o, "eyeTriangle", T, false);
+  a.uniform = typedField<float>(env, o, "uniform", T, false);
+  a.silhouette = flagField(o, "silhouette");
+  a.covered = typedField<int32_t>(env, o, "covered", P, false);
+  a.previousCovered = sizeField(env, o, "previousCovered", 0, static_cast<int>(P));
+  for (int64_t j = 0; j < a.previousCovered; ++j)
+    if (a.covered[j] < 0 || static_cast<size_t>(a.covered[j]) >= P)
+      throw Napi::RangeError::New(env, "sceneCoverage: covered[" + std::to_string(j) + "] is not a pixel index");
+  a.uvImages = typedField<float>(env, o, "uvImages", 2 * P, false);
+  a.color = typedField<float>(env, o, "color", P, false);
+  a.sampled = typedField<int32_t>(env, o, "sampled", P, false);
+  a.texcSampled = typedField<float>(env, o, "texcSampled", 2 * P, false);
+  a.eyeBoxes = typedField<int32_t>(env, o, "eyeBoxes", 4 * static_cast<size_t>(a.batch), false);
+  int64_t n = 0, m = 0;
+  if (!p3d::pixel_terms::coveragePass(a, &n, &m))
+    throw Napi::RangeError::New(env, "sceneCoverage: rast holds a triangle id that is not an integer in [0, " + std::to_string(T) + "]");
+  Napi::Array r = Napi::Array::New(env, 2);
+  r.Set(0u, Napi::Number::New(env, static_cast<double>(n)));
+  r.Set(1u, Napi::Number::New(env, static_cast<double>(m)));
+  return r;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
@@ -640,6 +755,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("antialias", Napi::Function::New(env, Antialias));
   exports.Set("antialiasBackward", Napi::Function::New(env, AntialiasBackward));
   exports.Set("antialiasWorkSize", Napi::Function::New(env, AntialiasWorkSize));
+  exports.Set("uvImageLoss", Napi::Function::New(env, UvImageLoss));
+  exports.Set("normalImageLoss", Napi::Function::New(env, NormalImageLoss));
+  exports.Set("silhouetteImageLoss", Napi::Function::New(env, SilhouetteImageLoss));
+  exports.Set("sceneCoverage", Napi::Function::New(env, SceneCoverage));
   FlameTapeWrap::Init(env, exports);
   FlameModelWrap::Init(env, exports);
   return exports;

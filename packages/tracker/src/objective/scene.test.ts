@@ -10,8 +10,8 @@ import { NdArray, writeNpy, writeObj } from '@pixel3dmm/formats';
 import { builtInFlameModel, Flame } from '@pixel3dmm/flame';
 import { makeCamera, texture, textureBackward } from '@pixel3dmm/render';
 import { builtInTrackingAssets, loadTrackingAssets, MissingTrackingAssetError, silhouetteTexture } from './assets.js';
-import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
-import { rotation6d } from './testing.js';
+import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, coveragePass, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
+import { coveragePassReference, rotation6d } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
 
@@ -225,6 +225,69 @@ describe('scene render', () => {
         expect(Math.abs(fd - gNoNeck[i]), `noNeck vertex ${v} axis ${k}`).toBeLessThan(0.01 * Math.abs(fd) + 1e-3 * scaleN);
       }
     }
+  });
+});
+
+describe('scene coverage pass', () => {
+  /** The workspace fields the coverage pass writes (covered / sampled only up to their counts). */
+  const snapshot = (ws: SceneWorkspace) => ({
+    numCovered: ws.numCovered,
+    numSampled: ws.numSampled,
+    covered: Array.from(ws.covered.subarray(0, ws.numCovered)),
+    sampled: Array.from(ws.sampled.subarray(0, ws.numSampled)),
+    texcSampled: Array.from(new Uint32Array(ws.texcSampled.buffer, 0, 2 * ws.numSampled)),
+    uvImages: Array.from(new Uint32Array(ws.uvImages.buffer)),
+    texColor: Array.from(new Uint32Array(ws.texColor.buffer)),
+    eyeBoxes: Array.from(ws.eyeBoxes),
+  });
+  /** Renders of two frames (poses a, b) into `source`; returns it. */
+  const renderPair = (source: SceneWorkspace, camera: ReturnType<typeof makeCamera>, a: ReturnType<typeof posedHead>, b: ReturnType<typeof posedHead>) => {
+    const world = new Float32Array(2 * 3 * V), noNeck = new Float32Array(2 * 3 * V);
+    world.set(a.world, 0);
+    world.set(b.world, 3 * V);
+    noNeck.set(a.noNeck, 0);
+    noNeck.set(b.noNeck, 3 * V);
+    renderScene(source, camera, world, noNeck, { normals: true, silhouette: true });
+    return source;
+  };
+  it('the native pass gives the reference loop\'s bits: covered and sampled lists, uv images, colours, eye boxes, over successive renders of two frames', () => {
+    const S = 96, camera = makeCamera(S);
+    const heads = [posedHead(0.25), posedHead(1.1), posedHead(-0.6)];
+    const source = new SceneWorkspace(topology, 2, S);
+    // Two workspaces that only ever run their own pass on the source's rast and aux: three passes in a row, so
+    // that each first resets the previous pass's covered pixels.
+    const nativeWs = new SceneWorkspace(topology, 2, S), referenceWs = new SceneWorkspace(topology, 2, S);
+    let sampled = 0;
+    for (const [a, b, silhouette] of [[0, 1, true], [1, 2, false], [2, 0, true]] as const) {
+      renderPair(source, camera, heads[a], heads[b]);
+      for (const ws of [nativeWs, referenceWs]) {
+        ws.rast.set(source.rast);
+        ws.aux.set(source.aux);
+      }
+      coveragePass(nativeWs, silhouette);
+      coveragePassReference(referenceWs, silhouette);
+      expect(snapshot(nativeWs)).toEqual(snapshot(referenceWs));
+      expect(nativeWs.numCovered).toBeGreaterThan(0.1 * 2 * S * S);
+      for (let f = 0; f < 2; f++) expect(nativeWs.eyeBoxes[4 * f + 1]).toBeGreaterThanOrEqual(nativeWs.eyeBoxes[4 * f]);
+      sampled += nativeWs.numSampled;
+    }
+    expect(sampled).toBeGreaterThan(0);
+  });
+  it('a rast with a triangle id that is out of range, fractional or NaN is refused before anything is written', () => {
+    const S = 32, camera = makeCamera(S);
+    const ws = renderPair(new SceneWorkspace(topology, 2, S), camera, posedHead(0.25), posedHead(1.1));
+    const before = snapshot(ws);
+    const p = ws.covered[ws.numCovered - 1], good = ws.rast[4 * p + 3];
+    for (const bad of [topology.faces.length / 3 + 1, 2.5, -1, Number.NaN]) {
+      ws.rast[4 * p + 3] = bad;
+      expect(() => coveragePass(ws, true)).toThrow(/sceneCoverage: rast holds a triangle id that is not an integer in \[0, \d+\]/);
+      expect(snapshot(ws)).toEqual(before);
+    }
+    // Restored, the pass gives the render's lists again (texColor differs: renderScene adds the sampled pixels'
+    // texture lookups after the pass).
+    ws.rast[4 * p + 3] = good;
+    coveragePass(ws, true);
+    expect({ ...snapshot(ws), texColor: null }).toEqual({ ...before, texColor: null });
   });
 });
 

@@ -38,6 +38,7 @@ import {
   type RastShape,
 } from '@pixel3dmm/render';
 import type { TrackingAssets } from './assets.js';
+import { pixelTerms } from './pixel-terms-native.js';
 import { strided, type StridedImage } from './strided-image.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 
@@ -389,61 +390,30 @@ function gatherSampled(covered: Int32Array, sampled: Int32Array, m: number, valu
  * the texture coordinates are not finite: the lookup's 0 then), the pixel joins ws.sampled with its texture
  * coordinates for a texture lookup. The background's texc is 0, a texture corner (0 in uv_mask_eyes); its
  * colour is set to 0 explicitly, so that a texture with a non-zero corner cannot paint the background.
+ * Runs natively (native/src/tracker/pixel_terms.cc), bit for bit coveragePassReference of testing.ts.
  */
-function coveragePass(ws: SceneWorkspace, silhouette: boolean): void {
-  const { rast, aux, covered, uvImages, eyeBoxes: boxes, texColor: color, sampled, texcSampled: texc } = ws;
-  const eyeTriangle = ws.topology.eyeTriangle, uniform = ws.topology.silhouetteUniform;
-  const S = ws.size, P = S * S, B = ws.batch;
-  resetUvImages(covered, ws.numCovered, uvImages);
-  if (silhouette) color.fill(0);
-  let n = 0, m = 0;
-  for (let b = 0; b < B; b++) {
-    let x0 = S, x1 = -1, y0 = S, y1 = -1;
-    for (let y = 0; y < S; y++) {
-      for (let x = 0, p = b * P + y * S; x < S; x++, p++) {
-        const id = rast[4 * p + 3];
-        if (id === 0) continue;
-        covered[n] = p;
-        const t = id - 1;
-        if (eyeTriangle[t] !== 0) {
-          if (x < x0) x0 = x;
-          if (x > x1) x1 = x;
-          if (y < y0) y0 = y;
-          y1 = y;
-        }
-        const a = p * AUX_CHANNELS + CH_TEXC, tu = aux[a], tv = aux[a + 1];
-        uvImages[2 * p] = 1 - tu;
-        uvImages[2 * p + 1] = tv;
-        if (silhouette) {
-          const c = uniform[t];
-          if (c === c && tu - tu === 0 && tv - tv === 0) color[p] = c;
-          else {
-            sampled[m] = n;
-            texc[2 * m] = tu;
-            texc[2 * m + 1] = tv;
-            m++;
-          }
-        }
-        n++;
-      }
-    }
-    boxes[4 * b] = x0;
-    boxes[4 * b + 1] = x1;
-    boxes[4 * b + 2] = y0;
-    boxes[4 * b + 3] = y1;
-  }
-  ws.numCovered = n;
-  ws.numSampled = m;
+export function coveragePass(ws: SceneWorkspace, silhouette: boolean): void {
+  const top = ws.topology;
+  [ws.numCovered, ws.numSampled] = pixelTerms().sceneCoverage({
+    batch: ws.batch,
+    size: ws.size,
+    rast: ws.rast,
+    aux: ws.aux,
+    auxChannels: AUX_CHANNELS,
+    texcChannel: CH_TEXC,
+    eyeTriangle: top.eyeTriangle,
+    uniform: top.silhouetteUniform,
+    silhouette,
+    covered: ws.covered,
+    previousCovered: ws.numCovered,
+    uvImages: ws.uvImages,
+    color: ws.texColor,
+    sampled: ws.sampled,
+    texcSampled: ws.texcSampled,
+    eyeBoxes: ws.eyeBoxes,
+  });
 }
 
-/** uvImages of the pixels in `pixels` (the previous render's covered ones) back to the background's (1, 0). */
-function resetUvImages(pixels: Int32Array, n: number, uvImages: Float32Array): void {
-  for (let j = 0; j < n; j++) {
-    const p = pixels[j];
-    uvImages[2 * p] = 1;
-    uvImages[2 * p + 1] = 0;
-  }
-}
 
 /**
  * The texture-coordinate channels of the backward buffer g [P, GRAD_CHANNELS] at the covered pixels: the

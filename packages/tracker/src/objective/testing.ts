@@ -5,7 +5,7 @@ import { FLAME_JOINTS } from '@pixel3dmm/kernels';
 import { WFLW_TO_IBUG68 } from '@pixel3dmm/formats';
 import { makeCamera, projectPoints } from '@pixel3dmm/render';
 import type { FrameData, FrameVariables, SharedVariables } from '../types.js';
-import { AUX_CHANNELS, AUX_EYES, AUX_FACE, CH_NORMAL, renderScene, SceneWorkspace } from './scene.js';
+import { AUX_CHANNELS, AUX_EYES, AUX_FACE, CH_NORMAL, CH_TEXC, renderScene, SceneWorkspace } from './scene.js';
 import type { TrackingObjective } from './objective.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
 
@@ -108,4 +108,63 @@ export function idealFrame(objective: TrackingObjective, vars: FrameVariables, s
     landmarks98,
     landmarkValid,
   };
+}
+
+/**
+ * The scene's coverage pass (scene.ts, coveragePass) as the plain loop it was written as: the reference the native
+ * pass must match bit for bit. Reads and writes the same workspace fields.
+ */
+export function coveragePassReference(ws: SceneWorkspace, silhouette: boolean): void {
+  const { rast, aux, covered, uvImages, eyeBoxes: boxes, texColor: color, sampled, texcSampled: texc } = ws;
+  const eyeTriangle = ws.topology.eyeTriangle, uniform = ws.topology.silhouetteUniform;
+  const S = ws.size, P = S * S, B = ws.batch;
+  resetUvImages(covered, ws.numCovered, uvImages);
+  if (silhouette) color.fill(0);
+  let n = 0, m = 0;
+  for (let b = 0; b < B; b++) {
+    let x0 = S, x1 = -1, y0 = S, y1 = -1;
+    for (let y = 0; y < S; y++) {
+      for (let x = 0, p = b * P + y * S; x < S; x++, p++) {
+        const id = rast[4 * p + 3];
+        if (id === 0) continue;
+        covered[n] = p;
+        const t = id - 1;
+        if (eyeTriangle[t] !== 0) {
+          if (x < x0) x0 = x;
+          if (x > x1) x1 = x;
+          if (y < y0) y0 = y;
+          y1 = y;
+        }
+        const a = p * AUX_CHANNELS + CH_TEXC, tu = aux[a], tv = aux[a + 1];
+        uvImages[2 * p] = 1 - tu;
+        uvImages[2 * p + 1] = tv;
+        if (silhouette) {
+          const c = uniform[t];
+          if (c === c && tu - tu === 0 && tv - tv === 0) color[p] = c;
+          else {
+            sampled[m] = n;
+            texc[2 * m] = tu;
+            texc[2 * m + 1] = tv;
+            m++;
+          }
+        }
+        n++;
+      }
+    }
+    boxes[4 * b] = x0;
+    boxes[4 * b + 1] = x1;
+    boxes[4 * b + 2] = y0;
+    boxes[4 * b + 3] = y1;
+  }
+  ws.numCovered = n;
+  ws.numSampled = m;
+}
+
+/** uvImages of the pixels in `pixels` (the previous render's covered ones) back to the background's (1, 0). */
+function resetUvImages(pixels: Int32Array, n: number, uvImages: Float32Array): void {
+  for (let j = 0; j < n; j++) {
+    const p = pixels[j];
+    uvImages[2 * p] = 1;
+    uvImages[2 * p + 1] = 0;
+  }
 }

@@ -5,12 +5,33 @@
 // array or a StridedImage, so that the gradient can go straight into the renderer's interleaved backward
 // buffer (see renderSceneBackward). Sums run in float64. Gradients are the error times a per-term constant
 // (weight / count folded once: no division per pixel); the L1 ones and, with a power-of-two count, the L2 ones
-// have the bits of dividing per pixel.
+// have the bits of dividing per pixel. The loops run natively (native/src/tracker/pixel_terms.cc), bit for bit
+// the plain loops of dense-reference.ts.
 import { strided, type StridedImage } from '../strided-image.js';
+import { checkTyped, fail } from '@pixel3dmm/kernels';
+import { pixelTerms } from '../pixel-terms-native.js';
 
-/** sign(x) with sign(0) = 0 (torch.sign, the subgradient of |x| used by autograd). */
-function sign(x: number): number {
-  return x > 0 ? 1 : x < 0 ? -1 : 0;
+/** Per-frame arrays: B typed arrays of P·C elements each. */
+function checkFrames<T extends Uint8Array | Float32Array>(
+  where: string,
+  B: number,
+  P: number,
+  frames: readonly T[],
+  C: number,
+  name: string,
+  ctor: { new (n: number): T; name: string },
+): void {
+  if (!Array.isArray(frames) || frames.length < B) fail(where, name, `an array of ${B} per-frame ${ctor.name}s`, frames);
+  for (let b = 0; b < B; b++) checkTyped(where, `${name}[${b}]`, frames[b], ctor, P * C);
+}
+
+/** A dense [N,C] Float32Array or a strided image of N pixels whose C channels fit its buffer. */
+function checkStrided(where: string, name: string, image: Float32Array | StridedImage, C: number, N: number): StridedImage {
+  const s = strided(image, C);
+  if (!(s.data instanceof Float32Array)) fail(where, `${name}.data`, 'a Float32Array', s.data);
+  if (!Number.isInteger(s.stride) || !Number.isInteger(s.offset) || s.stride < C || s.offset < 0 || s.offset + C > s.stride || (N - 1) * s.stride + s.offset + C > s.data.length)
+    fail(where, name, `${N} pixels of ${C} channels (stride >= ${C}, 0 <= offset <= stride - ${C}, inside the buffer)`, `stride ${s.stride}, offset ${s.offset}, ${s.data.length} values`);
+  return s;
 }
 
 export interface DenseImages {
@@ -31,31 +52,29 @@ export function uvPixelLoss(
   weight: number,
   grad: Float32Array | StridedImage,
 ): number {
+  const where = 'uvPixelLoss';
   const { size: S, batch: B } = d;
   const P = S * S, count = B * P * 2;
+  checkFrames(where, B, P, targets, 2, 'targets', Float32Array);
+  checkFrames(where, B, P, masks, 1, 'masks', Uint8Array);
+  checkTyped(where, 'rendered', rendered, Float32Array, B * P * 2);
+  const g = checkStrided(where, 'grad', grad, 2, B * P);
   const scale = l2 ? 100 * weight : weight;
-  const k2 = (-2 * scale) / count, k1 = -scale / count;
-  const { data: g, stride, offset } = strided(grad, 2);
+  const k = l2 ? (-2 * scale) / count : -scale / count;
   let sum = 0;
   for (let b = 0; b < B; b++) {
-    const t = targets[b], m = masks[b], o = b * P;
-    for (let i = 0; i < P; i++) {
-      const k = 2 * (o + i), q = (o + i) * stride + offset;
-      if (!m[i]) {
-        g[q] = g[q + 1] = 0;
-        continue;
-      }
-      const e0 = t[2 * i] - rendered[k], e1 = t[2 * i + 1] - rendered[k + 1];
-      if (l2) {
-        sum += e0 * e0 + e1 * e1;
-        g[q] = k2 * e0;
-        g[q + 1] = k2 * e1;
-      } else {
-        sum += Math.abs(e0) + Math.abs(e1);
-        g[q] = k1 * sign(e0);
-        g[q + 1] = k1 * sign(e1);
-      }
-    }
+    sum = pixelTerms().uvImageLoss({
+      pixels: P,
+      target: targets[b],
+      mask: masks[b],
+      rendered: rendered.subarray(2 * b * P, 2 * (b + 1) * P),
+      l2,
+      k,
+      grad: g.data,
+      gradStride: g.stride,
+      gradOffset: g.offset + b * P * g.stride,
+      sum,
+    });
   }
   return (scale * sum) / count;
 }
@@ -148,37 +167,33 @@ export function normalLoss(
   weight: number,
   grad: Float32Array | StridedImage,
 ): number {
+  const where = 'normalLoss';
   const { size: S, batch: B } = d;
   const P = S * S, count = B * P * 3;
-  const k2 = (-2 * weight) / count, k1 = -weight / count;
-  const { data: g, stride: gs, offset: go } = strided(grad, 3);
+  checkFrames(where, B, P, targets, 3, 'targets', Float32Array);
+  checkFrames(where, B, P, masks, 1, 'masks', Uint8Array);
+  checkTyped(where, 'exclusion', exclusion, Uint8Array, B * P);
+  const r = checkStrided(where, 'rendered', { data: rendered, stride, offset }, 3, B * P);
+  const g = checkStrided(where, 'grad', grad, 3, B * P);
+  const k = l2 ? (-2 * weight) / count : -weight / count;
   let sum = 0;
   for (let b = 0; b < B; b++) {
-    const t = targets[b], m = masks[b], o = b * P;
-    for (let i = 0; i < P; i++) {
-      let g0 = 0, g1 = 0, g2 = 0;
-      if (m[i] && exclusion[o + i]) {
-        const r = (o + i) * stride + offset;
-        const e0 = t[3 * i] - rendered[r], e1 = t[3 * i + 1] - rendered[r + 1], e2 = t[3 * i + 2] - rendered[r + 2];
-        if ((Math.abs(e0) + Math.abs(e1) + Math.abs(e2)) / 3 < deltaN) {
-          if (l2) {
-            sum += e0 * e0 + e1 * e1 + e2 * e2;
-            g0 = k2 * e0;
-            g1 = k2 * e1;
-            g2 = k2 * e2;
-          } else {
-            sum += Math.abs(e0) + Math.abs(e1) + Math.abs(e2);
-            g0 = k1 * sign(e0);
-            g1 = k1 * sign(e1);
-            g2 = k1 * sign(e2);
-          }
-        }
-      }
-      const q = (o + i) * gs + go;
-      g[q] = g0;
-      g[q + 1] = g1;
-      g[q + 2] = g2;
-    }
+    sum = pixelTerms().normalImageLoss({
+      pixels: P,
+      target: targets[b],
+      mask: masks[b],
+      exclusion: exclusion.subarray(b * P, (b + 1) * P),
+      rendered: r.data,
+      renderedStride: r.stride,
+      renderedOffset: r.offset + b * P * r.stride,
+      deltaN,
+      l2,
+      k,
+      grad: g.data,
+      gradStride: g.stride,
+      gradOffset: g.offset + b * P * g.stride,
+      sum,
+    });
   }
   return (weight * sum) / count;
 }
@@ -194,20 +209,24 @@ export function silhouetteLoss(
   weight: number,
   grad: Float32Array,
 ): number {
+  const where = 'silhouetteLoss';
   const { size: S, batch: B } = d;
   const P = S * S, count = B * P;
-  const k1 = -weight / count;
+  checkFrames(where, B, P, foreground, 1, 'foreground', Uint8Array);
+  checkFrames(where, B, P, validBackground, 1, 'validBackground', Uint8Array);
+  checkTyped(where, 'rendered', rendered, Float32Array, B * P);
+  if (!(grad instanceof Float32Array) || grad.length < B * P) fail(where, 'grad', `a Float32Array of at least ${B * P} values`, grad);
   let sum = 0;
-  grad.fill(0, 0, B * P);
   for (let b = 0; b < B; b++) {
-    const f = foreground[b], vb = validBackground[b], o = b * P;
-    for (let i = 0; i < P; i++) {
-      if (!vb[i]) continue;
-      const e = f[i] - rendered[o + i];
-      if (e === 0) continue;
-      sum += Math.abs(e);
-      grad[o + i] = k1 * sign(e);
-    }
+    sum = pixelTerms().silhouetteImageLoss({
+      pixels: P,
+      foreground: foreground[b],
+      validBackground: validBackground[b],
+      rendered: rendered.subarray(b * P, (b + 1) * P),
+      k: -weight / count,
+      grad: grad.subarray(b * P, (b + 1) * P),
+      sum,
+    });
   }
   return (weight * sum) / count;
 }

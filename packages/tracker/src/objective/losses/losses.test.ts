@@ -6,6 +6,8 @@ import { WFLW_TO_IBUG68 } from '@pixel3dmm/formats';
 import { builtInFlameModel, syntheticMirrorIndex } from '@pixel3dmm/flame';
 import type { Correspondences, FrameData } from '../../types.js';
 import { eyeExclusion, normalLoss, silhouetteLoss, uvPixelLoss } from './dense.js';
+import { normalLossReference, silhouetteLossReference, uvPixelLossReference } from './dense-reference.js';
+import { KernelArgumentError } from '@pixel3dmm/kernels';
 import { closureLoss, EYELID_LOWER, EYELID_UPPER, EYES_68, landmarkLoss, landmarkTargets, vertexLandmarkLoss } from './landmarks.js';
 import { eyeSymmetry, MirrorQuadratic, mirrorLossDirect, smoothness, squaredNormPerFrame } from './regularizers.js';
 import { bruteForceCorrespondences, findCorrespondences, uvCorrespondenceLoss, UvGrid } from './uv-correspondence.js';
@@ -262,6 +264,72 @@ describe('dense terms (6.2-6.4)', () => {
   });
 });
 
+describe('dense terms: the native passes against the reference loops', () => {
+  const S = 24, B = 3, P = S * S;
+  const r = rng(17);
+  const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  /** Values with the edge cases of each loop: exact zeros (sign 0, -0 gradients), NaN, a few large errors. */
+  const value = () => {
+    const u = r();
+    return u < 0.05 ? 0 : u < 0.07 ? Number.NaN : u < 0.1 ? 5 * (r() - 0.5) : r() * 2 - 1;
+  };
+  const mask = (p = 0.7) => Uint8Array.from({ length: P }, () => (r() < p ? 1 : 0));
+  /** A stale 5-channel buffer for a strided gradient (the render's backward layout). */
+  const stale = () => Float32Array.from({ length: 5 * B * P }, (_, i) => 1000 + i);
+  it('uv_pixel, normals and silhouette: the same loss value and gradient bits, dense and strided, L2 and L1, over several frames', () => {
+    const uvTargets = [0, 1, 2].map(() => Float32Array.from({ length: 2 * P }, value));
+    const uvRendered = Float32Array.from({ length: B * 2 * P }, value);
+    // Some rendered values equal to their targets (error exactly 0).
+    for (let i = 0; i < B * 2 * P; i += 7) uvRendered[i] = uvTargets[Math.floor(i / (2 * P))][i % (2 * P)];
+    const nTargets = [0, 1, 2].map(() => Float32Array.from({ length: 3 * P }, value));
+    const aux = Float32Array.from({ length: 9 * B * P }, value);
+    // Errors right at the outlier threshold: mean |e| = deltaN exactly (excluded: the test is <).
+    const deltaN = 0.375;
+    for (let i = 0; i < B * P; i += 11) {
+      const t = nTargets[Math.floor(i / P)], q = i % P;
+      for (let c = 0; c < 3; c++) aux[9 * i + 2 + c] = t[3 * q + c] + (c === 0 ? 0.375 * 3 : 0);
+    }
+    const masks = [mask(), mask(), mask()], excl = Uint8Array.from({ length: B * P }, () => (r() < 0.9 ? 1 : 0));
+    const fg = [mask(0.5), mask(0.5), mask(0.5)], vbg = [mask(), mask(), mask()];
+    const fgRendered = Float32Array.from({ length: B * P }, () => (r() < 0.3 ? 1 : r() < 0.1 ? 0 : r()));
+    const d = { size: S, batch: B };
+    for (const l2 of [true, false]) {
+      for (const layout of ['dense', 'strided'] as const) {
+        const gA = layout === 'dense' ? new Float32Array(B * 2 * P) : stale(), gB = gA.slice();
+        const at = (g: Float32Array) => (layout === 'dense' ? g : { data: g, stride: 5, offset: 0 });
+        expect(Object.is(uvPixelLoss(d, uvTargets, masks, uvRendered, l2, 3, at(gA)), uvPixelLossReference(d, uvTargets, masks, uvRendered, l2, 3, at(gB)))).toBe(true);
+        expect(bits(gA)).toEqual(bits(gB));
+        const hA = layout === 'dense' ? new Float32Array(B * 3 * P) : stale(), hB = hA.slice();
+        const atN = (g: Float32Array) => (layout === 'dense' ? g : { data: g, stride: 5, offset: 2 });
+        const vN = normalLoss(d, nTargets, masks, excl, aux, 9, 2, deltaN, l2, 11, atN(hA));
+        expect(Object.is(vN, normalLossReference(d, nTargets, masks, excl, aux, 9, 2, deltaN, l2, 11, atN(hB)))).toBe(true);
+        expect(bits(hA)).toEqual(bits(hB));
+      }
+    }
+    const sA = Float32Array.from({ length: B * P }, () => 9), sB = sA.slice();
+    expect(Object.is(silhouetteLoss(d, fg, vbg, fgRendered, 50, sA), silhouetteLossReference(d, fg, vbg, fgRendered, 50, sB))).toBe(true);
+    expect(bits(sA)).toEqual(bits(sB));
+    // Without the NaN inputs the losses are finite and not zero (the comparisons above are not of NaNs alone).
+    const clean = uvRendered.map((x) => (Number.isNaN(x) ? 0 : x));
+    const cleanTargets = uvTargets.map((t) => t.map((x) => (Number.isNaN(x) ? 0 : x)));
+    const v = uvPixelLoss(d, cleanTargets, masks, clean, true, 3, new Float32Array(B * 2 * P));
+    expect(Number.isFinite(v) && v > 0).toBe(true);
+    expect(Object.is(v, uvPixelLossReference(d, cleanTargets, masks, clean, true, 3, new Float32Array(B * 2 * P)))).toBe(true);
+  });
+  it('refuses frames, masks and gradient layouts that do not match the size, naming them', () => {
+    const d = { size: S, batch: B };
+    const targets = [0, 1, 2].map(() => new Float32Array(2 * P)), masks = [mask(), mask(), mask()];
+    const rendered = new Float32Array(B * 2 * P);
+    expect(() => uvPixelLoss(d, targets.slice(0, 2), masks, rendered, true, 1, new Float32Array(B * 2 * P))).toThrow(KernelArgumentError);
+    expect(() => uvPixelLoss(d, targets, [masks[0], masks[1], new Uint8Array(P - 1)], rendered, true, 1, new Float32Array(B * 2 * P))).toThrow(/uvPixelLoss: expected a Uint8Array of length 576 for masks\[2\]/);
+    expect(() => uvPixelLoss(d, targets, masks, rendered, true, 1, new Float32Array(B * 2 * P - 1))).toThrow(/uvPixelLoss: .* for grad/);
+    expect(() => uvPixelLoss(d, targets, masks, rendered, true, 1, { data: new Float32Array(5 * B * P), stride: 5, offset: 4 })).toThrow(/for grad/);
+    const nt = [0, 1, 2].map(() => new Float32Array(3 * P));
+    expect(() => normalLoss(d, nt, masks, new Uint8Array(B * P), new Float32Array(9 * B * P), 9, 7, 0.3, false, 1, new Float32Array(3 * B * P))).toThrow(/normalLoss: .* for rendered/);
+    expect(() => silhouetteLoss(d, masks, masks, new Float32Array(B * P), 1, new Float32Array(B * P - 1))).toThrow(/silhouetteLoss: .* for grad/);
+  });
+});
+
 describe('landmark terms (6.5)', () => {
   const S = 64, B = 2;
   const r = rng(9);
@@ -358,6 +426,10 @@ describe('regularisers (6.6) and smoothness (6.7)', () => {
     // Unchanged β reuses the shape products; a changed β must not.
     const again = mq.evaluate(shape, exprs, 5000, new Float64Array(model.numShape), exprs.map(() => new Float64Array(model.numExpression)));
     expect(again).toBe(value);
+    // Without a shape gradient (shape frozen): the same value and expression gradients.
+    const gExprFrozen = exprs.map(() => new Float64Array(model.numExpression));
+    expect(mq.evaluate(shape, exprs, 5000, null, gExprFrozen)).toBe(value);
+    expect(gExprFrozen.map((g) => Array.from(g))).toEqual(gExpr.map((g) => Array.from(g)));
     shape[3] += 0.5;
     const moved = mq.evaluate(shape, exprs, 5000, new Float64Array(model.numShape), exprs.map(() => new Float64Array(model.numExpression)));
     const movedDirect = (mirrorLossDirect(model, mirror, shape, exprs[0], 5000) + mirrorLossDirect(model, mirror, shape, exprs[1], 5000)) / 2;

@@ -1,0 +1,212 @@
+// See pixel_terms.h. Every expression below mirrors the TypeScript reference: JavaScript numbers are float64, a
+// float32 array element is read exactly into one and rounded once when stored, so each value here is computed
+// in double from the float32 inputs and converted to float only where the reference stores into a
+// Float32Array. (Built with -ffp-contract=off: no fused multiply-adds.)
+#include "pixel_terms.h"
+
+#include <algorithm>
+#include <cmath>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace p3d {
+namespace pixel_terms {
+namespace {
+
+/** torch.sign (sign(0) = 0; NaN compares false both ways and gives 0, as the reference's x > 0 ? 1 : x < 0 ? -1 : 0). */
+inline double sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
+
+}  // namespace
+
+double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const float* rendered, bool l2, double k,
+                   StridedOut grad, double sum) {
+  float* const g = grad.data;
+  const int64_t gs = grad.stride;
+  int64_t q = grad.offset;
+  for (int64_t i = 0; i < P; ++i, q += gs) {
+    if (!mask[i]) {
+      g[q] = g[q + 1] = 0.0f;
+      continue;
+    }
+    const double e0 = static_cast<double>(target[2 * i]) - rendered[2 * i];
+    const double e1 = static_cast<double>(target[2 * i + 1]) - rendered[2 * i + 1];
+    if (l2) {
+      sum += e0 * e0 + e1 * e1;
+      g[q] = static_cast<float>(k * e0);
+      g[q + 1] = static_cast<float>(k * e1);
+    } else {
+      sum += std::fabs(e0) + std::fabs(e1);
+      g[q] = static_cast<float>(k * sign(e0));
+      g[q + 1] = static_cast<float>(k * sign(e1));
+    }
+  }
+  return sum;
+}
+
+double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, const uint8_t* exclusion, Strided rendered,
+                       double deltaN, bool l2, double k, StridedOut grad, double sum) {
+  float* const g = grad.data;
+  const float* const r = rendered.data;
+  for (int64_t i = 0; i < P; ++i) {
+    double g0 = 0, g1 = 0, g2 = 0;
+    if (mask[i] && exclusion[i]) {
+      const int64_t o = i * rendered.stride + rendered.offset;
+      const double e0 = static_cast<double>(target[3 * i]) - r[o];
+      const double e1 = static_cast<double>(target[3 * i + 1]) - r[o + 1];
+      const double e2 = static_cast<double>(target[3 * i + 2]) - r[o + 2];
+      if ((std::fabs(e0) + std::fabs(e1) + std::fabs(e2)) / 3 < deltaN) {
+        if (l2) {
+          sum += e0 * e0 + e1 * e1 + e2 * e2;
+          g0 = k * e0;
+          g1 = k * e1;
+          g2 = k * e2;
+        } else {
+          sum += std::fabs(e0) + std::fabs(e1) + std::fabs(e2);
+          g0 = k * sign(e0);
+          g1 = k * sign(e1);
+          g2 = k * sign(e2);
+        }
+      }
+    }
+    const int64_t q = i * grad.stride + grad.offset;
+    g[q] = static_cast<float>(g0);
+    g[q + 1] = static_cast<float>(g1);
+    g[q + 2] = static_cast<float>(g2);
+  }
+  return sum;
+}
+
+double silhouetteImageLoss(int64_t P, const uint8_t* foreground, const uint8_t* validBackground, const float* rendered,
+                           double k, float* grad, double sum) {
+  std::fill(grad, grad + P, 0.0f);
+  for (int64_t i = 0; i < P; ++i) {
+    if (!validBackground[i]) continue;
+    const double e = static_cast<double>(foreground[i]) - rendered[i];
+    if (e == 0) continue;
+    sum += std::fabs(e);
+    grad[i] = static_cast<float>(k * sign(e));
+  }
+  return sum;
+}
+
+namespace {
+
+#if defined(__AVX2__)
+/** Channel 3 (the triangle id) of the 8 rast pixels at r, in pixel order. */
+inline __m256 ids8(const float* r) {
+  // The shuffles give the lane order (p0 p2 p4 p6 | p1 p3 p5 p7); the permute restores pixel order.
+  const __m256 a = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _MM_SHUFFLE(3, 3, 3, 3));
+  const __m256 b = _mm256_shuffle_ps(_mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24), _MM_SHUFFLE(3, 3, 3, 3));
+  return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+#endif
+
+/** Whether every id of rast [count pixels] is an integer in [0, T] (NaN is not). */
+bool idsValid(const float* rast, int64_t count, int T) {
+  const float top = static_cast<float>(T);
+  int64_t p = 0;
+#if defined(__AVX2__)
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  const __m256 zero = _mm256_setzero_ps(), hi = _mm256_set1_ps(top);
+  for (; p + 8 <= count; p += 8) {
+    const __m256 id = ids8(rast + 4 * p);
+    const __m256 inRange = _mm256_and_ps(_mm256_cmp_ps(id, zero, _CMP_GE_OQ), _mm256_cmp_ps(id, hi, _CMP_LE_OQ));
+    const __m256 whole = _mm256_cmp_ps(id, _mm256_round_ps(id, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), _CMP_EQ_OQ);
+    ok = _mm256_and_ps(ok, _mm256_and_ps(inRange, whole));
+  }
+  if (_mm256_movemask_ps(ok) != 0xFF) return false;
+#endif
+  bool good = true;
+  for (; p < count; ++p) {
+    const float id = rast[4 * p + 3];
+    good = good && id >= 0 && id <= top && id == std::floor(id);
+  }
+  return good;
+}
+
+}  // namespace
+
+bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSampled) {
+  // Locals: the stores below (int32 and float) could alias the argument struct's fields, which the compiler would
+  // otherwise reload after each of them.
+  const int B = a.batch;
+  const int32_t S = a.size;
+  const int64_t P = static_cast<int64_t>(S) * S, total = B * P;
+  const float* const rast = a.rast;
+  const float* const aux = a.aux;
+  const int64_t auxChannels = a.auxChannels, texcChannel = a.texcChannel;
+  const uint8_t* const eyeTriangle = a.eyeTriangle;
+  const float* const uniform = a.uniform;
+  const bool silhouette = a.silhouette;
+  int32_t* const covered = a.covered;
+  float* const uvImages = a.uvImages;
+  float* const color = a.color;
+  int32_t* const sampled = a.sampled;
+  float* const texcSampled = a.texcSampled;
+  // Ids first, so that a bad one leaves every output untouched.
+  if (!idsValid(rast, total, a.numTriangles)) return false;
+  // The previous call's covered pixels back to the background's uv image (1, 0).
+  for (int64_t j = 0; j < a.previousCovered; ++j) {
+    const int64_t p = covered[j];
+    uvImages[2 * p] = 1.0f;
+    uvImages[2 * p + 1] = 0.0f;
+  }
+  if (silhouette) std::fill(color, color + total, 0.0f);
+  int64_t n = 0, m = 0;
+  // One covered pixel p at (x, y), in pixel order.
+  auto visit = [&](int64_t p, int32_t x, int32_t y, int32_t box[4]) {
+    covered[n] = static_cast<int32_t>(p);
+    const int t = static_cast<int>(rast[4 * p + 3]) - 1;
+    if (eyeTriangle[t] != 0) {
+      box[0] = std::min(box[0], x);
+      box[1] = std::max(box[1], x);
+      box[2] = std::min(box[2], y);
+      box[3] = y;
+    }
+    const float* texc = aux + p * auxChannels + texcChannel;
+    const double tu = texc[0], tv = texc[1];
+    uvImages[2 * p] = static_cast<float>(1 - tu);
+    uvImages[2 * p + 1] = static_cast<float>(tv);
+    if (silhouette) {
+      const double c = uniform[t];
+      if (c == c && tu - tu == 0 && tv - tv == 0) {
+        color[p] = static_cast<float>(c);
+      } else {
+        sampled[m] = static_cast<int32_t>(n);
+        texcSampled[2 * m] = static_cast<float>(tu);
+        texcSampled[2 * m + 1] = static_cast<float>(tv);
+        ++m;
+      }
+    }
+    ++n;
+  };
+  for (int b = 0; b < B; ++b) {
+    int32_t box[4] = {S, -1, S, -1};  // x0, x1, y0, y1 of the eye triangles' pixels
+    for (int32_t y = 0; y < S; ++y) {
+      const int64_t row = b * P + static_cast<int64_t>(y) * S;
+      int32_t x = 0;
+#if defined(__AVX2__)
+      // Eight pixels at a time: the covered ones (id != 0) as a bit mask, visited in ascending order.
+      for (; x + 8 <= S; x += 8) {
+        const __m256 id = ids8(rast + 4 * (row + x));
+        for (uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(id, _mm256_setzero_ps(), _CMP_NEQ_UQ)));
+             bits; bits &= bits - 1) {
+          const int j = __builtin_ctz(bits);
+          visit(row + x + j, x + j, y, box);
+        }
+      }
+#endif
+      for (; x < S; ++x)
+        if (rast[4 * (row + x) + 3] != 0) visit(row + x, x, y, box);
+    }
+    for (int k = 0; k < 4; ++k) a.eyeBoxes[4 * b + k] = box[k];
+  }
+  *numCovered = n;
+  *numSampled = m;
+  return true;
+}
+
+}  // namespace pixel_terms
+}  // namespace p3d

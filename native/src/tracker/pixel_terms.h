@@ -1,0 +1,68 @@
+// The tracker's per-pixel passes over one rendered frame (pixel3dmm-spec.md 6.2-6.4 and the scene's coverage
+// pass): host code, the same on every device, since the renders they read are host arrays. Each is the
+// TypeScript reference (packages/tracker/src/objective/testing.ts) operation for operation: float64 arithmetic on
+// the float32 inputs, one rounding to float32 per stored value, sums in pixel order and carried from frame to
+// frame by the caller (`sum` in, new sum out), so the results are the reference's bits. Single-threaded on
+// purpose: a split would change the order of the float64 sums (and the tracker's early stopping reads them).
+#pragma once
+#include <cstdint>
+
+namespace p3d {
+namespace pixel_terms {
+
+/** A float32 image of C channels inside an interleaved buffer: pixel i's channel c is data[i*stride + offset + c]. */
+struct Strided {
+  const float* data;
+  int64_t stride;
+  int64_t offset;
+};
+struct StridedOut {
+  float* data;
+  int64_t stride;
+  int64_t offset;
+};
+
+/**
+ * 6.2 dense UV of one frame of P pixels: target [P,2], mask [P], rendered [P,2]; grad gets k * e (l2, k = -2
+ * scale / count) or k * sign(e) (L1, k = -scale / count) at masked pixels, 0 elsewhere. Returns sum + the frame's
+ * sum of e² (l2) or |e|.
+ */
+double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const float* rendered, bool l2, double k,
+                   StridedOut grad, double sum);
+
+/**
+ * 6.3 normals of one frame: target [P,3], mask and exclusion [P], rendered normals (strided); a pixel counts when
+ * mask and exclusion are set and mean_c |e_c| < deltaN. grad as uvImageLoss, every pixel written.
+ */
+double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, const uint8_t* exclusion, Strided rendered,
+                       double deltaN, bool l2, double k, StridedOut grad, double sum);
+
+/**
+ * 6.4 one-sided silhouette of one frame: where validBackground is set, e = foreground - rendered; grad [P] gets
+ * k * sign(e) where e != 0 and 0 elsewhere. Returns sum + Σ|e|.
+ */
+double silhouetteImageLoss(int64_t P, const uint8_t* foreground, const uint8_t* validBackground, const float* rendered,
+                           double k, float* grad, double sum);
+
+/** The scene's coverage pass; see packages/tracker/src/objective/scene.ts (coveragePass) for the contract. */
+struct CoverageArgs {
+  int batch, size, numTriangles;
+  const float* rast;         // [B,S,S,4]; ids validated here (integers in [0, numTriangles])
+  const float* aux;          // [B,S,S,auxChannels]
+  int auxChannels, texcChannel;
+  const uint8_t* eyeTriangle;  // [T]
+  const float* uniform;        // [T] (NaN: no uniform colour)
+  bool silhouette;
+  int32_t* covered;   // [B*S*S]; holds the previous call's first `previousCovered` entries on entry
+  int64_t previousCovered;
+  float* uvImages;    // [B*S*S,2]
+  float* color;       // [B*S*S] (written only with silhouette)
+  int32_t* sampled;   // [B*S*S]
+  float* texcSampled; // [B*S*S,2]
+  int32_t* eyeBoxes;  // [B,4]: x0, x1, y0, y1
+};
+/** Returns false (and writes nothing) when rast holds an id that is not an integer in [0, T]. */
+bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSampled);
+
+}  // namespace pixel_terms
+}  // namespace p3d
