@@ -73,7 +73,8 @@ export interface ObjectiveOptions {
   smoothness: boolean;
   /**
    * Whether to compute the shape gradient (default true). Pass false while shape is frozen (stage 1 of a video):
-   * it skips a pass over the identity bases, and gradient.shared.shape then holds only the regulariser terms.
+   * it skips a pass over the identity bases and the mirror term's shape part, and gradient.shared.shape is then all
+   * zeros.
    */
   wantShape?: boolean;
 }

@@ -471,7 +471,7 @@ export class TrackingObjective implements TrackingObjectiveApi {
     terms.reg_pp = cfg.w_pp * (shared.pp[0] ** 2 + shared.pp[1] ** 2);
     gPp[0] += 2 * cfg.w_pp * shared.pp[0];
     gPp[1] += 2 * cfg.w_pp * shared.pp[1];
-    if (w.track) this.regularisers(vars, grads, shared.shape, gShape, terms);
+    if (w.track) this.regularisers(vars, grads, shared.shape, wantShape ? gShape : null, terms);
     if (w.track && options.smoothness) this.smoothnessTerms(vars, grads, terms);
 
     let total = 0;
@@ -486,7 +486,8 @@ export class TrackingObjective implements TrackingObjectiveApi {
     return { total, terms, gradient: { shared: { shape: gShape, focal: gFocal, pp: gPp }, frames: grads } };
   }
 
-  private regularisers(vars: FrameVariables[], grads: FrameVariables[], shape: Float64Array, gShape: Float64Array, terms: Record<string, number>): void {
+  /** The regularisers' values into terms and their gradients into grads and gShape (null: shape frozen, no shape gradient). */
+  private regularisers(vars: FrameVariables[], grads: FrameVariables[], shape: Float64Array, gShape: Float64Array | null, terms: Record<string, number>): void {
     const c = this.config;
     const I = IDENTITY_6D as unknown as number[];
     const pick = (k: keyof FrameVariables) => vars.map((v) => v[k]);
@@ -499,8 +500,10 @@ export class TrackingObjective implements TrackingObjectiveApi {
       terms.reg_eyes =
         squaredNormPerFrame(pick('eyes'), I, c.w_eyes_reg, pickG('eyes'), 0, 6) + squaredNormPerFrame(pick('eyes'), I, c.w_eyes_reg, pickG('eyes'), 6, 12);
     }
-    if (c.w_shape !== 0) terms.reg_shape = squaredNormPerFrame([shape], this.shapePrior.subarray(0, shape.length), c.w_shape, [gShape]);
-    if (c.w_shape_general !== 0) terms.reg_shape_general = squaredNormPerFrame([shape], null, c.w_shape_general, [gShape]);
+    // (Without a shape gradient the two shape norms still give their values; their gradient goes to a scratch row.)
+    const gs = gShape ?? new Float64Array(shape.length);
+    if (c.w_shape !== 0) terms.reg_shape = squaredNormPerFrame([shape], this.shapePrior.subarray(0, shape.length), c.w_shape, [gs]);
+    if (c.w_shape_general !== 0) terms.reg_shape_general = squaredNormPerFrame([shape], null, c.w_shape_general, [gs]);
     if (c.w_mirror !== 0) {
       this.mirrorQuadratic ??= mirrorQuadraticOf(this.model, this.assets.mirror);
       terms.reg_mirror = this.mirrorQuadratic.evaluate(shape, pick('expression'), c.w_mirror, gShape, pickG('expression'));

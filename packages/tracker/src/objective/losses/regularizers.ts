@@ -170,12 +170,14 @@ export class MirrorQuadratic {
   /**
    * weight · mean_{b,v} |r_b|² for shape β (shared) and the frames' expressions ψ_b; adds the gradients into
    * gradShape and gradExpression[b]. Shapes/expressions shorter than the model's count as zero-padded.
+   * gradShape null: no shape gradient (shape frozen, as in stage 1 of a video): its pass over Q_se, the larger
+   * part of an evaluation, is skipped.
    */
   evaluate(
     shape: Float64Array,
     expressions: readonly Float64Array[],
     weight: number,
-    gradShape: Float64Array,
+    gradShape: Float64Array | null,
     gradExpression: readonly Float64Array[],
   ): number {
     const nS = this.numShape, nE = this.numExpression, K = nS + nE, Q = this.Q, B = expressions.length;
@@ -224,6 +226,7 @@ export class MirrorQuadratic {
       total += this.c + 2 * (bBeta + bPsi) + betaQbeta + 2 * cross + psiQpsi;
       for (let e = 0; e < le; e++) psiSum[e] += psi[e];
     }
+    if (!gradShape) return scale * total;
     // d/dβ_k summed over the frames = 2 Σ_b (b_k + (Q_ss β)_k + (Q_se ψ_b)_k) = 2 (B (b_k + (Q_ss β)_k) + (Q_se Σ_b ψ_b)_k).
     for (let k = 0; k < ls; k++) {
       let s = 0;
