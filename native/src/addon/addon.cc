@@ -739,6 +739,55 @@ Napi::Value SceneCoverage(const Napi::CallbackInfo& info) {
   return r;
 }
 
+/** The mesh fields of vertexNormals / vertexNormalsBackward: frames, numVertices and faces [F,3] with every index in [0, V). */
+struct NormalMesh {
+  int frames, numVertices, numFaces;
+  const int32_t* faces;
+  size_t n3;  // frames * V * 3
+};
+NormalMesh normalMesh(const Napi::Env& env, const Napi::Object& o, const char* op) {
+  NormalMesh m;
+  m.frames = sizeField(env, o, "frames", 1, 1 << 20);
+  m.numVertices = sizeField(env, o, "numVertices", 1, 1 << 28);
+  const size_t len = typedLength<int32_t>(o, "faces");
+  if (len % 3 != 0 || len / 3 >= (1u << 30)) throw Napi::RangeError::New(env, std::string(op) + ": faces must be [F,3]");
+  m.numFaces = static_cast<int>(len / 3);
+  m.faces = typedField<int32_t>(env, o, "faces", len, false);
+  for (size_t i = 0; i < len; ++i)
+    if (m.faces[i] < 0 || m.faces[i] >= m.numVertices)
+      throw Napi::RangeError::New(env, std::string(op) + ": faces[" + std::to_string(i) + "] = " + std::to_string(m.faces[i]) +
+                                           " is not a vertex index in [0, " + std::to_string(m.numVertices) + ")");
+  m.n3 = static_cast<size_t>(m.frames) * m.numVertices * 3;
+  return m;
+}
+
+// vertexNormals({positions, frames, numVertices, faces, sums, out})
+Napi::Value VertexNormals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "vertexNormals");
+  const NormalMesh m = normalMesh(env, o, "vertexNormals");
+  const float* positions = typedField<float>(env, o, "positions", m.n3, false);
+  double* sums = typedField<double>(env, o, "sums", m.n3, false);
+  float* out = typedField<float>(env, o, "out", m.n3, false);
+  return runKernel(env, [&] { p3d::pixel_terms::vertexNormals(positions, m.frames, m.numVertices, m.faces, m.numFaces, sums, out); });
+}
+
+// vertexNormalsBackward({positions, frames, numVertices, faces, sums, gradNormals, gradSums, gradPositions})
+Napi::Value VertexNormalsBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "vertexNormalsBackward");
+  const NormalMesh m = normalMesh(env, o, "vertexNormalsBackward");
+  const float* positions = typedField<float>(env, o, "positions", m.n3, false);
+  const double* sums = typedField<double>(env, o, "sums", m.n3, false);
+  const double* gradNormals = typedField<double>(env, o, "gradNormals", m.n3, false);
+  double* gradSums = typedField<double>(env, o, "gradSums", m.n3, false);
+  float* gradPositions = typedField<float>(env, o, "gradPositions", m.n3, false);
+  return runKernel(env, [&] {
+    p3d::pixel_terms::vertexNormalsBackward(positions, m.frames, m.numVertices, m.faces, m.numFaces, sums, gradNormals, gradSums,
+                                            gradPositions);
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
@@ -759,6 +808,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("normalImageLoss", Napi::Function::New(env, NormalImageLoss));
   exports.Set("silhouetteImageLoss", Napi::Function::New(env, SilhouetteImageLoss));
   exports.Set("sceneCoverage", Napi::Function::New(env, SceneCoverage));
+  exports.Set("vertexNormals", Napi::Function::New(env, VertexNormals));
+  exports.Set("vertexNormalsBackward", Napi::Function::New(env, VertexNormalsBackward));
   FlameTapeWrap::Init(env, exports);
   FlameModelWrap::Init(env, exports);
   return exports;

@@ -4,6 +4,8 @@
 // Float32Array. (Built with -ffp-contract=off: no fused multiply-adds.)
 #include "pixel_terms.h"
 
+#include "../common/thread_pool.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -206,6 +208,100 @@ bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSample
   *numCovered = n;
   *numSampled = m;
   return true;
+}
+
+namespace {
+/** Epsilon of F.normalize in the original (vertex-normals.ts, NORMAL_EPS). */
+constexpr double kNormalEps = 1e-6;
+}  // namespace
+
+void vertexNormals(const float* positions, int frames, int numVertices, const int32_t* faces, int numFaces, double* sums,
+                   float* out) {
+  const int64_t n3 = 3 * static_cast<int64_t>(numVertices);
+  ThreadPool::instance().parallelFor(frames, [&](int b) {
+    const float* p = positions + b * n3;
+    double* s = sums + b * n3;
+    float* o = out + b * n3;
+    std::fill(s, s + n3, 0.0);
+    for (int f = 0; f < numFaces; ++f) {
+      const int64_t i0 = 3 * static_cast<int64_t>(faces[3 * f]), i1 = 3 * static_cast<int64_t>(faces[3 * f + 1]),
+                    i2 = 3 * static_cast<int64_t>(faces[3 * f + 2]);
+      const double ax = static_cast<double>(p[i1]) - p[i0], ay = static_cast<double>(p[i1 + 1]) - p[i0 + 1],
+                   az = static_cast<double>(p[i1 + 2]) - p[i0 + 2];
+      const double bx = static_cast<double>(p[i2]) - p[i0], by = static_cast<double>(p[i2 + 1]) - p[i0 + 1],
+                   bz = static_cast<double>(p[i2 + 2]) - p[i0 + 2];
+      const double cx = ay * bz - az * by, cy = az * bx - ax * bz, cz = ax * by - ay * bx;
+      for (const int64_t i : {i0, i1, i2}) {
+        s[i] += cx;
+        s[i + 1] += cy;
+        s[i + 2] += cz;
+      }
+    }
+    for (int64_t i = 0; i < n3; i += 3) {
+      // Math.max(NaN, eps) is NaN, as std::max(NaN, eps) with NaN first.
+      const double inv = 1 / std::max(std::sqrt(s[i] * s[i] + s[i + 1] * s[i + 1] + s[i + 2] * s[i + 2]), kNormalEps);
+      o[i] = static_cast<float>(s[i] * inv);
+      o[i + 1] = static_cast<float>(s[i + 1] * inv);
+      o[i + 2] = static_cast<float>(s[i + 2] * inv);
+    }
+  });
+}
+
+void vertexNormalsBackward(const float* positions, int frames, int numVertices, const int32_t* faces, int numFaces,
+                           const double* sums, const double* gradNormals, double* gradSums, float* gradPositions) {
+  const int64_t n3 = 3 * static_cast<int64_t>(numVertices);
+  ThreadPool::instance().parallelFor(frames, [&](int b) {
+    const float* p = positions + b * n3;
+    const double* s = sums + b * n3;
+    const double* gn = gradNormals + b * n3;
+    double* gs = gradSums + b * n3;
+    float* gp = gradPositions + b * n3;
+    // n = s / |s|: dn/ds = (I - n nT) / |s| above the epsilon, I / eps below it.
+    for (int64_t i = 0; i < n3; i += 3) {
+      const double sx = s[i], sy = s[i + 1], sz = s[i + 2];
+      const double len = std::sqrt(sx * sx + sy * sy + sz * sz);
+      const double gx = gn[i], gy = gn[i + 1], gz = gn[i + 2];
+      if (len > kNormalEps) {
+        const double inv = 1 / len;
+        const double nx = sx * inv, ny = sy * inv, nz = sz * inv;
+        const double d = nx * gx + ny * gy + nz * gz;
+        gs[i] = (gx - nx * d) * inv;
+        gs[i + 1] = (gy - ny * d) * inv;
+        gs[i + 2] = (gz - nz * d) * inv;
+      } else {
+        gs[i] = gx / kNormalEps;
+        gs[i + 1] = gy / kNormalEps;
+        gs[i + 2] = gz / kNormalEps;
+      }
+    }
+    // c = e1 x e2 feeds its three vertices' sums: d(g.c) = de1.(e2 x g) + de2.(g x e1); faces whose g is 0 add
+    // nothing (skipped, as in the reference).
+    auto add = [](float& x, double v) { x = static_cast<float>(static_cast<double>(x) + v); };
+    auto sub = [](float& x, double v) { x = static_cast<float>(static_cast<double>(x) - v); };
+    for (int f = 0; f < numFaces; ++f) {
+      const int64_t i0 = 3 * static_cast<int64_t>(faces[3 * f]), i1 = 3 * static_cast<int64_t>(faces[3 * f + 1]),
+                    i2 = 3 * static_cast<int64_t>(faces[3 * f + 2]);
+      const double gx = gs[i0] + gs[i1] + gs[i2];
+      const double gy = gs[i0 + 1] + gs[i1 + 1] + gs[i2 + 1];
+      const double gz = gs[i0 + 2] + gs[i1 + 2] + gs[i2 + 2];
+      if (gx == 0 && gy == 0 && gz == 0) continue;
+      const double ax = static_cast<double>(p[i1]) - p[i0], ay = static_cast<double>(p[i1 + 1]) - p[i0 + 1],
+                   az = static_cast<double>(p[i1 + 2]) - p[i0 + 2];
+      const double bx = static_cast<double>(p[i2]) - p[i0], by = static_cast<double>(p[i2 + 1]) - p[i0 + 1],
+                   bz = static_cast<double>(p[i2 + 2]) - p[i0 + 2];
+      const double d1x = by * gz - bz * gy, d1y = bz * gx - bx * gz, d1z = bx * gy - by * gx;  // e2 x g
+      const double d2x = gy * az - gz * ay, d2y = gz * ax - gx * az, d2z = gx * ay - gy * ax;  // g x e1
+      add(gp[i1], d1x);
+      add(gp[i1 + 1], d1y);
+      add(gp[i1 + 2], d1z);
+      add(gp[i2], d2x);
+      add(gp[i2 + 1], d2y);
+      add(gp[i2 + 2], d2z);
+      sub(gp[i0], d1x + d2x);
+      sub(gp[i0 + 1], d1y + d2y);
+      sub(gp[i0 + 2], d1z + d2z);
+    }
+  });
 }
 
 }  // namespace pixel_terms

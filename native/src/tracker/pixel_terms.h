@@ -1,9 +1,12 @@
-// The tracker's per-pixel passes over one rendered frame (pixel3dmm-spec.md 6.2-6.4 and the scene's coverage
-// pass): host code, the same on every device, since the renders they read are host arrays. Each is the
-// TypeScript reference (packages/tracker/src/objective/testing.ts) operation for operation: float64 arithmetic on
+// The tracker's host-side passes around the renderer: the per-pixel terms of one rendered frame
+// (pixel3dmm-spec.md 6.2-6.4), the scene's coverage pass and the vertex normals of the normal render (spec 5):
+// host code, the same on every device, since the arrays they read are host arrays. Each is its TypeScript
+// reference (packages/tracker/src/objective: losses/dense-reference.ts, testing.ts's coveragePassReference,
+// vertex-normals-reference.ts) operation for operation: float64 arithmetic on
 // the float32 inputs, one rounding to float32 per stored value, sums in pixel order and carried from frame to
-// frame by the caller (`sum` in, new sum out), so the results are the reference's bits. Single-threaded on
-// purpose: a split would change the order of the float64 sums (and the tracker's early stopping reads them).
+// frame by the caller (`sum` in, new sum out), so the results are the reference's bits. The losses are
+// single-threaded on purpose: a split would change the order of the float64 sums (and the tracker's early stopping
+// reads them).
 #pragma once
 #include <cstdint>
 
@@ -63,6 +66,21 @@ struct CoverageArgs {
 };
 /** Returns false (and writes nothing) when rast holds an id that is not an integer in [0, T]. */
 bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSampled);
+
+/**
+ * Area-weighted vertex normals of `frames` meshes (packages/tracker/src/objective/vertex-normals.ts has the
+ * contract): positions [frames,V,3] float32, faces [F,3] (indices checked by the caller), sums [frames,V,3]
+ * float64 (the unnormalised sums, kept for the backward), out [frames,V,3]. Frames run in parallel (each one's
+ * sums in face order, so the bits do not depend on the thread count).
+ */
+void vertexNormals(const float* positions, int frames, int numVertices, const int32_t* faces, int numFaces, double* sums,
+                   float* out);
+/**
+ * Backward of vertexNormals: gradNormals [frames,V,3] float64 -> gradient of the positions ADDED into gradPositions
+ * (float32, one rounding per add, as the reference's +=); gradSums [frames,V,3] is scratch.
+ */
+void vertexNormalsBackward(const float* positions, int frames, int numVertices, const int32_t* faces, int numFaces,
+                           const double* sums, const double* gradNormals, double* gradSums, float* gradPositions);
 
 }  // namespace pixel_terms
 }  // namespace p3d

@@ -63,6 +63,17 @@ export interface PixelTermsNative {
     texcSampled: Float32Array;
     eyeBoxes: Int32Array;
   }): [number, number];
+  vertexNormals(args: { positions: Float32Array; frames: number; numVertices: number; faces: Int32Array; sums: Float64Array; out: Float32Array }): void;
+  vertexNormalsBackward(args: {
+    positions: Float32Array;
+    frames: number;
+    numVertices: number;
+    faces: Int32Array;
+    sums: Float64Array;
+    gradNormals: Float64Array;
+    gradSums: Float64Array;
+    gradPositions: Float32Array;
+  }): void;
 }
 
 export function pixelTerms(): PixelTermsNative {

@@ -13,6 +13,7 @@ import { builtInTrackingAssets, loadTrackingAssets, MissingTrackingAssetError, s
 import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, coveragePass, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
 import { coveragePassReference, rotation6d } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
+import { vertexNormalsBackwardReference, vertexNormalsReference } from './vertex-normals-reference.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
 
 /** The project's seeded PRNG (mulberry32). */
@@ -95,6 +96,51 @@ describe('vertex normals', () => {
       const fd = (fp - fm) / (hp - hm);
       expect(Math.abs(fd - grad[i])).toBeLessThan(2e-3 * Math.max(1, Math.abs(fd)));
     }
+  });
+});
+
+describe('vertex normals, native against the reference loops', () => {
+  const bits32 = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const bits64 = (a: Float64Array) => Array.from(new BigUint64Array(a.buffer, a.byteOffset, a.length));
+  /** Both implementations on the same inputs: sums, normals and the accumulated position gradient, bit for bit. */
+  const compare = (positions: Float32Array, frames: number, nv: number, faces: Int32Array, gradNormals: Float64Array) => {
+    const n = frames * nv * 3;
+    const sumsA = new Float64Array(n), sumsB = new Float64Array(n), outA = new Float32Array(n), outB = new Float32Array(n);
+    vertexNormals(positions, frames, nv, faces, sumsA, outA);
+    vertexNormalsReference(positions, frames, nv, faces, sumsB, outB);
+    expect(bits64(sumsA)).toEqual(bits64(sumsB));
+    expect(bits32(outA)).toEqual(bits32(outB));
+    // Added onto a non-zero gradient, as the scene adds onto its own.
+    const gA = Float32Array.from({ length: n }, (_, i) => (i % 5) * 0.25), gB = gA.slice();
+    vertexNormalsBackward(positions, frames, nv, faces, sumsA, gradNormals, new Float64Array(n), gA);
+    vertexNormalsBackwardReference(positions, frames, nv, faces, sumsB, gradNormals, new Float64Array(n), gB);
+    expect(bits32(gA)).toEqual(bits32(gB));
+    return gA;
+  };
+  it('two posed heads in one call: the same sums, normals and position gradients', () => {
+    const a = posedHead(0.25), b = posedHead(-0.7);
+    const positions = new Float32Array(6 * V);
+    positions.set(a.noNeck, 0);
+    positions.set(b.noNeck, 3 * V);
+    const r = rng(9);
+    // Most vertices without a normal gradient (as outside the rendered region): their faces are skipped.
+    const g = Float64Array.from({ length: 6 * V }, () => (r() < 0.3 ? r() - 0.5 : 0));
+    const grad = compare(positions, 2, V, topology.faces, g);
+    expect(grad.some((x, i) => x !== (i % 5) * 0.25)).toBe(true);
+  });
+  it('a vertex whose faces are all degenerate takes the epsilon branch, bit for bit', () => {
+    // Vertices 0-3 a tetrahedron's faces; vertices 4-5 and 0 collinear (zero area): vertex 4 and 5 have |s| = 0.
+    const positions = Float32Array.of(0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 2, 2, 2, 3, 3, 3);
+    const faces = Int32Array.of(0, 1, 2, 0, 3, 1, 0, 2, 3, 1, 3, 2, 0, 4, 5);
+    const g = Float64Array.from({ length: 18 }, (_, i) => Math.sin(i + 1));
+    const grad = compare(positions, 1, 6, faces, g);
+    expect(Number.isFinite(grad[12])).toBe(true);
+  });
+  it('refuses faces that index past the vertices and arrays of the wrong size, naming them', () => {
+    const positions = new Float32Array(9);
+    expect(() => vertexNormals(positions, 1, 3, Int32Array.of(0, 1, 3), new Float64Array(9), new Float32Array(9))).toThrow(/vertexNormals: faces\[2\] = 3 is not a vertex index in \[0, 3\)/);
+    expect(() => vertexNormals(positions, 1, 3, Int32Array.of(0, 1, 2), new Float64Array(8), new Float32Array(9))).toThrow(/vertexNormals: expected a Float64Array of at least 9 values for sums/);
+    expect(() => vertexNormalsBackward(new Float32Array(8), 1, 3, Int32Array.of(0, 1, 2), new Float64Array(9), new Float64Array(9), new Float64Array(9), new Float32Array(9))).toThrow(/vertexNormalsBackward: expected a Float32Array of length 9 for positions/);
   });
 });
 
