@@ -14,6 +14,7 @@
 #include "../raster/raster.h"
 #include "../raster/raster_backend.h"
 #include "../raster/texture_antialias.h"
+#include "../tracker/mirror_gram.h"
 #include "../tracker/pixel_terms.h"
 #include "device_info.h"
 
@@ -788,6 +789,18 @@ Napi::Value VertexNormalsBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// mirrorGram({A, K, n, n2, Q}): Q [K,K] of the mirror regulariser (native/src/tracker/mirror_gram.h).
+Napi::Value MirrorGram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "mirrorGram");
+  const int K = sizeField(env, o, "K", 1, 1 << 14);
+  const int n = sizeField(env, o, "n", 0, 1 << 30);
+  const int n2 = sizeField(env, o, "n2", 0, n);
+  const float* A = typedField<float>(env, o, "A", static_cast<size_t>(K) * n, false);
+  double* Q = typedField<double>(env, o, "Q", static_cast<size_t>(K) * K, false);
+  return runKernel(env, [&] { p3d::tracker::mirrorGram(A, K, n, n2, Q); });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
@@ -809,6 +822,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("silhouetteImageLoss", Napi::Function::New(env, SilhouetteImageLoss));
   exports.Set("sceneCoverage", Napi::Function::New(env, SceneCoverage));
   exports.Set("vertexNormals", Napi::Function::New(env, VertexNormals));
+  exports.Set("mirrorGram", Napi::Function::New(env, MirrorGram));
   exports.Set("vertexNormalsBackward", Napi::Function::New(env, VertexNormalsBackward));
   FlameTapeWrap::Init(env, exports);
   FlameModelWrap::Init(env, exports);

@@ -63,6 +63,8 @@ export interface PixelTermsNative {
     texcSampled: Float32Array;
     eyeBoxes: Int32Array;
   }): [number, number];
+  /** The mirror regulariser's Gram matrix (native/src/tracker/mirror_gram.h). */
+  mirrorGram(args: { A: Float32Array; K: number; n: number; n2: number; Q: Float64Array }): void;
   vertexNormals(args: { positions: Float32Array; frames: number; numVertices: number; faces: Int32Array; sums: Float64Array; out: Float32Array }): void;
   vertexNormalsBackward(args: {
     positions: Float32Array;

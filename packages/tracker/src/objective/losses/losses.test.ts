@@ -10,6 +10,8 @@ import { normalLossReference, silhouetteLossReference, uvPixelLossReference } fr
 import { KernelArgumentError } from '@pixel3dmm/kernels';
 import { closureLoss, EYELID_LOWER, EYELID_UPPER, EYES_68, landmarkLoss, landmarkTargets, vertexLandmarkLoss } from './landmarks.js';
 import { eyeSymmetry, MirrorQuadratic, mirrorLossDirect, smoothness, squaredNormPerFrame } from './regularizers.js';
+import { mirrorGramReference } from './mirror-gram-reference.js';
+import { pixelTerms } from '../pixel-terms-native.js';
 import { bruteForceCorrespondences, findCorrespondences, uvCorrespondenceLoss, UvGrid } from './uv-correspondence.js';
 
 /** The project's seeded PRNG (mulberry32). */
@@ -403,6 +405,15 @@ describe('regularisers (6.6) and smoothness (6.7)', () => {
     for (let b = 0; b + 1 < B; b++) for (let k = 0; k < 12; k++) s3 += (xs[b + 1][k] - xs[b][k]) ** 2;
     expect(v3).toBeCloseTo((50 * s3) / ((B - 1) * 12), 12);
     for (let b = 0; b < B; b++) checkGradient(xs[b], () => smoothness(xs, 50, xs.map(() => new Float64Array(12))), gs3[b], [0, 7], 1e-5, 1e-6);
+  });
+  it('mirror: the native Gram matrix has the reference loop\'s bits (chunk and vector tails, the pair split anywhere)', () => {
+    for (const [K, n, n2] of [[37, 600, 300], [21, 700, 0], [5, 513, 513], [40, 257, 256]]) {
+      const A = Float32Array.from({ length: K * n }, () => (r() - 0.5) * (r() < 0.1 ? 1e3 : 1));
+      const Q = new Float64Array(K * K).fill(Number.NaN);
+      pixelTerms().mirrorGram({ A, K, n, n2, Q });
+      const ref = mirrorGramReference(A, K, n, n2);
+      expect(Array.from(new BigUint64Array(Q.buffer)), `K ${K}, n ${n}, n2 ${n2}`).toEqual(Array.from(new BigUint64Array(ref.buffer)));
+    }
   });
   it('mirror: the precomputed quadratic equals the direct evaluation, with its gradient', () => {
     // The built-in head with its first 24 shape and 12 expression components (the same math at a fraction of

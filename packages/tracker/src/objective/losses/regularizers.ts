@@ -1,6 +1,7 @@
 // Parameter regularisers (pixel3dmm-spec.md 6.6) and temporal smoothness (6.7). Per-frame terms are sums over
 // the parameter dimension, averaged over the batch; the gradient of the weighted term is added into `grad`.
 import type { FlameModel } from '@pixel3dmm/flame';
+import { pixelTerms } from '../pixel-terms-native.js';
 
 export const IDENTITY_6D = [1, 0, 0, 0, 1, 0] as const;
 
@@ -68,7 +69,7 @@ export function smoothness(values: readonly Float64Array[], weight: number, grad
  * canonical vertices, m the mirror index and M(x, y, z) = (-x, y, z). The residual r = D(v_s) is affine in
  * x = (β, ψ): r = r0 + A x with r0 = D(T) and A's columns D(S_k), D(E_k). So |r|² = c + 2 bᵀx + xᵀQx with
  * c = r0ᵀr0, b = Aᵀr0 and the Gram matrix Q = AᵀA, precomputed once per model and mirror index (O(K² V), about
- * half a second for K = 400) so that an evaluation costs O(K²) instead of a pass over the 400 bases.
+ * 0.12 s for K = 400, the Gram matrix natively) so that an evaluation costs O(K²) instead of a pass over the 400 bases.
  *
  * The precomputation halves its work with the mirror's symmetry: for a pair v ≠ w = m(v) with m(w) = v,
  * r_w = -M r_v, so r_w has the same products as r_v and the pair counts once, twice. A vertex on the symmetry
@@ -125,7 +126,6 @@ export class MirrorQuadratic {
     for (let i = n2; i < n; i++) c1 += r0[i] * r0[i];
     this.c = 2 * c2 + c1;
     this.b = new Float64Array(K);
-    this.Q = new Float64Array(K * K);
     for (let k = 0; k < K; k++) {
       let b2 = 0, b1 = 0;
       const ko = k * n;
@@ -133,35 +133,10 @@ export class MirrorQuadratic {
       for (let i = n2; i < n; i++) b1 += A[ko + i] * r0[i];
       this.b[k] = 2 * b2 + b1;
     }
-    // Q = AᵀA (weighted) in tiles of 4 rows (each row of A read once per tile).
-    const dot4 = (o0: number, o1: number, o2: number, o3: number, lo: number, from: number, to: number, out: Float64Array) => {
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let i = from; i < to; i++) {
-        const a = A[lo + i];
-        s0 += A[o0 + i] * a;
-        s1 += A[o1 + i] * a;
-        s2 += A[o2 + i] * a;
-        s3 += A[o3 + i] * a;
-      }
-      out[0] = s0;
-      out[1] = s1;
-      out[2] = s2;
-      out[3] = s3;
-    };
-    const sums2 = new Float64Array(4), sums1 = new Float64Array(4);
-    for (let k0 = 0; k0 < K; k0 += 4) {
-      const k1 = Math.min(k0 + 1, K - 1), k2 = Math.min(k0 + 2, K - 1), k3 = Math.min(k0 + 3, K - 1);
-      const o0 = k0 * n, o1 = k1 * n, o2 = k2 * n, o3 = k3 * n;
-      for (let l = k0; l < K; l++) {
-        dot4(o0, o1, o2, o3, l * n, 0, n2, sums2);
-        dot4(o0, o1, o2, o3, l * n, n2, n, sums1);
-        for (let t = 0; t < 4 && k0 + t < K; t++) {
-          const k = k0 + t;
-          if (l < k) continue;
-          this.Q[k * K + l] = this.Q[l * K + k] = 2 * sums2[t] + sums1[t];
-        }
-      }
-    }
+    // Q = AᵀA (weighted): natively, 6x faster than the loop of mirror-gram-reference.ts (45 against 260 ms at K = 400,
+    // same bits).
+    this.Q = new Float64Array(K * K);
+    pixelTerms().mirrorGram({ A, K, n, n2, Q: this.Q });
     this.qShape = new Float64Array(K);
     this.psiSum = new Float64Array(nE);
     this.lastShape = new Float64Array(nS);
