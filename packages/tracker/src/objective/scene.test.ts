@@ -14,7 +14,7 @@ import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, coveragePass, re
 import { coveragePassReference, rotation6d } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 import { vertexNormalsBackwardReference, vertexNormalsReference } from './vertex-normals-reference.js';
-import { rotationMatrices } from '@pixel3dmm/kernels';
+import { rotationMatrices, setThreads } from '@pixel3dmm/kernels';
 
 /** The project's seeded PRNG (mulberry32). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
@@ -125,8 +125,12 @@ describe('vertex normals, native against the reference loops', () => {
     const r = rng(9);
     // Most vertices without a normal gradient (as outside the rendered region): their faces are skipped.
     const g = Float64Array.from({ length: 6 * V }, () => (r() < 0.3 ? r() - 0.5 : 0));
-    const grad = compare(positions, 2, V, topology.faces, g);
-    expect(grad.some((x, i) => x !== (i % 5) * 0.25)).toBe(true);
+    // Frames run in parallel: one thread, three, and the default give the same bits.
+    for (const threads of [1, 3, 0]) {
+      setThreads(threads);
+      const grad = compare(positions, 2, V, topology.faces, g);
+      expect(grad.some((x, i) => x !== (i % 5) * 0.25)).toBe(true);
+    }
   });
   it('a vertex whose faces are all degenerate takes the epsilon branch, bit for bit', () => {
     // Vertices 0-3 a tetrahedron's faces; vertices 4-5 and 0 collinear (zero area): vertex 4 and 5 have |s| = 0.

@@ -7,7 +7,7 @@ import { builtInFlameModel, syntheticMirrorIndex } from '@pixel3dmm/flame';
 import type { Correspondences, FrameData } from '../../types.js';
 import { eyeExclusion, normalLoss, silhouetteLoss, uvPixelLoss } from './dense.js';
 import { normalLossReference, silhouetteLossReference, uvPixelLossReference } from './dense-reference.js';
-import { KernelArgumentError } from '@pixel3dmm/kernels';
+import { KernelArgumentError, setThreads } from '@pixel3dmm/kernels';
 import { closureLoss, EYELID_LOWER, EYELID_UPPER, EYES_68, landmarkLoss, landmarkTargets, vertexLandmarkLoss } from './landmarks.js';
 import { eyeSymmetry, MirrorQuadratic, mirrorLossDirect, smoothness, squaredNormPerFrame } from './regularizers.js';
 import { mirrorGramReference } from './mirror-gram-reference.js';
@@ -409,10 +409,14 @@ describe('regularisers (6.6) and smoothness (6.7)', () => {
   it('mirror: the native Gram matrix has the reference loop\'s bits (chunk and vector tails, the pair split anywhere)', () => {
     for (const [K, n, n2] of [[37, 600, 300], [21, 700, 0], [5, 513, 513], [40, 257, 256]]) {
       const A = Float32Array.from({ length: K * n }, () => (r() - 0.5) * (r() < 0.1 ? 1e3 : 1));
-      const Q = new Float64Array(K * K).fill(Number.NaN);
-      pixelTerms().mirrorGram({ A, K, n, n2, Q });
       const ref = mirrorGramReference(A, K, n, n2);
-      expect(Array.from(new BigUint64Array(Q.buffer)), `K ${K}, n ${n}, n2 ${n2}`).toEqual(Array.from(new BigUint64Array(ref.buffer)));
+      // Any thread count gives the reference's bits (each entry is one task's chain of adds).
+      for (const threads of [1, 3, 0]) {
+        setThreads(threads);
+        const Q = new Float64Array(K * K).fill(Number.NaN);
+        pixelTerms().mirrorGram({ A, K, n, n2, Q });
+        expect(Array.from(new BigUint64Array(Q.buffer)), `K ${K}, n ${n}, n2 ${n2}, ${threads} threads`).toEqual(Array.from(new BigUint64Array(ref.buffer)));
+      }
     }
   });
   it('mirror: the precomputed quadratic equals the direct evaluation, with its gradient', () => {
