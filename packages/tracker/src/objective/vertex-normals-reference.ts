@@ -1,15 +1,8 @@
-// Vertex normals as the original computes them (pytorch3d / DECA `vertex_normals`): every face adds its
-// unnormalised normal e1 × e2 = (v1 - v0) × (v2 - v0) (twice its area, so the sum is area-weighted) to each
-// of its three vertices, and the sum s is normalised as s / max(|s|, 1e-6) (F.normalize, eps 1e-6).
-// Sums run in float64 in face order (deterministic).
-// These plain loops are the reference that the native passes behind vertex-normals.ts must match bit for bit (test
-// support, not exported from the package).
+// The vertex normals of vertex-normals.ts (the original's definition is written there) as plain loops: the reference
+// that the native passes behind vertex-normals.ts must match bit for bit (test support, not exported from the package).
 import { NORMAL_EPS } from './vertex-normals.js';
 
-/**
- * Normals of `frames` meshes [frames, V, 3] (float32 positions) over triangles `faces` [F,3].
- * `sums` [frames, V, 3] receives the unnormalised sums (kept for the backward pass), `out` the normals.
- */
+/** vertex-normals.ts's vertexNormals (the same arguments and contract). */
 export function vertexNormalsReference(
   positions: Float32Array,
   frames: number,
@@ -41,11 +34,7 @@ export function vertexNormalsReference(
   }
 }
 
-/**
- * Backward of vertexNormals: gradNormals [frames, V, 3] -> gradient of the positions, ADDED into gradPositions
- * (which must hold no -0: the zero contributions that are skipped would turn it into +0). `gradSums`
- * [frames*V*3] is scratch.
- */
+/** vertex-normals.ts's vertexNormalsBackward (the same arguments and contract). */
 export function vertexNormalsBackwardReference(
   positions: Float32Array,
   frames: number,

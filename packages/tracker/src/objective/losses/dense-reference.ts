@@ -9,10 +9,7 @@ function sign(x: number): number {
   return x > 0 ? 1 : x < 0 ? -1 : 0;
 }
 
-/**
- * 6.2 dense UV: mean_{b,h,w,c} ((UV - uv_images)·uv_mask)² ·100·weight (L1 without the ×100 when !l2).
- * `targets[b]` [S,S,2] and `masks[b]` [S,S] per frame; `rendered` [B,S,S,2].
- */
+/** 6.2 dense UV: dense.ts's uvPixelLoss (the same arguments and contract). */
 export function uvPixelLossReference(
   d: DenseImages,
   targets: readonly Float32Array[],
@@ -51,11 +48,7 @@ export function uvPixelLossReference(
   return (scale * sum) / count;
 }
 
-/**
- * 6.3 normals: Δ = N̂ - n_F, valid = mean_c |Δ_c| < δ_n, L = mean_{b,c,h,w} |Δ·valid·normal_mask·E| ·weight
- * (squared with l2). `exclusion` [B,S,S] is E of eyeExclusion; the rendered normals of pixel i are read at
- * rendered[i*stride + offset + c] (an interleaved render buffer); `grad` is [B,S,S,3] or strided.
- */
+/** 6.3 normals: dense.ts's normalLoss (the same arguments and contract). */
 export function normalLossReference(
   d: DenseImages,
   targets: readonly Float32Array[],
@@ -104,9 +97,7 @@ export function normalLossReference(
   return (weight * sum) / count;
 }
 
-/**
- * 6.4 one-sided silhouette: mean_{b,h,w} |valid_bg·(fg_mask - fg)| ·weight. `rendered` [B,S,S] (fg).
- */
+/** 6.4 one-sided silhouette: dense.ts's silhouetteLoss (the same arguments and contract). */
 export function silhouetteLossReference(
   d: DenseImages,
   foreground: readonly Uint8Array[],
