@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "../common/bandwidth.h"
 #include "../common/thread_pool.h"
@@ -631,8 +632,10 @@ Napi::Value AntialiasBackward(const Napi::CallbackInfo& info) {
   });
 }
 
-// ---- The tracker's per-pixel passes (native/src/tracker/pixel_terms.h): one frame of P pixels per loss call, the
-// float64 running sum in and out. The TypeScript layer (packages/kernels/src/pixel-terms.ts) checks shapes first.
+// ---- The tracker's per-pixel passes (native/src/tracker/pixel_terms.h). The loss terms take all B frames of a
+// batch (per-frame targets and masks as arrays of typed arrays), run the frames in parallel and return each frame's
+// float64 sum; the TypeScript layer (packages/tracker/src/objective/losses/dense.ts) checks shapes first and adds
+// the sums in frame order.
 
 double numberField(const Napi::Env& env, const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
@@ -656,48 +659,93 @@ Out stridedField(const Napi::Env& env, const Napi::Object& o, const char* key, i
   return Out{data, stride, offset};
 }
 
-// uvImageLoss({pixels, target, mask, rendered, l2, k, grad, gradStride, gradOffset, sum}) -> sum
+/** obj[key]: an array of B typed arrays of `length` elements each; their data pointers. */
+template <typename T>
+std::vector<T*> frameArrays(const Napi::Env& env, const Napi::Object& o, const char* key, int B, size_t length) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != static_cast<uint32_t>(B))
+    throw Napi::TypeError::New(env, std::string(key) + " must be an array of " + std::to_string(B) + " typed arrays");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<T*> out(B);
+  for (int b = 0; b < B; ++b) {
+    Napi::Value e = a.Get(static_cast<uint32_t>(b));
+    const std::string name = std::string(key) + "[" + std::to_string(b) + "]";
+    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != TypedTraits<T>::type)
+      throw Napi::TypeError::New(env, name + " must be a " + TypedTraits<T>::name);
+    auto arr = e.As<Napi::TypedArrayOf<T>>();
+    if (arr.ElementLength() != length)
+      throw Napi::RangeError::New(env, name + " must have " + std::to_string(length) + " elements, got " + std::to_string(arr.ElementLength()));
+    out[b] = arr.Data();
+  }
+  return out;
+}
+
+/** Runs frame(b) -> sum for b in [0, B) on the pool; the sums as a JS array, in frame order. */
+template <typename F>
+Napi::Value frameSums(const Napi::Env& env, int B, F&& frame) {
+  std::vector<double> sums(B);
+  guarded(env, [&] {
+    p3d::ThreadPool::instance().parallelFor(B, [&](int b) { sums[b] = frame(b); });
+    return 0;
+  });
+  Napi::Array r = Napi::Array::New(env, B);
+  for (int b = 0; b < B; ++b) r.Set(static_cast<uint32_t>(b), Napi::Number::New(env, sums[b]));
+  return r;
+}
+
+// uvImageLoss({pixels, frames, targets[], masks[], rendered, l2, k, grad, gradStride, gradOffset}) -> frame sums
 Napi::Value UvImageLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = argsObject(info, "uvImageLoss");
   const int64_t P = sizeField(env, o, "pixels", 1, 1 << 30);
-  const float* target = typedField<float>(env, o, "target", 2 * P, false);
-  const uint8_t* mask = typedField<uint8_t>(env, o, "mask", P, false);
-  const float* rendered = typedField<float>(env, o, "rendered", 2 * P, false);
-  const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P, 2);
+  const int B = sizeField(env, o, "frames", 1, 1 << 20);
+  const auto targets = frameArrays<float>(env, o, "targets", B, 2 * P);
+  const auto masks = frameArrays<uint8_t>(env, o, "masks", B, P);
+  const float* rendered = typedField<float>(env, o, "rendered", 2 * P * B, false);
+  const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P * B, 2);
   const bool l2 = flagField(o, "l2");
-  const double k = numberField(env, o, "k"), sum = numberField(env, o, "sum");
-  return Napi::Number::New(env, p3d::pixel_terms::uvImageLoss(P, target, mask, rendered, l2, k, grad, sum));
+  const double k = numberField(env, o, "k");
+  return frameSums(env, B, [&](int b) {
+    const p3d::pixel_terms::StridedOut g{grad.data, grad.stride, grad.offset + b * P * grad.stride};
+    return p3d::pixel_terms::uvImageLoss(P, targets[b], masks[b], rendered + 2 * P * b, l2, k, g);
+  });
 }
 
-// normalImageLoss({pixels, target, mask, exclusion, rendered, renderedStride, renderedOffset, deltaN, l2, k, grad,
-//                  gradStride, gradOffset, sum}) -> sum
+// normalImageLoss({pixels, frames, targets[], masks[], exclusion, rendered, renderedStride, renderedOffset, deltaN,
+//                  l2, k, grad, gradStride, gradOffset}) -> frame sums
 Napi::Value NormalImageLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = argsObject(info, "normalImageLoss");
   const int64_t P = sizeField(env, o, "pixels", 1, 1 << 30);
-  const float* target = typedField<float>(env, o, "target", 3 * P, false);
-  const uint8_t* mask = typedField<uint8_t>(env, o, "mask", P, false);
-  const uint8_t* exclusion = typedField<uint8_t>(env, o, "exclusion", P, false);
-  const auto rendered = stridedField<p3d::pixel_terms::StridedOut>(env, o, "rendered", P, 3);
-  const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P, 3);
+  const int B = sizeField(env, o, "frames", 1, 1 << 20);
+  const auto targets = frameArrays<float>(env, o, "targets", B, 3 * P);
+  const auto masks = frameArrays<uint8_t>(env, o, "masks", B, P);
+  const uint8_t* exclusion = typedField<uint8_t>(env, o, "exclusion", P * B, false);
+  const auto rendered = stridedField<p3d::pixel_terms::StridedOut>(env, o, "rendered", P * B, 3);
+  const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P * B, 3);
   const bool l2 = flagField(o, "l2");
-  const double deltaN = numberField(env, o, "deltaN"), k = numberField(env, o, "k"), sum = numberField(env, o, "sum");
-  const p3d::pixel_terms::Strided in{rendered.data, rendered.stride, rendered.offset};
-  return Napi::Number::New(env, p3d::pixel_terms::normalImageLoss(P, target, mask, exclusion, in, deltaN, l2, k, grad, sum));
+  const double deltaN = numberField(env, o, "deltaN"), k = numberField(env, o, "k");
+  return frameSums(env, B, [&](int b) {
+    const p3d::pixel_terms::Strided r{rendered.data, rendered.stride, rendered.offset + b * P * rendered.stride};
+    const p3d::pixel_terms::StridedOut g{grad.data, grad.stride, grad.offset + b * P * grad.stride};
+    return p3d::pixel_terms::normalImageLoss(P, targets[b], masks[b], exclusion + P * b, r, deltaN, l2, k, g);
+  });
 }
 
-// silhouetteImageLoss({pixels, foreground, validBackground, rendered, k, grad, sum}) -> sum
+// silhouetteImageLoss({pixels, frames, foreground[], validBackground[], rendered, k, grad}) -> frame sums
 Napi::Value SilhouetteImageLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = argsObject(info, "silhouetteImageLoss");
   const int64_t P = sizeField(env, o, "pixels", 1, 1 << 30);
-  const uint8_t* foreground = typedField<uint8_t>(env, o, "foreground", P, false);
-  const uint8_t* validBackground = typedField<uint8_t>(env, o, "validBackground", P, false);
-  const float* rendered = typedField<float>(env, o, "rendered", P, false);
-  float* grad = typedField<float>(env, o, "grad", P, false);
-  const double k = numberField(env, o, "k"), sum = numberField(env, o, "sum");
-  return Napi::Number::New(env, p3d::pixel_terms::silhouetteImageLoss(P, foreground, validBackground, rendered, k, grad, sum));
+  const int B = sizeField(env, o, "frames", 1, 1 << 20);
+  const auto foreground = frameArrays<uint8_t>(env, o, "foreground", B, P);
+  const auto validBackground = frameArrays<uint8_t>(env, o, "validBackground", B, P);
+  const float* rendered = typedField<float>(env, o, "rendered", P * B, false);
+  float* grad = typedField<float>(env, o, "grad", P * B, false);
+  const double k = numberField(env, o, "k");
+  return frameSums(env, B, [&](int b) {
+    return p3d::pixel_terms::silhouetteImageLoss(P, foreground[b], validBackground[b], rendered + P * b, k, grad + P * b);
+  });
 }
 
 // sceneCoverage({batch, size, rast, aux, auxChannels, texcChannel, eyeTriangle, uniform, silhouette, covered,
@@ -738,6 +786,31 @@ Napi::Value SceneCoverage(const Napi::CallbackInfo& info) {
   r.Set(0u, Napi::Number::New(env, static_cast<double>(n)));
   r.Set(1u, Napi::Number::New(env, static_cast<double>(m)));
   return r;
+}
+
+// texcGradient({g, gStride, texcOffset, covered, n, gu?, guStride, guOffset, plusZero})
+Napi::Value TexcGradient(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "texcGradient");
+  const size_t gLen = typedLength<float>(o, "g");
+  float* g = typedField<float>(env, o, "g", gLen, false);
+  const int gStride = sizeField(env, o, "gStride", 2, 1 << 16);
+  const int texcOffset = sizeField(env, o, "texcOffset", 0, gStride - 2);
+  const int64_t pixels = static_cast<int64_t>(gLen / gStride);
+  const size_t coveredLen = typedLength<int32_t>(o, "covered");
+  const int32_t* covered = typedField<int32_t>(env, o, "covered", coveredLen, false);
+  const int64_t n = sizeField(env, o, "n", 0, static_cast<int>(std::min<size_t>(coveredLen, 1u << 30)));
+  p3d::pixel_terms::Strided gu{nullptr, 0, 0};
+  Napi::Value guValue = o.Get("gu");
+  if (!guValue.IsUndefined() && !guValue.IsNull()) {
+    const auto s = stridedField<p3d::pixel_terms::StridedOut>(env, o, "gu", pixels, 2);
+    gu = {s.data, s.stride, s.offset};
+  }
+  for (int64_t j = 0; j < n; ++j)
+    if (covered[j] < 0 || covered[j] >= pixels)
+      throw Napi::RangeError::New(env, "texcGradient: covered[" + std::to_string(j) + "] is not a pixel index");
+  const bool plusZero = flagField(o, "plusZero");
+  return runKernel(env, [&] { p3d::pixel_terms::texcGradient(g, gStride, texcOffset, covered, n, gu, plusZero); });
 }
 
 /** The mesh fields of vertexNormals / vertexNormalsBackward: frames, numVertices and faces [F,3] with every index in [0, V). */
@@ -821,6 +894,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("normalImageLoss", Napi::Function::New(env, NormalImageLoss));
   exports.Set("silhouetteImageLoss", Napi::Function::New(env, SilhouetteImageLoss));
   exports.Set("sceneCoverage", Napi::Function::New(env, SceneCoverage));
+  exports.Set("texcGradient", Napi::Function::New(env, TexcGradient));
   exports.Set("vertexNormals", Napi::Function::New(env, VertexNormals));
   exports.Set("mirrorGram", Napi::Function::New(env, MirrorGram));
   exports.Set("vertexNormalsBackward", Napi::Function::New(env, VertexNormalsBackward));

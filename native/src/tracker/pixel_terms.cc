@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -23,7 +25,8 @@ inline double sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
 }  // namespace
 
 double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const float* rendered, bool l2, double k,
-                   StridedOut grad, double sum) {
+                   StridedOut grad) {
+  double sum = 0;
   float* const g = grad.data;
   const int64_t gs = grad.stride;
   int64_t q = grad.offset;
@@ -48,7 +51,8 @@ double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const fl
 }
 
 double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, const uint8_t* exclusion, Strided rendered,
-                       double deltaN, bool l2, double k, StridedOut grad, double sum) {
+                       double deltaN, bool l2, double k, StridedOut grad) {
+  double sum = 0;
   float* const g = grad.data;
   const float* const r = rendered.data;
   for (int64_t i = 0; i < P; ++i) {
@@ -81,7 +85,8 @@ double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, cons
 }
 
 double silhouetteImageLoss(int64_t P, const uint8_t* foreground, const uint8_t* validBackground, const float* rendered,
-                           double k, float* grad, double sum) {
+                           double k, float* grad) {
+  double sum = 0;
   std::fill(grad, grad + P, 0.0f);
   for (int64_t i = 0; i < P; ++i) {
     if (!validBackground[i]) continue;
@@ -149,42 +154,65 @@ bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSample
   float* const texcSampled = a.texcSampled;
   // Ids first, so that a bad one leaves every output untouched.
   if (!idsValid(rast, total, a.numTriangles)) return false;
-  // The previous call's covered pixels back to the background's uv image (1, 0).
-  for (int64_t j = 0; j < a.previousCovered; ++j) {
-    const int64_t p = covered[j];
-    uvImages[2 * p] = 1.0f;
-    uvImages[2 * p + 1] = 0.0f;
+  ThreadPool& pool = ThreadPool::instance();
+  // The previous call's covered pixels back to the background's uv image (1, 0) (distinct pixels: any split).
+  constexpr int64_t kResetChunk = 1 << 14;
+  pool.parallelFor(static_cast<int>((a.previousCovered + kResetChunk - 1) / kResetChunk), [&](int chunk) {
+    const int64_t j1 = std::min(a.previousCovered, (chunk + 1) * kResetChunk);
+    for (int64_t j = chunk * kResetChunk; j < j1; ++j) {
+      const int64_t p = covered[j];
+      uvImages[2 * p] = 1.0f;
+      uvImages[2 * p + 1] = 0.0f;
+    }
+  });
+  // Frames run in parallel. Frame b's covered pixels go to covered[coveredStart[b] ...), where the starts are
+  // the frames' counts summed in frame order, so the list is the one a single pass in pixel order writes; its
+  // sampled pixels (how many is known only after its pass) go first to the frame's own region sampled[b*P ...)
+  // and are moved down into place, in frame order, afterwards.
+  std::vector<int64_t> coveredStart(B + 1, 0), coveredEnd(B, 0), sampledCount(B, 0);
+  if (B > 1) {
+    pool.parallelFor(B, [&](int b) {
+      int64_t count = 0;
+      int64_t p = b * P;
+#if defined(__AVX2__)
+      for (; p + 8 <= (b + 1) * P; p += 8)
+        count += __builtin_popcount(static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(ids8(rast + 4 * p), _mm256_setzero_ps(), _CMP_NEQ_UQ))));
+#endif
+      for (; p < (b + 1) * P; ++p) count += rast[4 * p + 3] != 0 ? 1 : 0;
+      coveredStart[b + 1] = count;
+    });
+    for (int b = 0; b < B; ++b) coveredStart[b + 1] += coveredStart[b];
   }
-  if (silhouette) std::fill(color, color + total, 0.0f);
-  int64_t n = 0, m = 0;
-  // One covered pixel p at (x, y), in pixel order.
-  auto visit = [&](int64_t p, int32_t x, int32_t y, int32_t box[4]) {
-    covered[n] = static_cast<int32_t>(p);
-    const int t = static_cast<int>(rast[4 * p + 3]) - 1;
-    if (eyeTriangle[t] != 0) {
-      box[0] = std::min(box[0], x);
-      box[1] = std::max(box[1], x);
-      box[2] = std::min(box[2], y);
-      box[3] = y;
-    }
-    const float* texc = aux + p * auxChannels + texcChannel;
-    const double tu = texc[0], tv = texc[1];
-    uvImages[2 * p] = static_cast<float>(1 - tu);
-    uvImages[2 * p + 1] = static_cast<float>(tv);
-    if (silhouette) {
-      const double c = uniform[t];
-      if (c == c && tu - tu == 0 && tv - tv == 0) {
-        color[p] = static_cast<float>(c);
-      } else {
-        sampled[m] = static_cast<int32_t>(n);
-        texcSampled[2 * m] = static_cast<float>(tu);
-        texcSampled[2 * m + 1] = static_cast<float>(tv);
-        ++m;
+  pool.parallelFor(B, [&](int b) {
+    if (silhouette) std::fill(color + b * P, color + (b + 1) * P, 0.0f);
+    int64_t n = coveredStart[b], m = b * P;
+    // One covered pixel p at (x, y), in pixel order.
+    auto visit = [&](int64_t p, int32_t x, int32_t y, int32_t box[4]) {
+      covered[n] = static_cast<int32_t>(p);
+      const int t = static_cast<int>(rast[4 * p + 3]) - 1;
+      if (eyeTriangle[t] != 0) {
+        box[0] = std::min(box[0], x);
+        box[1] = std::max(box[1], x);
+        box[2] = std::min(box[2], y);
+        box[3] = y;
       }
-    }
-    ++n;
-  };
-  for (int b = 0; b < B; ++b) {
+      const float* texc = aux + p * auxChannels + texcChannel;
+      const double tu = texc[0], tv = texc[1];
+      uvImages[2 * p] = static_cast<float>(1 - tu);
+      uvImages[2 * p + 1] = static_cast<float>(tv);
+      if (silhouette) {
+        const double c = uniform[t];
+        if (c == c && tu - tu == 0 && tv - tv == 0) {
+          color[p] = static_cast<float>(c);
+        } else {
+          sampled[m] = static_cast<int32_t>(n);
+          texcSampled[2 * m] = static_cast<float>(tu);
+          texcSampled[2 * m + 1] = static_cast<float>(tv);
+          ++m;
+        }
+      }
+      ++n;
+    };
     int32_t box[4] = {S, -1, S, -1};  // x0, x1, y0, y1 of the eye triangles' pixels
     for (int32_t y = 0; y < S; ++y) {
       const int64_t row = b * P + static_cast<int64_t>(y) * S;
@@ -204,10 +232,42 @@ bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSample
         if (rast[4 * (row + x) + 3] != 0) visit(row + x, x, y, box);
     }
     for (int k = 0; k < 4; ++k) a.eyeBoxes[4 * b + k] = box[k];
+    coveredEnd[b] = n;
+    sampledCount[b] = m - b * P;
+  });
+  // The sampled entries down into one list, frame after frame (frame b's region starts at b*P, at or after its
+  // place, and every earlier frame is already in place).
+  int64_t m = 0;
+  for (int b = 0; b < B; ++b) {
+    if (m != b * P) {
+      std::memmove(sampled + m, sampled + b * P, sizeof(int32_t) * sampledCount[b]);
+      std::memmove(texcSampled + 2 * m, texcSampled + 2 * b * P, sizeof(float) * 2 * sampledCount[b]);
+    }
+    m += sampledCount[b];
   }
+  const int64_t n = coveredEnd[B - 1];
   *numCovered = n;
   *numSampled = m;
   return true;
+}
+
+void texcGradient(float* g, int64_t gStride, int64_t texcOffset, const int32_t* covered, int64_t n, Strided gu, bool plusZero) {
+  constexpr int64_t kChunk = 1 << 13;
+  ThreadPool::instance().parallelFor(static_cast<int>((n + kChunk - 1) / kChunk), [&](int chunk) {
+    const int64_t j1 = std::min(n, (chunk + 1) * kChunk);
+    for (int64_t j = chunk * kChunk; j < j1; ++j) {
+      const int64_t p = covered[j];
+      float* o = g + p * gStride + texcOffset;
+      if (!gu.data) {
+        o[0] = o[1] = 0.0f;
+        continue;
+      }
+      const float* u = gu.data + p * gu.stride + gu.offset;
+      const float du = -u[0], dv = u[1];
+      o[0] = plusZero ? du + 0.0f : du;
+      o[1] = plusZero ? dv + 0.0f : dv;
+    }
+  });
 }
 
 namespace {

@@ -3,10 +3,9 @@
 // host code, the same on every device, since the arrays they read are host arrays. Each is its TypeScript
 // reference (packages/tracker/src/objective: losses/dense-reference.ts, testing.ts's coveragePassReference,
 // vertex-normals-reference.ts) operation for operation: float64 arithmetic on
-// the float32 inputs, one rounding to float32 per stored value, sums in pixel order and carried from frame to
-// frame by the caller (`sum` in, new sum out), so the results are the reference's bits. The losses are
-// single-threaded on purpose: a split would change the order of the float64 sums (and the tracker's early stopping
-// reads them).
+// the float32 inputs, one rounding to float32 per stored value, each frame's sum from 0 in pixel order (the
+// caller, like the reference, adds the frames' sums in frame order), so the results are the reference's bits and
+// frames may run on different threads.
 #pragma once
 #include <cstdint>
 
@@ -27,25 +26,25 @@ struct StridedOut {
 
 /**
  * 6.2 dense UV of one frame of P pixels: target [P,2], mask [P], rendered [P,2]; grad gets k * e (l2, k = -2
- * scale / count) or k * sign(e) (L1, k = -scale / count) at masked pixels, 0 elsewhere. Returns sum + the frame's
- * sum of e² (l2) or |e|.
+ * scale / count) or k * sign(e) (L1, k = -scale / count) at masked pixels, 0 elsewhere. Returns the frame's sum of
+ * e² (l2) or |e|.
  */
 double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const float* rendered, bool l2, double k,
-                   StridedOut grad, double sum);
+                   StridedOut grad);
 
 /**
  * 6.3 normals of one frame: target [P,3], mask and exclusion [P], rendered normals (strided); a pixel counts when
  * mask and exclusion are set and mean_c |e_c| < deltaN. grad as uvImageLoss, every pixel written.
  */
 double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, const uint8_t* exclusion, Strided rendered,
-                       double deltaN, bool l2, double k, StridedOut grad, double sum);
+                       double deltaN, bool l2, double k, StridedOut grad);
 
 /**
  * 6.4 one-sided silhouette of one frame: where validBackground is set, e = foreground - rendered; grad [P] gets
- * k * sign(e) where e != 0 and 0 elsewhere. Returns sum + Σ|e|.
+ * k * sign(e) where e != 0 and 0 elsewhere. Returns the frame's Σ|e|.
  */
 double silhouetteImageLoss(int64_t P, const uint8_t* foreground, const uint8_t* validBackground, const float* rendered,
-                           double k, float* grad, double sum);
+                           double k, float* grad);
 
 /** The scene's coverage pass; see packages/tracker/src/objective/scene.ts (coveragePass) for the contract. */
 struct CoverageArgs {
@@ -66,6 +65,14 @@ struct CoverageArgs {
 };
 /** Returns false (and writes nothing) when rast holds an id that is not an integer in [0, T]. */
 bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSampled);
+
+/**
+ * The texture-coordinate channels (texcOffset, texcOffset + 1) of the render's backward buffer g (gStride floats per
+ * pixel) at the n covered pixels: from the uv-image gradient gu (u = 1 - texc_u: (-gu_0, gu_1); gu may lie in g
+ * itself), or 0 when gu.data is null. With plusZero, +0 is added (-0 becomes +0). Pixels in parallel (each is read
+ * and written by one task). See scene.ts, writeTexcGradient.
+ */
+void texcGradient(float* g, int64_t gStride, int64_t texcOffset, const int32_t* covered, int64_t n, Strided gu, bool plusZero);
 
 /**
  * Area-weighted vertex normals of `frames` meshes (packages/tracker/src/objective/vertex-normals.ts has the

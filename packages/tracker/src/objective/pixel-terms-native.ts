@@ -4,24 +4,25 @@
 import { nativeAddon } from '@pixel3dmm/kernels';
 
 export interface PixelTermsNative {
-  /** One frame of the dense UV term; returns args.sum plus the frame's sum. */
+  /** The dense UV term of B frames (in parallel); each frame's float64 sum, in frame order. */
   uvImageLoss(args: {
     pixels: number;
-    target: Float32Array;
-    mask: Uint8Array;
+    frames: number;
+    targets: Float32Array[];
+    masks: Uint8Array[];
     rendered: Float32Array;
     l2: boolean;
     k: number;
     grad: Float32Array;
     gradStride: number;
     gradOffset: number;
-    sum: number;
-  }): number;
-  /** One frame of the normal term; returns args.sum plus the frame's sum. */
+  }): number[];
+  /** The normal term of B frames (in parallel); each frame's float64 sum, in frame order. */
   normalImageLoss(args: {
     pixels: number;
-    target: Float32Array;
-    mask: Uint8Array;
+    frames: number;
+    targets: Float32Array[];
+    masks: Uint8Array[];
     exclusion: Uint8Array;
     rendered: Float32Array;
     renderedStride: number;
@@ -32,18 +33,17 @@ export interface PixelTermsNative {
     grad: Float32Array;
     gradStride: number;
     gradOffset: number;
-    sum: number;
-  }): number;
-  /** One frame of the silhouette term; returns args.sum plus the frame's sum. */
+  }): number[];
+  /** The silhouette term of B frames (in parallel); each frame's float64 sum, in frame order. */
   silhouetteImageLoss(args: {
     pixels: number;
-    foreground: Uint8Array;
-    validBackground: Uint8Array;
+    frames: number;
+    foreground: Uint8Array[];
+    validBackground: Uint8Array[];
     rendered: Float32Array;
     k: number;
     grad: Float32Array;
-    sum: number;
-  }): number;
+  }): number[];
   /** The scene's coverage pass; returns [numCovered, numSampled]. */
   sceneCoverage(args: {
     batch: number;
@@ -63,6 +63,18 @@ export interface PixelTermsNative {
     texcSampled: Float32Array;
     eyeBoxes: Int32Array;
   }): [number, number];
+  /** The texture-coordinate channels of the render's backward buffer at the covered pixels (scene.ts). */
+  texcGradient(args: {
+    g: Float32Array;
+    gStride: number;
+    texcOffset: number;
+    covered: Int32Array;
+    n: number;
+    gu: Float32Array | null;
+    guStride: number;
+    guOffset: number;
+    plusZero: boolean;
+  }): void;
   /** The mirror regulariser's Gram matrix (native/src/tracker/mirror_gram.h). */
   mirrorGram(args: { A: Float32Array; K: number; n: number; n2: number; Q: Float64Array }): void;
   vertexNormals(args: { positions: Float32Array; frames: number; numVertices: number; faces: Int32Array; sums: Float64Array; out: Float32Array }): void;

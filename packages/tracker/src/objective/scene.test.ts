@@ -10,8 +10,8 @@ import { NdArray, writeNpy, writeObj } from '@pixel3dmm/formats';
 import { builtInFlameModel, Flame } from '@pixel3dmm/flame';
 import { makeCamera, texture, textureBackward } from '@pixel3dmm/render';
 import { builtInTrackingAssets, loadTrackingAssets, MissingTrackingAssetError, silhouetteTexture } from './assets.js';
-import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, coveragePass, renderFrame, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
-import { coveragePassReference, rotation6d } from './testing.js';
+import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, coveragePass, GRAD_CHANNELS, renderFrame, writeTexcGradient, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
+import { coveragePassReference, rotation6d, writeTexcGradientReference } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 import { vertexNormalsBackwardReference, vertexNormalsReference } from './vertex-normals-reference.js';
 import { rotationMatrices, setThreads } from '@pixel3dmm/kernels';
@@ -300,7 +300,7 @@ describe('scene coverage pass', () => {
     renderScene(source, camera, world, noNeck, { normals: true, silhouette: true });
     return source;
   };
-  it('the native pass gives the reference loop\'s bits: covered and sampled lists, uv images, colours, eye boxes, over successive renders of two frames', () => {
+  it('the native pass gives the reference loop\'s bits: covered and sampled lists, uv images, colours, eye boxes, over successive renders of two frames, any thread count', () => {
     const S = 96, camera = makeCamera(S);
     const heads = [posedHead(0.25), posedHead(1.1), posedHead(-0.6)];
     const source = new SceneWorkspace(topology, 2, S);
@@ -314,14 +314,41 @@ describe('scene coverage pass', () => {
         ws.rast.set(source.rast);
         ws.aux.set(source.aux);
       }
-      coveragePass(nativeWs, silhouette);
       coveragePassReference(referenceWs, silhouette);
-      expect(snapshot(nativeWs)).toEqual(snapshot(referenceWs));
+      // The frames run in parallel: one thread, three and the default give the reference's bits (a repeated pass
+      // first resets its own previous pixels, which are the same).
+      for (const threads of [1, 3, 0]) {
+        setThreads(threads);
+        coveragePass(nativeWs, silhouette);
+        expect(snapshot(nativeWs)).toEqual(snapshot(referenceWs));
+      }
       expect(nativeWs.numCovered).toBeGreaterThan(0.1 * 2 * S * S);
       for (let f = 0; f < 2; f++) expect(nativeWs.eyeBoxes[4 * f + 1]).toBeGreaterThanOrEqual(nativeWs.eyeBoxes[4 * f]);
       sampled += nativeWs.numSampled;
     }
     expect(sampled).toBeGreaterThan(0);
+  });
+  it('the texture-coordinate gradient packing gives the reference loop\'s bits (gradient in place or apart, +0 or not, none), any thread count', () => {
+    const S = 64, camera = makeCamera(S);
+    const ws = renderPair(new SceneWorkspace(topology, 2, S), camera, posedHead(0.25), posedHead(1.1));
+    const P = 2 * S * S, n = ws.numCovered, r = rng(4);
+    // Values with signed zeros among them (-0 must become +0 with plusZero).
+    const value = () => (r() < 0.1 ? -0 : r() < 0.1 ? 0 : r() - 0.5);
+    const base = Float32Array.from({ length: P * GRAD_CHANNELS }, value);
+    const apart = Float32Array.from({ length: P * 2 }, value);
+    const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer));
+    for (const [where, plusZero] of [['in place', true], ['in place', false], ['apart', true], ['none', false]] as const) {
+      const expected = base.slice();
+      const gu = (g: Float32Array) => (where === 'in place' ? { data: g, stride: GRAD_CHANNELS, offset: CH_TEXC } : where === 'apart' ? { data: apart, stride: 2, offset: 0 } : null);
+      writeTexcGradientReference(expected, ws.covered, n, gu(expected), plusZero);
+      expect(bits(expected)).not.toEqual(bits(base));
+      for (const threads of [1, 3, 0]) {
+        setThreads(threads);
+        const g = base.slice();
+        writeTexcGradient(g, ws.covered, n, gu(g), plusZero);
+        expect(bits(g), `${where}, plusZero ${plusZero}, ${threads} threads`).toEqual(bits(expected));
+      }
+    }
   });
   it('a rast with a triangle id that is out of range, fractional or NaN is refused before anything is written', () => {
     const S = 32, camera = makeCamera(S);

@@ -56,7 +56,7 @@ export const AUX_EYES = 7;
 export const AUX_DEPTH = 8;
 export const AUX_CHANNELS = 9;
 /** Channels with a gradient: texture coordinates and normals. */
-const GRAD_CHANNELS = 5;
+export const GRAD_CHANNELS = 5;
 
 /** What does not change between iterations: topology, UVs, masks, the silhouette texture. */
 export interface SceneTopology {
@@ -420,23 +420,21 @@ export function coveragePass(ws: SceneWorkspace, silhouette: boolean): void {
  * uv-image gradient gu (u = 1 - texc_u, 1 - v = texc_v; it may already lie in g), 0 where it is not given. With
  * `plusZero` (a silhouette gradient, whose texture-coordinate gradient is +0 at the pixels that were not
  * sampled) +0 is added: -0 becomes +0, as when the texture's +0 gradient was added in float32. The sampled
- * pixels' texture gradients are added afterwards (addSampledTexcGradient).
+ * pixels' texture gradients are added afterwards (addSampledTexcGradient). Runs natively, the covered pixels in
+ * parallel, bit for bit writeTexcGradientReference of testing.ts.
  */
-function writeTexcGradient(g: Float32Array, covered: Int32Array, n: number, gu: StridedImage | null, plusZero: boolean): void {
-  if (gu) {
-    const u = gu.data, us = gu.stride, uo = gu.offset;
-    for (let j = 0; j < n; j++) {
-      const p = covered[j], o = p * GRAD_CHANNELS + CH_TEXC, q = p * us + uo;
-      const du = -u[q], dv = u[q + 1];
-      g[o] = plusZero ? du + 0 : du;
-      g[o + 1] = plusZero ? dv + 0 : dv;
-    }
-  } else {
-    for (let j = 0; j < n; j++) {
-      const o = covered[j] * GRAD_CHANNELS + CH_TEXC;
-      g[o] = g[o + 1] = 0;
-    }
-  }
+export function writeTexcGradient(g: Float32Array, covered: Int32Array, n: number, gu: StridedImage | null, plusZero: boolean): void {
+  pixelTerms().texcGradient({
+    g,
+    gStride: GRAD_CHANNELS,
+    texcOffset: CH_TEXC,
+    covered,
+    n,
+    gu: gu ? gu.data : null,
+    guStride: gu ? gu.stride : 0,
+    guOffset: gu ? gu.offset : 0,
+    plusZero,
+  });
 }
 
 /**

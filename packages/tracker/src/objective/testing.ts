@@ -5,7 +5,8 @@ import { FLAME_JOINTS } from '@pixel3dmm/kernels';
 import { WFLW_TO_IBUG68 } from '@pixel3dmm/formats';
 import { makeCamera, projectPoints } from '@pixel3dmm/render';
 import type { FrameData, FrameVariables, SharedVariables } from '../types.js';
-import { AUX_CHANNELS, AUX_EYES, AUX_FACE, CH_NORMAL, CH_TEXC, renderScene, SceneWorkspace } from './scene.js';
+import { AUX_CHANNELS, AUX_EYES, AUX_FACE, CH_NORMAL, CH_TEXC, GRAD_CHANNELS, renderScene, SceneWorkspace } from './scene.js';
+import type { StridedImage } from './strided-image.js';
 import type { TrackingObjective } from './objective.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
 
@@ -166,5 +167,23 @@ function resetUvImages(pixels: Int32Array, n: number, uvImages: Float32Array): v
     const p = pixels[j];
     uvImages[2 * p] = 1;
     uvImages[2 * p + 1] = 0;
+  }
+}
+
+/** scene.ts's writeTexcGradient (the same arguments and contract) as the plain loop it was written as. */
+export function writeTexcGradientReference(g: Float32Array, covered: Int32Array, n: number, gu: StridedImage | null, plusZero: boolean): void {
+  if (gu) {
+    const u = gu.data, us = gu.stride, uo = gu.offset;
+    for (let j = 0; j < n; j++) {
+      const p = covered[j], o = p * GRAD_CHANNELS + CH_TEXC, q = p * us + uo;
+      const du = -u[q], dv = u[q + 1];
+      g[o] = plusZero ? du + 0 : du;
+      g[o + 1] = plusZero ? dv + 0 : dv;
+    }
+  } else {
+    for (let j = 0; j < n; j++) {
+      const o = covered[j] * GRAD_CHANNELS + CH_TEXC;
+      g[o] = g[o + 1] = 0;
+    }
   }
 }

@@ -27,6 +27,7 @@ export function uvPixelLossReference(
   let sum = 0;
   for (let b = 0; b < B; b++) {
     const t = targets[b], m = masks[b], o = b * P;
+    let frameSum = 0; // each frame's sum from 0, the frames' sums added in frame order
     for (let i = 0; i < P; i++) {
       const k = 2 * (o + i), q = (o + i) * stride + offset;
       if (!m[i]) {
@@ -35,15 +36,16 @@ export function uvPixelLossReference(
       }
       const e0 = t[2 * i] - rendered[k], e1 = t[2 * i + 1] - rendered[k + 1];
       if (l2) {
-        sum += e0 * e0 + e1 * e1;
+        frameSum += e0 * e0 + e1 * e1;
         g[q] = k2 * e0;
         g[q + 1] = k2 * e1;
       } else {
-        sum += Math.abs(e0) + Math.abs(e1);
+        frameSum += Math.abs(e0) + Math.abs(e1);
         g[q] = k1 * sign(e0);
         g[q + 1] = k1 * sign(e1);
       }
     }
+    sum += frameSum;
   }
   return (scale * sum) / count;
 }
@@ -69,6 +71,7 @@ export function normalLossReference(
   let sum = 0;
   for (let b = 0; b < B; b++) {
     const t = targets[b], m = masks[b], o = b * P;
+    let frameSum = 0;
     for (let i = 0; i < P; i++) {
       let g0 = 0, g1 = 0, g2 = 0;
       if (m[i] && exclusion[o + i]) {
@@ -76,12 +79,12 @@ export function normalLossReference(
         const e0 = t[3 * i] - rendered[r], e1 = t[3 * i + 1] - rendered[r + 1], e2 = t[3 * i + 2] - rendered[r + 2];
         if ((Math.abs(e0) + Math.abs(e1) + Math.abs(e2)) / 3 < deltaN) {
           if (l2) {
-            sum += e0 * e0 + e1 * e1 + e2 * e2;
+            frameSum += e0 * e0 + e1 * e1 + e2 * e2;
             g0 = k2 * e0;
             g1 = k2 * e1;
             g2 = k2 * e2;
           } else {
-            sum += Math.abs(e0) + Math.abs(e1) + Math.abs(e2);
+            frameSum += Math.abs(e0) + Math.abs(e1) + Math.abs(e2);
             g0 = k1 * sign(e0);
             g1 = k1 * sign(e1);
             g2 = k1 * sign(e2);
@@ -93,6 +96,7 @@ export function normalLossReference(
       g[q + 1] = g1;
       g[q + 2] = g2;
     }
+    sum += frameSum;
   }
   return (weight * sum) / count;
 }
@@ -113,13 +117,15 @@ export function silhouetteLossReference(
   grad.fill(0, 0, B * P);
   for (let b = 0; b < B; b++) {
     const f = foreground[b], vb = validBackground[b], o = b * P;
+    let frameSum = 0;
     for (let i = 0; i < P; i++) {
       if (!vb[i]) continue;
       const e = f[i] - rendered[o + i];
       if (e === 0) continue;
-      sum += Math.abs(e);
+      frameSum += Math.abs(e);
       grad[o + i] = k1 * sign(e);
     }
+    sum += frameSum;
   }
   return (weight * sum) / count;
 }

@@ -5,11 +5,19 @@
 // array or a StridedImage, so that the gradient can go straight into the renderer's interleaved backward
 // buffer (see renderSceneBackward). Sums run in float64. Gradients are the error times a per-term constant
 // (weight / count folded once: no division per pixel); the L1 ones and, with a power-of-two count, the L2 ones
-// have the bits of dividing per pixel. The loops run natively (native/src/tracker/pixel_terms.cc), bit for bit
-// the plain loops of dense-reference.ts.
+// have the bits of dividing per pixel. Each frame's sum runs from 0 in pixel order and the frames' sums are added in
+// frame order. The loops run natively (native/src/tracker/pixel_terms.cc, the frames of a batch in parallel), bit
+// for bit the plain loops of dense-reference.ts.
 import { strided, type StridedImage } from '../strided-image.js';
 import { checkTyped, fail } from '@pixel3dmm/kernels';
 import { pixelTerms } from '../pixel-terms-native.js';
+
+/** The frames' float64 sums (each from 0 in pixel order) added in frame order: the reference's total. */
+function inFrameOrder(sums: number[]): number {
+  let total = 0;
+  for (const s of sums) total += s;
+  return total;
+}
 
 /** Per-frame arrays: B typed arrays of P·C elements each. */
 function checkFrames<T extends Uint8Array | Float32Array>(
@@ -61,22 +69,19 @@ export function uvPixelLoss(
   const g = checkStrided(where, 'grad', grad, 2, B * P);
   const scale = l2 ? 100 * weight : weight;
   const k = l2 ? (-2 * scale) / count : -scale / count;
-  let sum = 0;
-  for (let b = 0; b < B; b++) {
-    sum = pixelTerms().uvImageLoss({
-      pixels: P,
-      target: targets[b],
-      mask: masks[b],
-      rendered: rendered.subarray(2 * b * P, 2 * (b + 1) * P),
-      l2,
-      k,
-      grad: g.data,
-      gradStride: g.stride,
-      gradOffset: g.offset + b * P * g.stride,
-      sum,
-    });
-  }
-  return (scale * sum) / count;
+  const sums = pixelTerms().uvImageLoss({
+    pixels: P,
+    frames: B,
+    targets: targets.slice(0, B),
+    masks: masks.slice(0, B),
+    rendered,
+    l2,
+    k,
+    grad: g.data,
+    gradStride: g.stride,
+    gradOffset: g.offset,
+  });
+  return (scale * inFrameOrder(sums)) / count;
 }
 
 /** Pixel box [x0, x1] × [y0, y1] of one frame (inclusive; empty when x1 < x0). */
@@ -176,26 +181,23 @@ export function normalLoss(
   const r = checkStrided(where, 'rendered', { data: rendered, stride, offset }, 3, B * P);
   const g = checkStrided(where, 'grad', grad, 3, B * P);
   const k = l2 ? (-2 * weight) / count : -weight / count;
-  let sum = 0;
-  for (let b = 0; b < B; b++) {
-    sum = pixelTerms().normalImageLoss({
-      pixels: P,
-      target: targets[b],
-      mask: masks[b],
-      exclusion: exclusion.subarray(b * P, (b + 1) * P),
-      rendered: r.data,
-      renderedStride: r.stride,
-      renderedOffset: r.offset + b * P * r.stride,
-      deltaN,
-      l2,
-      k,
-      grad: g.data,
-      gradStride: g.stride,
-      gradOffset: g.offset + b * P * g.stride,
-      sum,
-    });
-  }
-  return (weight * sum) / count;
+  const sums = pixelTerms().normalImageLoss({
+    pixels: P,
+    frames: B,
+    targets: targets.slice(0, B),
+    masks: masks.slice(0, B),
+    exclusion,
+    rendered: r.data,
+    renderedStride: r.stride,
+    renderedOffset: r.offset,
+    deltaN,
+    l2,
+    k,
+    grad: g.data,
+    gradStride: g.stride,
+    gradOffset: g.offset,
+  });
+  return (weight * inFrameOrder(sums)) / count;
 }
 
 /**
@@ -216,17 +218,14 @@ export function silhouetteLoss(
   checkFrames(where, B, P, validBackground, 1, 'validBackground', Uint8Array);
   checkTyped(where, 'rendered', rendered, Float32Array, B * P);
   if (!(grad instanceof Float32Array) || grad.length < B * P) fail(where, 'grad', `a Float32Array of at least ${B * P} values`, grad);
-  let sum = 0;
-  for (let b = 0; b < B; b++) {
-    sum = pixelTerms().silhouetteImageLoss({
-      pixels: P,
-      foreground: foreground[b],
-      validBackground: validBackground[b],
-      rendered: rendered.subarray(b * P, (b + 1) * P),
-      k: -weight / count,
-      grad: grad.subarray(b * P, (b + 1) * P),
-      sum,
-    });
-  }
-  return (weight * sum) / count;
+  const sums = pixelTerms().silhouetteImageLoss({
+    pixels: P,
+    frames: B,
+    foreground: foreground.slice(0, B),
+    validBackground: validBackground.slice(0, B),
+    rendered,
+    k: -weight / count,
+    grad: grad.subarray(0, B * P),
+  });
+  return (weight * inFrameOrder(sums)) / count;
 }

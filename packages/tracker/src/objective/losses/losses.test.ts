@@ -278,7 +278,7 @@ describe('dense terms: the native passes against the reference loops', () => {
   const mask = (p = 0.7) => Uint8Array.from({ length: P }, () => (r() < p ? 1 : 0));
   /** A stale 5-channel buffer for a strided gradient (the render's backward layout). */
   const stale = () => Float32Array.from({ length: 5 * B * P }, (_, i) => 1000 + i);
-  it('uv_pixel, normals and silhouette: the same loss value and gradient bits, dense and strided, L2 and L1, over several frames', () => {
+  it('uv_pixel, normals and silhouette: the same loss value and gradient bits, dense and strided, L2 and L1, over several frames, any thread count', () => {
     const uvTargets = [0, 1, 2].map(() => Float32Array.from({ length: 2 * P }, value));
     const uvRendered = Float32Array.from({ length: B * 2 * P }, value);
     // Some rendered values equal to their targets (error exactly 0).
@@ -295,7 +295,9 @@ describe('dense terms: the native passes against the reference loops', () => {
     const fg = [mask(0.5), mask(0.5), mask(0.5)], vbg = [mask(), mask(), mask()];
     const fgRendered = Float32Array.from({ length: B * P }, () => (r() < 0.3 ? 1 : r() < 0.1 ? 0 : r()));
     const d = { size: S, batch: B };
-    for (const l2 of [true, false]) {
+    // The frames of a batch run in parallel: any thread count gives the reference's bits.
+    for (const [l2, threads] of [[true, 1], [false, 3], [true, 0], [false, 0]] as const) {
+      setThreads(threads);
       for (const layout of ['dense', 'strided'] as const) {
         const gA = layout === 'dense' ? new Float32Array(B * 2 * P) : stale(), gB = gA.slice();
         const at = (g: Float32Array) => (layout === 'dense' ? g : { data: g, stride: 5, offset: 0 });
@@ -317,6 +319,15 @@ describe('dense terms: the native passes against the reference loops', () => {
     const v = uvPixelLoss(d, cleanTargets, masks, clean, true, 3, new Float32Array(B * 2 * P));
     expect(Number.isFinite(v) && v > 0).toBe(true);
     expect(Object.is(v, uvPixelLossReference(d, cleanTargets, masks, clean, true, 3, new Float32Array(B * 2 * P)))).toBe(true);
+  });
+  it('adds the frames\' sums in frame order (1 + 2^-53 + 2^-53 is 1 that way, 1 + 2^-52 the other)', () => {
+    const d = { size: S, batch: B };
+    const masks = [0, 1, 2].map(() => Uint8Array.from({ length: P }, (_, i) => (i === 7 ? 1 : 0)));
+    const targets = [1, 2 ** -53, 2 ** -53].map((e) => Float32Array.from({ length: 2 * P }, (_, i) => (i === 14 ? e : 0)));
+    const rendered = new Float32Array(B * 2 * P);
+    const v = uvPixelLoss(d, targets, masks, rendered, false, B * P * 2, new Float32Array(B * 2 * P));
+    expect(v).toBe(1);
+    expect(uvPixelLossReference(d, targets, masks, rendered, false, B * P * 2, new Float32Array(B * 2 * P))).toBe(1);
   });
   it('refuses frames, masks and gradient layouts that do not match the size, naming them', () => {
     const d = { size: S, batch: B };
