@@ -874,6 +874,26 @@ Napi::Value MirrorGram(const Napi::CallbackInfo& info) {
   return runKernel(env, [&] { p3d::tracker::mirrorGram(A, K, n, n2, Q); });
 }
 
+// mirrorRowDots({Q, K, row0, rows, col0, length, x, out}): out[i] = Q[row0 + i, col0 : col0 + length] . x[:length]
+// (native/src/tracker/mirror_gram.h).
+Napi::Value MirrorRowDots(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "mirrorRowDots");
+  const int K = sizeField(env, o, "K", 1, 1 << 14);
+  const int row0 = sizeField(env, o, "row0", 0, K);
+  const int rows = sizeField(env, o, "rows", 0, K - row0);
+  const int col0 = sizeField(env, o, "col0", 0, K);
+  const int length = sizeField(env, o, "length", 0, K - col0);
+  const double* Q = typedField<double>(env, o, "Q", static_cast<size_t>(K) * K, false);
+  if (typedLength<double>(o, "x") < static_cast<size_t>(length))
+    throw Napi::RangeError::New(env, "x must be a Float64Array of at least length (" + std::to_string(length) + ") elements");
+  if (typedLength<double>(o, "out") < static_cast<size_t>(rows))
+    throw Napi::RangeError::New(env, "out must be a Float64Array of at least rows (" + std::to_string(rows) + ") elements");
+  const double* x = typedField<double>(env, o, "x", static_cast<size_t>(-1), false);
+  double* out = typedField<double>(env, o, "out", static_cast<size_t>(-1), false);
+  return runKernel(env, [&] { p3d::tracker::mirrorRowDots(Q, K, row0, rows, col0, length, x, out); });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
@@ -897,6 +917,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("texcGradient", Napi::Function::New(env, TexcGradient));
   exports.Set("vertexNormals", Napi::Function::New(env, VertexNormals));
   exports.Set("mirrorGram", Napi::Function::New(env, MirrorGram));
+  exports.Set("mirrorRowDots", Napi::Function::New(env, MirrorRowDots));
   exports.Set("vertexNormalsBackward", Napi::Function::New(env, VertexNormalsBackward));
   FlameTapeWrap::Init(env, exports);
   FlameModelWrap::Init(env, exports);

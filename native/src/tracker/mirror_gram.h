@@ -10,5 +10,10 @@ namespace tracker {
 
 void mirrorGram(const float* A, int K, int64_t n, int64_t n2, double* Q);
 
+// out[i] = sum_{l < length} Q[(row0 + i) * K + col0 + l] * x[l] for i < rows: a block of Q's rows times a vector,
+// each sum in float64 from +0 over l in ascending order, as the loops of MirrorQuadratic.evaluate computed it (so
+// the bits are the same). The caller has checked row0 + rows <= K and col0 + length <= K.
+void mirrorRowDots(const double* Q, int K, int row0, int rows, int col0, int length, const double* x, double* out);
+
 }  // namespace tracker
 }  // namespace p3d

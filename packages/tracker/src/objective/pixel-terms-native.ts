@@ -77,6 +77,8 @@ export interface PixelTermsNative {
   }): void;
   /** The mirror regulariser's Gram matrix (native/src/tracker/mirror_gram.h). */
   mirrorGram(args: { A: Float32Array; K: number; n: number; n2: number; Q: Float64Array }): void;
+  /** out[i] = Q[row0 + i, col0 : col0 + length] · x[:length], each sum from 0 in ascending order (mirror_gram.h). */
+  mirrorRowDots(args: { Q: Float64Array; K: number; row0: number; rows: number; col0: number; length: number; x: Float64Array; out: Float64Array }): void;
   vertexNormals(args: { positions: Float32Array; frames: number; numVertices: number; faces: Int32Array; sums: Float64Array; out: Float32Array }): void;
   vertexNormalsBackward(args: {
     positions: Float32Array;

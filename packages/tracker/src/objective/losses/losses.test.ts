@@ -430,6 +430,29 @@ describe('regularisers (6.6) and smoothness (6.7)', () => {
       }
     }
   });
+  it('mirror: the native row products have the plain loop\'s bits (row tails, partial columns), sizes checked', () => {
+    const K = 23;
+    const Q = Float64Array.from({ length: K * K }, () => (r() - 0.5) * (r() < 0.1 ? 1e6 : 1));
+    const x = Float64Array.from({ length: K + 3 }, () => (r() - 0.5) * 3);
+    for (const [row0, rows, col0, length] of [[0, K, 0, K], [0, 7, 5, 18], [9, 14, 9, 14], [3, 1, 0, 0], [22, 1, 22, 1], [0, 0, 0, 5]]) {
+      const out = new Float64Array(rows + 2).fill(Number.NaN);
+      pixelTerms().mirrorRowDots({ Q, K, row0, rows, col0, length, x, out });
+      const ref = new Float64Array(rows + 2).fill(Number.NaN);
+      for (let i = 0; i < rows; i++) {
+        let s = 0;
+        for (let l = 0; l < length; l++) s += Q[(row0 + i) * K + col0 + l] * x[l];
+        ref[i] = s;
+      }
+      // Bitwise, and nothing written past rows.
+      expect(Array.from(new BigUint64Array(out.buffer)), `rows ${row0}+${rows}, columns ${col0}+${length}`).toEqual(Array.from(new BigUint64Array(ref.buffer)));
+    }
+    const args = { Q, K, row0: 0, rows: 4, col0: 0, length: 4, x, out: new Float64Array(4) };
+    expect(() => pixelTerms().mirrorRowDots({ ...args, row0: 20 })).toThrow(/rows must be in \[0, 3\]/);
+    expect(() => pixelTerms().mirrorRowDots({ ...args, col0: 21 })).toThrow(/length must be in \[0, 2\]/);
+    expect(() => pixelTerms().mirrorRowDots({ ...args, out: new Float64Array(3) })).toThrow(/out must be a Float64Array of at least rows \(4\)/);
+    expect(() => pixelTerms().mirrorRowDots({ ...args, x: new Float64Array(3) })).toThrow(/x must be a Float64Array of at least length \(4\)/);
+    expect(() => pixelTerms().mirrorRowDots({ ...args, Q: new Float64Array(K) })).toThrow(/Q must have 529 elements/);
+  });
   it('mirror: the precomputed quadratic equals the direct evaluation, with its gradient', () => {
     // The built-in head with its first 24 shape and 12 expression components (the same math at a fraction of
     // the Gram matrix's cost).
