@@ -98,6 +98,58 @@ struct SubTri {
   uint8_t incl[3];             // edge k (vertex k -> k+1) owns E == 0 ties (top-left rule)
 };
 
+/**
+ * Orientation, coverage-only CCW swap, top-left flags and the pixel bounding box of one (sub-)triangle with snapped
+ * vertices (X, Y), into st; false if it covers no pixel centre (zero area, or a bounding box outside the viewport).
+ * Integer arithmetic only: the setup and the tile stage, which rebuilds unclipped triangles, get the same st.
+ */
+inline bool makeSubTri(int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X2, int32_t Y2, int32_t t, int W, int H,
+                       SubTri& st) {
+  const int64_t A = (static_cast<int64_t>(X1) - X0) * (static_cast<int64_t>(Y2) - Y0) -
+                    (static_cast<int64_t>(X2) - X0) * (static_cast<int64_t>(Y1) - Y0);
+  if (A == 0) return false;
+  if (A < 0) {
+    std::swap(X1, X2);
+    std::swap(Y1, Y2);
+  }
+  const int64_t minX = std::min({X0, X1, X2}), maxX = std::max({X0, X1, X2});
+  const int64_t minY = std::min({Y0, Y1, Y2}), maxY = std::max({Y0, Y1, Y2});
+  const int64_t px0 = std::max<int64_t>(0, ceilDiv16(minX - 8)), px1 = std::min<int64_t>(W - 1, floorDiv16(maxX - 8));
+  const int64_t py0 = std::max<int64_t>(0, ceilDiv16(minY - 8)), py1 = std::min<int64_t>(H - 1, floorDiv16(maxY - 8));
+  if (px0 > px1 || py0 > py1) return false;
+  st.X[0] = X0;
+  st.X[1] = X1;
+  st.X[2] = X2;
+  st.Y[0] = Y0;
+  st.Y[1] = Y1;
+  st.Y[2] = Y2;
+  for (int e = 0; e < 3; ++e) {
+    const int e1 = (e + 1) % 3;
+    st.incl[e] = (st.Y[e1] < st.Y[e] || (st.Y[e1] == st.Y[e] && st.X[e1] < st.X[e])) ? 1 : 0;
+  }
+  st.px0 = static_cast<int32_t>(px0);
+  st.px1 = static_cast<int32_t>(px1);
+  st.py0 = static_cast<int32_t>(py0);
+  st.py1 = static_cast<int32_t>(py1);
+  st.tri = t;
+  return true;
+}
+
+/** makeSubTri for the tile stage, kept out of line: inlined into the tile loop it slowed the loop's hot paths. */
+__attribute__((noinline)) void rebuildSubTri(const int32_t* fixedX, const int32_t* fixedY, const int32_t* it, int32_t t,
+                                             int W, int H, SubTri& st) {
+  makeSubTri(fixedX[it[0]], fixedY[it[0]], fixedX[it[1]], fixedY[it[1]], fixedX[it[2]], fixedY[it[2]], t, W, H, st);
+}
+
+/** Inclusive tile rectangle of an unclipped triangle (tiles per axis <= 2^15: sizes are at most 2^20). */
+struct TileRange {
+  uint16_t x0, x1, y0, y1;
+};
+
+// Kind of a (frame, triangle) slot after the setup: covers nothing, 1 or 2 clipped sub-triangles stored in its two
+// SubTri slots, or the unclipped triangle itself, which is not stored (see the setup).
+constexpr uint8_t kDirect = 3;
+
 struct ClipVert {
   double x, y, z, w;
   int32_t X, Y;
@@ -123,7 +175,9 @@ struct Scratch {
   std::vector<int32_t> fixedX, fixedY;
   std::vector<uint8_t> flags, numSubs;
   std::vector<SubTri> subs;
-  std::vector<std::vector<int64_t>> tileStart, tileList;
+  std::vector<TileRange> ranges;
+  std::vector<std::vector<int64_t>> tileStart;
+  std::vector<std::vector<int32_t>> tileList;
   std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
   std::vector<float> fxTab, G;
   std::vector<int32_t> rowOf;
@@ -320,17 +374,33 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   };
 
   // 2. Setup: two sub-triangle slots per (b, t). Each task also counts its sub-triangles per tile (binning, 3.).
+  // When a frame's stages are split over threads, only clipped sub-triangles are stored: an unclipped triangle (all
+  // of them, in a tracker) keeps just its tile range, and the tile stage rebuilds it from the snapped vertices
+  // (makeSubTri, a few integer operations per tile it touches). Stored, the sub-triangles (48 bytes each, ~0.5 MB
+  // for a FLAME head) were written by one core and read by the other in the tile stage, and rewriting them at the
+  // next call cost a cross-core transfer per cache line: the setup ran 1.2-3x slower on two threads than on one,
+  // and the whole pass is 17% faster without them at batch 1 on two threads. With one thread, or a frame's stages
+  // all on one thread (frameAtATime below), storing them is cheaper than the rebuild (4-7%).
+  const int threads = ThreadPool::instance().threadCount();
+  const bool frameAtATime = B >= 2 * threads;
+  const bool storeUnclipped = threads == 1 || frameAtATime;
   const size_t BT = static_cast<size_t>(B) * T;
   sc.subs.resize(2 * BT);
   sc.numSubs.resize(BT);
+  sc.ranges.resize(BT);
   SubTri* subs = sc.subs.data();
-  uint8_t* numSubs = sc.numSubs.data();
+  uint8_t* numSubs = sc.numSubs.data();  // the slot's kind: 0, 1 or 2 stored sub-triangles, or kDirect
+  TileRange* ranges = sc.ranges.data();
   const int64_t tChunks = ceilDivPos(T, kTriChunk);
   const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
   const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
-  auto forTiles = [&](const SubTri& st, auto&& fn) {
-    for (int ty = st.py0 / kTile; ty <= st.py1 / kTile; ++ty)
-      for (int tx = st.px0 / kTile; tx <= st.px1 / kTile; ++tx) fn(static_cast<int64_t>(ty) * tilesX + tx);
+  auto tileRangeOf = [](const SubTri& st) {
+    return TileRange{static_cast<uint16_t>(st.px0 / kTile), static_cast<uint16_t>(st.px1 / kTile),
+                     static_cast<uint16_t>(st.py0 / kTile), static_cast<uint16_t>(st.py1 / kTile)};
+  };
+  auto forTiles = [&](const TileRange& r, auto&& fn) {
+    for (int ty = r.y0; ty <= r.y1; ++ty)
+      for (int tx = r.x0; tx <= r.x1; ++tx) fn(static_cast<int64_t>(ty) * tilesX + tx);
   };
   sc.tileCount.resize(static_cast<size_t>(B * tChunks * numTiles));
   int64_t* tileCount = sc.tileCount.data();
@@ -343,8 +413,10 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     const uint8_t* const flagsL = flags;
     const int32_t* const fixedXL = fixedX;
     const int32_t* const fixedYL = fixedY;
+    const bool storeUnclippedL = storeUnclipped;
     uint8_t* const numSubsL = numSubs;
     SubTri* const subsL = subs;
+    TileRange* const rangesL = ranges;
     const int VL = V, TL = T, WL = W, HL = H, tilesXL = tilesX;
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(TL, t0 + kTriChunk);
@@ -364,46 +436,35 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         nb += behind[k] ? 1 : 0;
       }
       if (!finite || nb == 3) continue;
-      // Orientation, coverage-only CCW swap, top-left flags and the pixel bounding box of one (sub-)triangle.
+      auto countTiles = [&](const TileRange& r) {
+        for (int ty = r.y0; ty <= r.y1; ++ty)
+          for (int tx = r.x0; tx <= r.x1; ++tx) ++count[static_cast<int64_t>(ty) * tilesXL + tx];
+      };
+      // A clipped sub-triangle, stored in the slot's next SubTri.
       auto emit = [&](int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X2, int32_t Y2) {
-        const int64_t A = (static_cast<int64_t>(X1) - X0) * (static_cast<int64_t>(Y2) - Y0) -
-                          (static_cast<int64_t>(X2) - X0) * (static_cast<int64_t>(Y1) - Y0);
-        if (A == 0) return;
-        if (A < 0) {
-          std::swap(X1, X2);
-          std::swap(Y1, Y2);
-        }
         SubTri st;
-        st.X[0] = X0;
-        st.X[1] = X1;
-        st.X[2] = X2;
-        st.Y[0] = Y0;
-        st.Y[1] = Y1;
-        st.Y[2] = Y2;
-        for (int e = 0; e < 3; ++e) {
-          const int e1 = (e + 1) % 3;
-          st.incl[e] = (st.Y[e1] < st.Y[e] || (st.Y[e1] == st.Y[e] && st.X[e1] < st.X[e])) ? 1 : 0;
-        }
-        const int64_t minX = std::min({X0, X1, X2}), maxX = std::max({X0, X1, X2});
-        const int64_t minY = std::min({Y0, Y1, Y2}), maxY = std::max({Y0, Y1, Y2});
-        const int64_t px0 = std::max<int64_t>(0, ceilDiv16(minX - 8)), px1 = std::min<int64_t>(WL - 1, floorDiv16(maxX - 8));
-        const int64_t py0 = std::max<int64_t>(0, ceilDiv16(minY - 8)), py1 = std::min<int64_t>(HL - 1, floorDiv16(maxY - 8));
-        if (px0 > px1 || py0 > py1) return;
-        st.px0 = static_cast<int32_t>(px0);
-        st.px1 = static_cast<int32_t>(px1);
-        st.py0 = static_cast<int32_t>(py0);
-        st.py1 = static_cast<int32_t>(py1);
-        st.tri = static_cast<int32_t>(t);
+        if (!makeSubTri(X0, Y0, X1, Y1, X2, Y2, static_cast<int32_t>(t), WL, HL, st)) return;
         subsL[2 * slot + numSubsL[slot]++] = st;
-        for (int ty = st.py0 / kTile; ty <= st.py1 / kTile; ++ty)
-          for (int tx = st.px0 / kTile; tx <= st.px1 / kTile; ++tx) ++count[static_cast<int64_t>(ty) * tilesXL + tx];
+        countTiles(tileRangeOf(st));
       };
       if (nb == 0) {
-        // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64).
+        // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64), not stored.
         const size_t i0 = static_cast<size_t>(b * VL + idx[0]), i1 = static_cast<size_t>(b * VL + idx[1]),
                      i2 = static_cast<size_t>(b * VL + idx[2]);
         if (!(posL[4 * i0 + 3] > 0 && posL[4 * i1 + 3] > 0 && posL[4 * i2 + 3] > 0)) continue;
-        emit(fixedXL[i0], fixedYL[i0], fixedXL[i1], fixedYL[i1], fixedXL[i2], fixedYL[i2]);
+        SubTri st;
+        if (!makeSubTri(fixedXL[i0], fixedYL[i0], fixedXL[i1], fixedYL[i1], fixedXL[i2], fixedYL[i2], static_cast<int32_t>(t),
+                        WL, HL, st))
+          continue;
+        if (storeUnclippedL) {
+          subsL[2 * slot] = st;
+          numSubsL[slot] = 1;
+          countTiles(tileRangeOf(st));
+          continue;
+        }
+        numSubsL[slot] = kDirect;
+        rangesL[slot] = tileRangeOf(st);
+        countTiles(rangesL[slot]);
         continue;
       }
       auto original = [&](int k) {
@@ -449,7 +510,9 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     sc.tileList.resize(B);
   }
   std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
-  std::vector<std::vector<int64_t>>& tileList = sc.tileList;
+  // Entries (t << 2) | k, frame-local (t < 2^24): k = 0, 1 for the slot's stored sub-triangles, kDirect for the
+  // unclipped triangle.
+  std::vector<std::vector<int32_t>>& tileList = sc.tileList;
   auto binOffsets = [&](int64_t b) {
     std::vector<int64_t>& start = tileStart[b];
     start.resize(numTiles + 1);
@@ -470,11 +533,16 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
     int64_t* cursor = tileCount + task * numTiles;
-    int64_t* list = tileList[b].data();
+    int32_t* list = tileList[b].data();
     for (int64_t t = t0; t < t1; ++t) {
       const size_t slot = static_cast<size_t>(b * T + t);
+      const int32_t entry = static_cast<int32_t>(t) << 2;
+      if (numSubs[slot] == kDirect) {
+        forTiles(ranges[slot], [&](int64_t tile) { list[cursor[tile]++] = entry | kDirect; });
+        continue;
+      }
       for (int k = 0; k < numSubs[slot]; ++k)
-        forTiles(subs[2 * slot + k], [&](int64_t tile) { list[cursor[tile]++] = static_cast<int64_t>(2 * slot + k); });
+        forTiles(tileRangeOf(subs[2 * slot + k]), [&](int64_t tile) { list[cursor[tile]++] = entry | k; });
     }
   };
 
@@ -516,10 +584,20 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     int laneSlot[8];
 #endif
     const float* posB = pos + b * static_cast<int64_t>(V) * 4;
-    const std::vector<int64_t>& list = tileList[b];
+    const int32_t* fixedXB = fixedX + b * static_cast<int64_t>(V);
+    const int32_t* fixedYB = fixedY + b * static_cast<int64_t>(V);
+    const std::vector<int32_t>& list = tileList[b];
+    SubTri rebuilt;
     for (int64_t li = tileStart[b][tile]; li < tileStart[b][tile + 1]; ++li) {
-      const SubTri& st = subs[list[li]];
-      const int32_t* it = tri + 3 * static_cast<int64_t>(st.tri);
+      const int32_t entry = list[li];
+      const int64_t t = entry >> 2;
+      const int32_t* it = tri + 3 * t;
+      const SubTri* stp = &rebuilt;
+      if ((entry & 3) == kDirect)  // an unclipped triangle: the setup's makeSubTri on the same snapped vertices
+        rebuildSubTri(fixedXB, fixedYB, it, static_cast<int32_t>(t), W, H, rebuilt);
+      else
+        stp = &subs[2 * (b * T + t) + (entry & 3)];
+      const SubTri& st = *stp;
       const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
       const int x0 = std::max(tx0, static_cast<int>(st.px0)), x1 = std::min(tx1, static_cast<int>(st.px1));
       const int y0 = std::max(ty0, static_cast<int>(st.py0)), y1 = std::min(ty1, static_cast<int>(st.py1));
@@ -822,7 +900,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   // sub-triangles and tile lists are still in cache when the next stage reads them (stage at a time, a batch's
   // intermediate data outgrows the caches). The tasks do the same work in both schedules, so the results are
   // identical.
-  if (B >= 2 * ThreadPool::instance().threadCount()) {
+  if (frameAtATime) {
     parallelFor(B, [&](int64_t b) {
       for (int64_t c = 0; c < vChunks; ++c) vertexTask(b * vChunks + c);
       for (int64_t c = 0; c < tChunks; ++c) setupTask(b * tChunks + c);
