@@ -69,7 +69,9 @@ void ThreadPool::startWorkers(int n) {
   spin_ = n + 1 <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // A new worker has seen every generation so far: only a later parallelFor is work for it.
   const unsigned long long current = generation_.load();
-  for (int i = 0; i < n; ++i) workers_.emplace_back([this, current] { workerLoop(current); });
+  ranges_.reset(new HomeRange[n + 1]);
+  rangeCount_ = n + 1;
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this, current, i] { workerLoop(current, i + 1); });
   threads_ = n + 1;
 }
 
@@ -83,16 +85,20 @@ void ThreadPool::stopWorkers() {
   workers_.clear();
 }
 
-// Tasks are handed out one index at a time; which thread takes which index does not matter (see header).
-void ThreadPool::runTasks() {
-  for (;;) {
-    const int task = nextTask_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= jobCount_) return;
-    (*job_)(task);
+// Tasks are handed out one index at a time, from the thread's home range first, then from the following ranges
+// in turn; which thread takes which index does not matter for the results (see header).
+void ThreadPool::runTasks(int home) {
+  for (int k = 0; k < rangeCount_; ++k) {
+    HomeRange& r = ranges_[(home + k) % rangeCount_];
+    for (;;) {
+      const int task = r.next.fetch_add(1, std::memory_order_relaxed);
+      if (task >= r.end) break;
+      (*job_)(task);
+    }
   }
 }
 
-void ThreadPool::workerLoop(unsigned long long seen) {
+void ThreadPool::workerLoop(unsigned long long seen, int home) {
   for (;;) {
     auto fresh = [&] { return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
     if (!spinUntil(spin_, fresh)) {
@@ -114,7 +120,7 @@ void ThreadPool::workerLoop(unsigned long long seen) {
       }
     }
     if (!joined) continue;
-    runTasks();
+    runTasks(home);
     if ((jobState_.fetch_sub(1, std::memory_order_acq_rel) & kInsideMask) == 1) {
       // Last worker out: wake the caller if it gave up spinning. Taking the mutex orders this check after the
       // caller's own check of the count, so the wake-up cannot be lost.
@@ -132,8 +138,10 @@ void ThreadPool::parallelFor(int count, const std::function<void(int)>& fn) {
     return;
   }
   job_ = &fn;
-  jobCount_ = count;
-  nextTask_.store(0, std::memory_order_relaxed);
+  for (int j = 0; j < rangeCount_; ++j) {
+    ranges_[j].next.store(static_cast<int>(static_cast<long long>(count) * j / rangeCount_), std::memory_order_relaxed);
+    ranges_[j].end = static_cast<int>(static_cast<long long>(count) * (j + 1) / rangeCount_);
+  }
   const unsigned long long generation = generation_.load(std::memory_order_relaxed) + 1;
   jobState_.store((generation & (~0ull >> kStateShift)) << kStateShift, std::memory_order_release);  // open, empty
   {
@@ -142,7 +150,7 @@ void ThreadPool::parallelFor(int count, const std::function<void(int)>& fn) {
     generation_.store(generation, std::memory_order_release);
     if (sleepingWorkers_ > 0) wake_.notify_all();
   }
-  runTasks();
+  runTasks(0);
   // Every task is taken: wait for the workers inside the call to finish theirs, then close it (a worker still
   // on its way in finds it closed and leaves it alone).
   auto empty = [&] { return (jobState_.load(std::memory_order_acquire) & kInsideMask) == 0; };

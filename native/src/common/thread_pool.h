@@ -11,6 +11,13 @@
 // then sleep on a condition variable; the caller likewise polls while the workers finish. With more threads
 // than cores nobody polls (a poller would hold the core the thread it waits for needs). Tasks are handed out with
 // one atomic increment each.
+// Home ranges: the tasks of a call are split into one contiguous range per thread (the caller's first, then worker
+// i's), each with its own counter on its own cache line; a thread takes the tasks of its own range first, in
+// ascending order, then helps with the others' ranges. Kernels split images the same way (rows of tiles, bands,
+// pixel chunks, all in ascending order), so a core mostly reads the pixels it wrote in the previous pass: with
+// every task handed out from one shared counter, the two cores took alternate tasks, and each pass read about half
+// of its input from the other core's cache, a cross-core transfer per cache line (which costs here as much as a
+// pass's own work on it).
 // A worker takes part in a call only by joining it (jobState_) while it is open; the caller, once every task is
 // taken, waits only for the workers that joined and then closes the call. So a call never waits for a worker
 // that is still waking up: after a gap longer than the spin window (the tracker's JavaScript phases) a kernel's
@@ -20,6 +27,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -46,8 +54,8 @@ class ThreadPool {
   ThreadPool();
   void startWorkers(int n);
   void stopWorkers();
-  void workerLoop(unsigned long long seen);
-  void runTasks();
+  void workerLoop(unsigned long long seen, int home);
+  void runTasks(int home);
 
   std::vector<std::thread> workers_;
   std::atomic<int> threads_{1};
@@ -62,11 +70,16 @@ class ThreadPool {
   // Published job: written by the caller before generation_ is bumped (release), read by workers after
   // they see the new generation (acquire).
   const std::function<void(int)>* job_ = nullptr;
-  int jobCount_ = 0;
-  std::atomic<int> nextTask_{0};
+  // The call's home ranges, one per thread (index 0: the caller, i + 1: worker i): tasks [next, end) not yet taken.
+  struct alignas(64) HomeRange {
+    std::atomic<int> next{0};
+    int end = 0;
+  };
+  std::unique_ptr<HomeRange[]> ranges_;
+  int rangeCount_ = 0;
   // The call of generation g: (g << kStateShift) | kClosed (once closed) | number of workers inside it. Workers
   // join with a compare-and-swap that fails once the generation moved on or the call is closed; the caller
-  // closes the call (same way) when no worker is inside, after which job_ and nextTask_ may be reused.
+  // closes the call (same way) when no worker is inside, after which job_ and ranges_ may be reused.
   std::atomic<unsigned long long> jobState_{0};
   std::atomic<unsigned long long> generation_{0};
   std::atomic<bool> stopping_{false};
