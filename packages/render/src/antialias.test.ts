@@ -341,6 +341,33 @@ describe('antialias', () => {
     expect(diagV).toBe(0);
   });
 
+  it('never reuses a silhouette test from an earlier call (4096 calls apart: the memo\'s stamp repeats)', () => {
+    // Each thread memoises the silhouette test of every triangle it meets, stamped with the call's number mod 4096,
+    // and clears its memo when the number moves to the next block of 4096. X and X2 have the same rast (the same
+    // triangles are met) but different topologies (in X2 every edge is a boundary, so every edge is a silhouette
+    // candidate): X2 run exactly 4096 calls after X, with calls on another scene between them that meet none of
+    // X's triangles but its first, must not see X's tests.
+    setThreads(1);
+    const s = foldedSurface(12, 14, 1, 64, 60);
+    const C = 1;
+    const pixels = s.shape.height * s.shape.width;
+    const color = randomArray(41, pixels * C, 0, 1);
+    const allBoundary = new Int32Array(s.opp.length).fill(-1);
+    const run = (opp: Int32Array) => antialias(color, C, s.rast, s.shape, s.pos, s.V, s.tri, opp);
+    const expectedX = run(s.opp);
+    const expectedX2 = run(allBoundary);
+    expect(expectedX2).not.toEqual(expectedX);
+    // A tiny scene of one triangle (id 0) for the calls in between.
+    const tiny = makeScene(new Float32Array([-1, -1, 0, 1, 1, -1, 0, 1, 0, 1, 0, 1]), 3, new Int32Array([0, 1, 2]), 1, 4, 4);
+    const tinyColor = randomArray(42, 16, 0, 1);
+    for (const gap of [4095, 4094, 4096]) {
+      expect(run(s.opp)).toEqual(expectedX);
+      for (let i = 0; i < gap; i++) antialias(tinyColor, 1, tiny.rast, tiny.shape, tiny.pos, tiny.V, tiny.tri, tiny.opp);
+      expect(run(allBoundary), `X2 ${gap + 1} calls after X`).toEqual(expectedX2);
+    }
+    setThreads(0);
+  });
+
   it('rejects bad arguments with clear messages', () => {
     const s = randomTriangles(5, 4, 1, 8, 8);
     const color = new Float32Array(64);
