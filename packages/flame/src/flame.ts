@@ -14,11 +14,25 @@ export interface FlameEvaluation {
   jointTransforms: Float32Array;
 }
 
+/**
+ * The kernel of a model, made once per model and shared by every Flame and every tracking objective of it: making
+ * one copies and checks the bases and regresses the joints of every basis vector (~90 ms for FLAME's sizes), and
+ * its first forward lays out the CPU backend's copy of the bases (~90 ms more), which a fit of a single image paid
+ * again each time. A kernel keeps no state between calls but the shape it evaluated last (a cache keyed by the
+ * shape coefficients), so sharing it changes no result.
+ */
+const kernels = new WeakMap<FlameModel, FlameKernel>();
+export function flameKernelOf(model: FlameModel): FlameKernel {
+  let kernel = kernels.get(model);
+  if (!kernel) kernels.set(model, (kernel = new FlameKernel(kernelArrays(model))));
+  return kernel;
+}
+
 export class Flame {
   readonly kernel: FlameKernel;
 
   constructor(readonly model: FlameModel, private readonly device: DeviceRequest = 'cpu') {
-    this.kernel = new FlameKernel(kernelArrays(model));
+    this.kernel = flameKernelOf(model);
   }
 
   /** Kernel pose [B, 5, 6] for parameter sets: root fixed at the identity (Pixel3DMM keeps it there). */

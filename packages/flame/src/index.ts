@@ -16,6 +16,6 @@ export {
 } from './files.js';
 export { writeFlameFiles, type WrittenFlameFiles } from './write-files.js';
 export { FlameParamsError, defaultFlameParams, parseFlameParams, type FlameParams } from './params.js';
-export { Flame, applyRigid, type FlameEvaluation } from './flame.js';
+export { Flame, applyRigid, flameKernelOf, type FlameEvaluation } from './flame.js';
 export { builtInFlameFiles, builtInFlameModel } from './builtin.js';
 export { SYNTHETIC_NUM_FACES, SYNTHETIC_NUM_VERTICES, generateSyntheticHead, syntheticMirrorIndex } from './synthetic/index.js';

@@ -76,6 +76,34 @@ describe('TrackingObjective at the ground truth', () => {
     expect(r2.total).toBeCloseTo(Object.values(r2.terms).reduce((a, b) => a + b, 0), 9);
   });
 
+  it('objectives of one model share its kernel and scene topology, and one\'s shapes never leak into the other\'s results', () => {
+    const a = new TrackingObjective(model, assets, defaultTrackerConfig());
+    const b = new TrackingObjective(model, assets, withOverrides(defaultTrackerConfig(), { w_lmks_mouth: 1000 }));
+    expect(b.kernel).toBe(a.kernel);
+    expect(b.topology).toBe(a.topology);
+    const shared = sharedGt();
+    const gt = groundTruth(3, 0.1);
+    const frame = idealFrame(a, gt, shared, S);
+    const corr = a.correspondences(frame);
+    const run = (o: TrackingObjective, shape: Float64Array) => {
+      const r = o.evaluate({ variables: { shared: { ...shared, shape }, frames: [gt] }, batch: [0], frames: [frame], correspondences: [corr], options: { ...track, wantShape: true } });
+      return { total: r.total, shape: Array.from(r.gradient.shared.shape), rotation: Array.from(r.gradient.frames[0].rotation) };
+    };
+    // The kernel caches the last shape it evaluated: alternating two shapes between the objectives must give each
+    // evaluation the results it gets alone.
+    const other = Float64Array.from(shared.shape, (v, k) => v + (k < 20 ? 0.3 : 0));
+    const alone = run(a, shared.shape);
+    const otherAlone = run(b, other);
+    expect(run(a, shared.shape)).toEqual(alone);
+    expect(run(b, other)).toEqual(otherAlone);
+    expect(run(a, shared.shape)).toEqual(alone);
+    // And what a kernel of its own gives (a copy of the model is another key: another kernel).
+    const copy = { ...model };
+    const fresh = new TrackingObjective(copy, builtInTrackingAssets(copy), withOverrides(defaultTrackerConfig(), { w_lmks_mouth: 1000 }));
+    expect(fresh.kernel).not.toBe(a.kernel);
+    expect(run(fresh, other)).toEqual(otherAlone);
+  }, 20000);
+
   it('correspondences at the ground truth sit (+1/2, -1/2) px from the projected vertices (the original\'s offset)', () => {
     const objective = new TrackingObjective(model, assets, defaultTrackerConfig());
     const shared = sharedGt();

@@ -5,8 +5,8 @@
 //
 // Buffers are kept per (batch size, render size) in a BatchWorkspace and reused across evaluations; the FLAME
 // tape is recycled through `reuse`. Sums are float64; the native kernels and the renderer work in float32.
-import { FLAME_JOINTS, FlameKernel, rotationMatrices, rotationVjp, type FlameForwardResult } from '@pixel3dmm/kernels';
-import { kernelArrays, type FlameModel } from '@pixel3dmm/flame';
+import { FLAME_JOINTS, type FlameKernel, rotationMatrices, rotationVjp, type FlameForwardResult } from '@pixel3dmm/kernels';
+import { flameKernelOf, type FlameModel } from '@pixel3dmm/flame';
 import { makeCamera, projectPoints, projectPointsBackward, type Camera } from '@pixel3dmm/render';
 import type { TrackerConfig } from '../config.js';
 import type {
@@ -169,11 +169,11 @@ export class TrackingObjective implements TrackingObjectiveApi {
   ) {
     if (options.device !== undefined && options.device !== 'cpu') throw new Error(`TrackingObjective: device must be 'cpu', got '${String(options.device)}'`);
     if (!model.landmarks) throw new Error(`TrackingObjective: the FLAME model (${model.source}) has no landmark embedding`);
-    this.kernel = new FlameKernel(kernelArrays(model));
+    this.kernel = flameKernelOf(model); // shared by every objective of the model (made once: ~0.2 s)
     if (this.kernel.numLandmarks !== NUM_LANDMARKS) {
       throw new Error(`TrackingObjective: the FLAME model's (${model.source}) landmark embedding gives ${this.kernel.numLandmarks} landmarks, expected ${NUM_LANDMARKS} (17 contour + 51 static)`);
     }
-    this.topology = sceneTopology(model, assets);
+    this.topology = sceneTopologyOf(model, assets);
     const prior = options.shapePrior ?? new Float64Array(model.numShape);
     if (!(prior instanceof Float64Array) || prior.length > model.numShape) {
       throw new Error(`TrackingObjective: shapePrior must be a Float64Array of at most ${model.numShape} values`);
@@ -530,6 +530,19 @@ export class TrackingObjective implements TrackingObjectiveApi {
       );
     }
   }
+}
+
+/**
+ * The scene topology (corner tables, the silhouette texture's uniform triangles: ~40 ms for FLAME) is shared by
+ * every objective of the same model and assets; nothing writes into it.
+ */
+const topologyCache = new WeakMap<FlameModel, WeakMap<TrackingAssets, SceneTopology>>();
+function sceneTopologyOf(model: FlameModel, assets: TrackingAssets): SceneTopology {
+  let perModel = topologyCache.get(model);
+  if (!perModel) topologyCache.set(model, (perModel = new WeakMap()));
+  let topology = perModel.get(assets);
+  if (!topology) perModel.set(assets, (topology = sceneTopology(model, assets)));
+  return topology;
 }
 
 /** The mirror term's precomputation is shared by every objective of the same model and mirror index. */
