@@ -680,12 +680,38 @@ std::vector<T*> frameArrays(const Napi::Env& env, const Napi::Object& o, const c
   return out;
 }
 
-/** Runs frame(b) -> sum for b in [0, B) on the pool; the sums as a JS array, in frame order. */
+/**
+ * The per-frame sums of a loss term over B frames of P pixels, as a JS array in frame order: frame(b, i0, i1, terms)
+ * computes pixels [i0, i1) of frame b (see pixel_terms.h), frames or blocks of a frame on the pool.
+ */
 template <typename F>
-Napi::Value frameSums(const Napi::Env& env, int B, F&& frame) {
+Napi::Value frameSums(const Napi::Env& env, int B, int64_t P, F&& frame) {
   std::vector<double> sums(B);
   guarded(env, [&] {
-    p3d::ThreadPool::instance().parallelFor(B, [&](int b) { sums[b] = frame(b); });
+    p3d::ThreadPool& pool = p3d::ThreadPool::instance();
+    if (B >= pool.threadCount()) {
+      pool.parallelFor(B, [&](int b) { sums[b] = frame(b, 0, P, nullptr); });
+      return 0;
+    }
+    // Fewer frames than threads: each frame's pixels in blocks on the threads, each block keeping its pixels' terms
+    // in order, which are then added block after block: the frame's chain of adds in pixel order, as one pass.
+    constexpr int64_t kBlock = 4096;
+    const int64_t blocks = (P + kBlock - 1) / kBlock;
+    thread_local std::vector<std::vector<double>> termStorage;
+    std::vector<std::vector<double>>& terms = termStorage;
+    if (terms.size() < static_cast<size_t>(B * blocks)) terms.resize(B * blocks);
+    pool.parallelFor(static_cast<int>(B * blocks), [&](int u) {
+      const int b = static_cast<int>(u / blocks);
+      const int64_t i0 = (u % blocks) * kBlock;
+      terms[u].clear();
+      frame(b, i0, std::min(P, i0 + kBlock), &terms[u]);
+    });
+    for (int b = 0; b < B; ++b) {
+      double sum = 0;
+      for (int64_t j = 0; j < blocks; ++j)
+        for (double t : terms[b * blocks + j]) sum += t;
+      sums[b] = sum;
+    }
     return 0;
   });
   Napi::Array r = Napi::Array::New(env, B);
@@ -705,9 +731,9 @@ Napi::Value UvImageLoss(const Napi::CallbackInfo& info) {
   const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P * B, 2);
   const bool l2 = flagField(o, "l2");
   const double k = numberField(env, o, "k");
-  return frameSums(env, B, [&](int b) {
+  return frameSums(env, B, P, [&](int b, int64_t i0, int64_t i1, std::vector<double>* terms) {
     const p3d::pixel_terms::StridedOut g{grad.data, grad.stride, grad.offset + b * P * grad.stride};
-    return p3d::pixel_terms::uvImageLoss(P, targets[b], masks[b], rendered + 2 * P * b, l2, k, g);
+    return p3d::pixel_terms::uvImageLoss(i0, i1, targets[b], masks[b], rendered + 2 * P * b, l2, k, g, terms);
   });
 }
 
@@ -725,10 +751,10 @@ Napi::Value NormalImageLoss(const Napi::CallbackInfo& info) {
   const auto grad = stridedField<p3d::pixel_terms::StridedOut>(env, o, "grad", P * B, 3);
   const bool l2 = flagField(o, "l2");
   const double deltaN = numberField(env, o, "deltaN"), k = numberField(env, o, "k");
-  return frameSums(env, B, [&](int b) {
+  return frameSums(env, B, P, [&](int b, int64_t i0, int64_t i1, std::vector<double>* terms) {
     const p3d::pixel_terms::Strided r{rendered.data, rendered.stride, rendered.offset + b * P * rendered.stride};
     const p3d::pixel_terms::StridedOut g{grad.data, grad.stride, grad.offset + b * P * grad.stride};
-    return p3d::pixel_terms::normalImageLoss(P, targets[b], masks[b], exclusion + P * b, r, deltaN, l2, k, g);
+    return p3d::pixel_terms::normalImageLoss(i0, i1, targets[b], masks[b], exclusion + P * b, r, deltaN, l2, k, g, terms);
   });
 }
 
@@ -743,8 +769,9 @@ Napi::Value SilhouetteImageLoss(const Napi::CallbackInfo& info) {
   const float* rendered = typedField<float>(env, o, "rendered", P * B, false);
   float* grad = typedField<float>(env, o, "grad", P * B, false);
   const double k = numberField(env, o, "k");
-  return frameSums(env, B, [&](int b) {
-    return p3d::pixel_terms::silhouetteImageLoss(P, foreground[b], validBackground[b], rendered + P * b, k, grad + P * b);
+  return frameSums(env, B, P, [&](int b, int64_t i0, int64_t i1, std::vector<double>* terms) {
+    return p3d::pixel_terms::silhouetteImageLoss(i0, i1, foreground[b], validBackground[b], rendered + P * b, k, grad + P * b,
+                                                 terms);
   });
 }
 

@@ -24,13 +24,26 @@ inline double sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }
 
 }  // namespace
 
-double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const float* rendered, bool l2, double k,
-                   StridedOut grad) {
+namespace {
+/** A pixel's term: added to the sum, or appended to terms when the caller adds them later (see pixel_terms.h). */
+struct TermSink {
+  std::vector<double>* terms;
   double sum = 0;
+  void add(double term) {
+    if (terms) terms->push_back(term);
+    else sum += term;
+  }
+};
+}  // namespace
+
+double uvImageLoss(int64_t i0, int64_t i1, const float* target, const uint8_t* mask, const float* rendered, bool l2,
+                   double k, StridedOut grad, std::vector<double>* terms) {
+  TermSink sink{terms};
+  double& sum = sink.sum;
   float* const g = grad.data;
   const int64_t gs = grad.stride;
-  int64_t q = grad.offset;
-  for (int64_t i = 0; i < P; ++i, q += gs) {
+  int64_t q = grad.offset + i0 * gs;
+  for (int64_t i = i0; i < i1; ++i, q += gs) {
     if (!mask[i]) {
       g[q] = g[q + 1] = 0.0f;
       continue;
@@ -38,11 +51,11 @@ double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const fl
     const double e0 = static_cast<double>(target[2 * i]) - rendered[2 * i];
     const double e1 = static_cast<double>(target[2 * i + 1]) - rendered[2 * i + 1];
     if (l2) {
-      sum += e0 * e0 + e1 * e1;
+      sink.add(e0 * e0 + e1 * e1);
       g[q] = static_cast<float>(k * e0);
       g[q + 1] = static_cast<float>(k * e1);
     } else {
-      sum += std::fabs(e0) + std::fabs(e1);
+      sink.add(std::fabs(e0) + std::fabs(e1));
       g[q] = static_cast<float>(k * sign(e0));
       g[q + 1] = static_cast<float>(k * sign(e1));
     }
@@ -50,12 +63,13 @@ double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const fl
   return sum;
 }
 
-double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, const uint8_t* exclusion, Strided rendered,
-                       double deltaN, bool l2, double k, StridedOut grad) {
-  double sum = 0;
+double normalImageLoss(int64_t i0, int64_t i1, const float* target, const uint8_t* mask, const uint8_t* exclusion,
+                       Strided rendered, double deltaN, bool l2, double k, StridedOut grad, std::vector<double>* terms) {
+  TermSink sink{terms};
+  double& sum = sink.sum;
   float* const g = grad.data;
   const float* const r = rendered.data;
-  for (int64_t i = 0; i < P; ++i) {
+  for (int64_t i = i0; i < i1; ++i) {
     double g0 = 0, g1 = 0, g2 = 0;
     if (mask[i] && exclusion[i]) {
       const int64_t o = i * rendered.stride + rendered.offset;
@@ -64,12 +78,12 @@ double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, cons
       const double e2 = static_cast<double>(target[3 * i + 2]) - r[o + 2];
       if ((std::fabs(e0) + std::fabs(e1) + std::fabs(e2)) / 3 < deltaN) {
         if (l2) {
-          sum += e0 * e0 + e1 * e1 + e2 * e2;
+          sink.add(e0 * e0 + e1 * e1 + e2 * e2);
           g0 = k * e0;
           g1 = k * e1;
           g2 = k * e2;
         } else {
-          sum += std::fabs(e0) + std::fabs(e1) + std::fabs(e2);
+          sink.add(std::fabs(e0) + std::fabs(e1) + std::fabs(e2));
           g0 = k * sign(e0);
           g1 = k * sign(e1);
           g2 = k * sign(e2);
@@ -84,15 +98,16 @@ double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, cons
   return sum;
 }
 
-double silhouetteImageLoss(int64_t P, const uint8_t* foreground, const uint8_t* validBackground, const float* rendered,
-                           double k, float* grad) {
-  double sum = 0;
-  std::fill(grad, grad + P, 0.0f);
-  for (int64_t i = 0; i < P; ++i) {
+double silhouetteImageLoss(int64_t i0, int64_t i1, const uint8_t* foreground, const uint8_t* validBackground,
+                           const float* rendered, double k, float* grad, std::vector<double>* terms) {
+  TermSink sink{terms};
+  double& sum = sink.sum;
+  std::fill(grad + i0, grad + i1, 0.0f);
+  for (int64_t i = i0; i < i1; ++i) {
     if (!validBackground[i]) continue;
     const double e = static_cast<double>(foreground[i]) - rendered[i];
     if (e == 0) continue;
-    sum += std::fabs(e);
+    sink.add(std::fabs(e));
     grad[i] = static_cast<float>(k * sign(e));
   }
   return sum;

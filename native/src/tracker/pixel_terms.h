@@ -6,8 +6,13 @@
 // the float32 inputs, one rounding to float32 per stored value, each frame's sum from 0 in pixel order (the
 // caller, like the reference, adds the frames' sums in frame order), so the results are the reference's bits and
 // frames may run on different threads.
+// The loss terms take a range of pixels [i0, i1) of their frame (the frame's arrays start at pixel 0): with terms
+// null they return the range's sum from 0 in pixel order; otherwise they append each counted pixel's term to terms,
+// in pixel order, and return 0, so that a frame split into ranges on several threads can still be summed in pixel
+// order afterwards (the same chain of adds, so the same bits).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace p3d {
 namespace pixel_terms {
@@ -29,22 +34,22 @@ struct StridedOut {
  * scale / count) or k * sign(e) (L1, k = -scale / count) at masked pixels, 0 elsewhere. Returns the frame's sum of
  * e² (l2) or |e|.
  */
-double uvImageLoss(int64_t P, const float* target, const uint8_t* mask, const float* rendered, bool l2, double k,
-                   StridedOut grad);
+double uvImageLoss(int64_t i0, int64_t i1, const float* target, const uint8_t* mask, const float* rendered, bool l2,
+                   double k, StridedOut grad, std::vector<double>* terms);
 
 /**
  * 6.3 normals of one frame: target [P,3], mask and exclusion [P], rendered normals (strided); a pixel counts when
  * mask and exclusion are set and mean_c |e_c| < deltaN. grad as uvImageLoss, every pixel written.
  */
-double normalImageLoss(int64_t P, const float* target, const uint8_t* mask, const uint8_t* exclusion, Strided rendered,
-                       double deltaN, bool l2, double k, StridedOut grad);
+double normalImageLoss(int64_t i0, int64_t i1, const float* target, const uint8_t* mask, const uint8_t* exclusion,
+                       Strided rendered, double deltaN, bool l2, double k, StridedOut grad, std::vector<double>* terms);
 
 /**
  * 6.4 one-sided silhouette of one frame: where validBackground is set, e = foreground - rendered; grad [P] gets
  * k * sign(e) where e != 0 and 0 elsewhere. Returns the frame's Σ|e|.
  */
-double silhouetteImageLoss(int64_t P, const uint8_t* foreground, const uint8_t* validBackground, const float* rendered,
-                           double k, float* grad);
+double silhouetteImageLoss(int64_t i0, int64_t i1, const uint8_t* foreground, const uint8_t* validBackground,
+                           const float* rendered, double k, float* grad, std::vector<double>* terms);
 
 /** The scene's coverage pass; see packages/tracker/src/objective/scene.ts (coveragePass) for the contract. */
 struct CoverageArgs {
