@@ -63,9 +63,10 @@
 // trees as the CPU code. Float32 per-pixel rasterizer math comes from the shared raster_math.h.
 //
 // Known limits (follow-ups):
-// - Duplication: the vertex stage / near-plane setup, the texture footprint and the antialias pair analysis are
+// - Duplication: the vertex stage / near-plane clipping, the texture footprint and the antialias pair analysis are
 //   private to the CPU .cc files, so this file has its own copies (checked bitwise by the emulation). Moving them
-//   into __host__ __device__ headers next to raster_math.h, used by both, would remove that.
+//   into __host__ __device__ headers next to raster_math.h, used by both, would remove that, as raster_setup.h
+//   did for the triangle setup's record (makeSubTri).
 // - Speed (measured on the H200, whole calls, batch 16 at 256x256, gpu_parity's timing lines; BENCHMARKS.md):
 //   every call uploads its host inputs and downloads its outputs (the API takes host typed arrays), and at these
 //   sizes those copies cost more than the kernels, so most ops are slower than the CPU's (e.g. antialias 4.1 ms
@@ -95,6 +96,7 @@
 #include "raster/raster.h"
 #include "raster/raster_cuda.h"
 #include "raster/raster_math.h"
+#include "raster/raster_setup.h"
 #include "raster/texture_antialias.h"
 
 namespace p3d {
@@ -125,14 +127,6 @@ unsigned blocksFor(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) 
 __device__ __forceinline__ int64_t globalIndex() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
-
-struct SubTri {
-  int32_t X[3], Y[3];  // CCW (after the coverage-only swap)
-  int32_t tri;
-  int32_t px0, px1, py0, py1;  // inclusive pixel bounding box, clipped to the viewport
-  uint8_t incl[3];             // edge k (vertex k -> k+1) owns E == 0 ties (top-left rule)
-  uint8_t zero;                // fills the last word: kernels copy whole SubTris, so no byte may stay unwritten
-};                             // (compute-sanitizer initcheck reported the copy of an uninitialised padding byte)
 
 /** One pixel-pair record of antialias pass A (index 2*p0 + dir; dir 0 = right neighbour, 1 = the row above). */
 struct PairRecord {
@@ -349,8 +343,6 @@ __device__ int32_t toFixed(double ndc, int size) {
 
 __device__ __forceinline__ bool finiteF(float x) { return fabsf(x) <= 3.402823466e38f; }
 
-__device__ __forceinline__ int64_t floorDiv16(int64_t a) { return a >= 0 ? a / 16 : -((-a + 15) / 16); }
-__device__ __forceinline__ int64_t ceilDiv16(int64_t a) { return -floorDiv16(-a); }
 
 __global__ void vertexKernel(const float* __restrict__ pos, int64_t BV, int W, int H, int32_t* __restrict__ fixedX,
                              int32_t* __restrict__ fixedY, uint8_t* __restrict__ flags) {
@@ -373,42 +365,6 @@ struct ClipVert {
   int32_t X, Y;
 };
 
-/** The CPU's emit: orientation, swap, top-left flags, bbox; false when the sub-triangle covers nothing. */
-__device__ bool makeSubTri(int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X2, int32_t Y2, int W, int H,
-                           int32_t t, SubTri& st) {
-  const int64_t A = (static_cast<int64_t>(X1) - X0) * (static_cast<int64_t>(Y2) - Y0) -
-                    (static_cast<int64_t>(X2) - X0) * (static_cast<int64_t>(Y1) - Y0);
-  if (A == 0) return false;
-  if (A < 0) {
-    const int32_t tx = X1, ty = Y1;
-    X1 = X2;
-    Y1 = Y2;
-    X2 = tx;
-    Y2 = ty;
-  }
-  st.X[0] = X0;
-  st.X[1] = X1;
-  st.X[2] = X2;
-  st.Y[0] = Y0;
-  st.Y[1] = Y1;
-  st.Y[2] = Y2;
-  for (int e = 0; e < 3; ++e) {
-    const int e1 = e == 2 ? 0 : e + 1;
-    st.incl[e] = (st.Y[e1] < st.Y[e] || (st.Y[e1] == st.Y[e] && st.X[e1] < st.X[e])) ? 1 : 0;
-  }
-  const int64_t minX = min(X0, min(X1, X2)), maxX = max(X0, max(X1, X2));
-  const int64_t minY = min(Y0, min(Y1, Y2)), maxY = max(Y0, max(Y1, Y2));
-  const int64_t px0 = max(int64_t{0}, ceilDiv16(minX - 8)), px1 = min(int64_t{W} - 1, floorDiv16(maxX - 8));
-  const int64_t py0 = max(int64_t{0}, ceilDiv16(minY - 8)), py1 = min(int64_t{H} - 1, floorDiv16(maxY - 8));
-  if (px0 > px1 || py0 > py1) return false;
-  st.px0 = static_cast<int32_t>(px0);
-  st.px1 = static_cast<int32_t>(px1);
-  st.py0 = static_cast<int32_t>(py0);
-  st.py1 = static_cast<int32_t>(py1);
-  st.tri = t;
-  st.zero = 0;
-  return true;
-}
 
 __global__ void setupKernel(const float* __restrict__ pos, const int32_t* __restrict__ tri,
                             const int32_t* __restrict__ fixedX, const int32_t* __restrict__ fixedY,
@@ -433,8 +389,8 @@ __global__ void setupKernel(const float* __restrict__ pos, const int32_t* __rest
       const int64_t i0 = b * V + idx[0], i1 = b * V + idx[1], i2 = b * V + idx[2];
       if (pos[4 * i0 + 3] > 0 && pos[4 * i1 + 3] > 0 && pos[4 * i2 + 3] > 0) {
         SubTri st;
-        if (makeSubTri(fixedX[i0], fixedY[i0], fixedX[i1], fixedY[i1], fixedX[i2], fixedY[i2], W, H,
-                       static_cast<int32_t>(t), st))
+        if (makeSubTri(fixedX[i0], fixedY[i0], fixedX[i1], fixedY[i1], fixedX[i2], fixedY[i2],
+                       static_cast<int32_t>(t), W, H, st))
           subs[2 * slot + n++] = st;
       }
     } else {
@@ -473,7 +429,7 @@ __global__ void setupKernel(const float* __restrict__ pos, const int32_t* __rest
         const ClipVert& v2 = poly[k + 1];
         if (!(v0.w > 0 && v1.w > 0 && v2.w > 0)) continue;
         SubTri st;
-        if (makeSubTri(v0.X, v0.Y, v1.X, v1.Y, v2.X, v2.Y, W, H, static_cast<int32_t>(t), st))
+        if (makeSubTri(v0.X, v0.Y, v1.X, v1.Y, v2.X, v2.Y, static_cast<int32_t>(t), W, H, st))
           subs[2 * slot + n++] = st;
       }
     }

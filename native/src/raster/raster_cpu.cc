@@ -35,6 +35,7 @@
 
 #include "../common/thread_pool.h"
 #include "raster.h"
+#include "raster_setup.h"
 #include "validate_cpu.h"
 
 namespace p3d {
@@ -67,8 +68,6 @@ int32_t toFixed(double ndc, int size) {
   return static_cast<int32_t>(std::nearbyint(v));  // default rounding mode: half to even
 }
 
-int64_t floorDiv16(int64_t a) { return a >= 0 ? a / 16 : -((-a + 15) / 16); }
-int64_t ceilDiv16(int64_t a) { return -floorDiv16(-a); }
 
 /** 0 for background, t + 1 for triangle t; throws on anything that is not an integer in [0, T]. */
 void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char* where) {
@@ -89,50 +88,6 @@ void checkTriangles(const int32_t* tri, int numTriangles, int numVertices, const
     if (tri[i] < 0 || tri[i] >= numVertices)
       throw std::invalid_argument(std::string(where) + ": triangle index " + std::to_string(tri[i]) + " at " +
                                   std::to_string(i) + " is outside [0, " + std::to_string(numVertices) + ")");
-}
-
-struct SubTri {
-  int32_t X[3], Y[3];  // CCW (after the coverage-only swap)
-  int32_t tri;
-  int32_t px0, px1, py0, py1;  // inclusive pixel bounding box, clipped to the viewport
-  uint8_t incl[3];             // edge k (vertex k -> k+1) owns E == 0 ties (top-left rule)
-};
-
-/**
- * Orientation, coverage-only CCW swap, top-left flags and the pixel bounding box of one (sub-)triangle with snapped
- * vertices (X, Y), into st; false if it covers no pixel centre (zero area, or a bounding box outside the viewport).
- * Integer arithmetic only: the setup and the tile stage, which rebuilds unclipped triangles, get the same st.
- */
-inline bool makeSubTri(int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X2, int32_t Y2, int32_t t, int W, int H,
-                       SubTri& st) {
-  const int64_t A = (static_cast<int64_t>(X1) - X0) * (static_cast<int64_t>(Y2) - Y0) -
-                    (static_cast<int64_t>(X2) - X0) * (static_cast<int64_t>(Y1) - Y0);
-  if (A == 0) return false;
-  if (A < 0) {
-    std::swap(X1, X2);
-    std::swap(Y1, Y2);
-  }
-  const int64_t minX = std::min({X0, X1, X2}), maxX = std::max({X0, X1, X2});
-  const int64_t minY = std::min({Y0, Y1, Y2}), maxY = std::max({Y0, Y1, Y2});
-  const int64_t px0 = std::max<int64_t>(0, ceilDiv16(minX - 8)), px1 = std::min<int64_t>(W - 1, floorDiv16(maxX - 8));
-  const int64_t py0 = std::max<int64_t>(0, ceilDiv16(minY - 8)), py1 = std::min<int64_t>(H - 1, floorDiv16(maxY - 8));
-  if (px0 > px1 || py0 > py1) return false;
-  st.X[0] = X0;
-  st.X[1] = X1;
-  st.X[2] = X2;
-  st.Y[0] = Y0;
-  st.Y[1] = Y1;
-  st.Y[2] = Y2;
-  for (int e = 0; e < 3; ++e) {
-    const int e1 = (e + 1) % 3;
-    st.incl[e] = (st.Y[e1] < st.Y[e] || (st.Y[e1] == st.Y[e] && st.X[e1] < st.X[e])) ? 1 : 0;
-  }
-  st.px0 = static_cast<int32_t>(px0);
-  st.px1 = static_cast<int32_t>(px1);
-  st.py0 = static_cast<int32_t>(py0);
-  st.py1 = static_cast<int32_t>(py1);
-  st.tri = t;
-  return true;
 }
 
 /** makeSubTri for the tile stage, kept out of line: inlined into the tile loop it slowed the loop's hot paths. */
