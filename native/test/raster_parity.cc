@@ -441,6 +441,7 @@ std::vector<float> randomVector(size_t n, Rng& rng, double zeroFraction = 0.0) {
 struct Outputs {
   std::vector<float> rast, gradPos;
   std::vector<float> interp, interpB, gradAttr, gradAttrB, gradRastI, interpSeam, gradAttrSeam;
+  std::vector<float> gradAttrChain, gradPosChain;  // interpolateRasterizeBackward (seam attributes, accumulated)
   std::vector<float> texWrap, texClamp, gradUvWrap, gradTexWrap, gradUvClamp, gradTexClamp;
   std::vector<float> aa, aaGradColor, aaGradPos;
 };
@@ -528,6 +529,13 @@ Outputs runAll(const Mesh& m, const Inputs& in, Device dev) {
   o.gradAttrSeam.assign(static_cast<size_t>(3) * T * 2, -1.0f);
   r::interpolateBackward(dev, id, in.seamAttr.data(), o.rast.data(), in.seamTri.data(), in.gradSeam.data(),
                          o.gradAttrSeam.data(), nullptr);
+  // The same backward chained into rasterize's, with an incoming rast gradient, accumulated onto rasterize
+  // backward's gradPos.
+  o.gradAttrChain.assign(static_cast<size_t>(3) * T * 2, -1.0f);
+  o.gradPosChain = o.gradPos;
+  r::interpolateRasterizeBackward(dev, id, in.seamAttr.data(), o.rast.data(), in.seamTri.data(), in.gradSeam.data(),
+                                  o.gradAttrChain.data(), m.pos.data(), V, m.tri.data(), o.gradPosChain.data(), true,
+                                  in.gradRast.data());
 
   // Texture lookups at the interpolated UVs (background pixels sample uv = (0, 0)); one NaN uv.
   std::vector<float> uv = o.interpSeam;
@@ -570,7 +578,7 @@ bool sameOutputs(const Outputs& a, const Outputs& b) {
       &Outputs::rast,        &Outputs::gradPos,      &Outputs::interp,      &Outputs::interpB,     &Outputs::gradAttr,
       &Outputs::gradAttrB,   &Outputs::gradRastI,    &Outputs::interpSeam,  &Outputs::gradAttrSeam, &Outputs::texWrap,
       &Outputs::texClamp,    &Outputs::gradUvWrap,   &Outputs::gradTexWrap, &Outputs::gradUvClamp, &Outputs::gradTexClamp,
-      &Outputs::aa,          &Outputs::aaGradColor,  &Outputs::aaGradPos};
+      &Outputs::aa,          &Outputs::aaGradColor,  &Outputs::aaGradPos,   &Outputs::gradAttrChain, &Outputs::gradPosChain};
   for (auto f : fields)
     if (!sameBits(a.*f, b.*f)) return false;
   return true;
@@ -580,6 +588,30 @@ void runMesh(Counts& ck, const Mesh& m, Device dev, uint64_t seed) {
   int covered = 0;
   const Inputs in = makeInputs(m, seed);
   const Outputs cpu = runAll(m, in, Device::Cpu);
+  {
+    // The CPU's one-pass interpolateRasterizeBackward against its two CPU kernels in turn: the same bits.
+    r::InterpDims id;
+    id.batch = m.B;
+    id.height = m.H;
+    id.width = m.W;
+    id.attrBatch = 1;
+    id.attrVertices = 3 * m.T();
+    id.channels = 2;
+    id.numTriangles = m.T();
+    r::RasterDims rd;
+    rd.batch = m.B;
+    rd.numVertices = m.V;
+    rd.numTriangles = m.T();
+    rd.height = m.H;
+    rd.width = m.W;
+    std::vector<float> gradAttr(static_cast<size_t>(3) * m.T() * 2), gradRast = in.gradRast;
+    std::vector<float> gradPos = cpu.gradPos;
+    r::interpolateBackward(Device::Cpu, id, in.seamAttr.data(), cpu.rast.data(), in.seamTri.data(), in.gradSeam.data(),
+                           gradAttr.data(), gradRast.data(), true);
+    r::rasterizeBackward(Device::Cpu, rd, m.pos.data(), m.tri.data(), cpu.rast.data(), gradRast.data(), gradPos.data(), true);
+    exact(ck, "CPU: interpolate + rasterize backward in one == the two kernels: gradAttr", gradAttr, cpu.gradAttrChain);
+    exact(ck, "CPU: interpolate + rasterize backward in one == the two kernels: gradPos", gradPos, cpu.gradPosChain);
+  }
   for (size_t p = 0; p < cpu.rast.size() / 4; ++p) covered += cpu.rast[4 * p + 3] != 0.0f;
   char header[256];
   std::snprintf(header, sizeof(header), "[raster: %s; B = %d, V = %d, T = %d, %dx%d, C = %d, tex %dx%d, %d covered pixels]",
@@ -596,6 +628,8 @@ void runMesh(Counts& ck, const Mesh& m, Device dev, uint64_t seed) {
   close(ck, "interpolate backward: gradAttr [B,V,C]", cpu.gradAttrB, got.gradAttrB);
   close(ck, "interpolate backward: gradAttr own attrTri", cpu.gradAttrSeam, got.gradAttrSeam);
   close(ck, "interpolate backward: gradRast", cpu.gradRastI, got.gradRastI);
+  close(ck, "interpolate + rasterize backward: gradAttr", cpu.gradAttrChain, got.gradAttrChain);
+  close(ck, "interpolate + rasterize backward: gradPos", cpu.gradPosChain, got.gradPosChain);
   close(ck, "texture forward (wrap)", cpu.texWrap, got.texWrap);
   close(ck, "texture forward (clamp)", cpu.texClamp, got.texClamp);
   close(ck, "texture backward: gradUv (wrap)", cpu.gradUvWrap, got.gradUvWrap);

@@ -498,6 +498,34 @@ Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// interpolateRasterizeBackward({attr, attrBatch, attrVertices, channels, rast, batch, height, width, attrTri, gradOut,
+//                               gradAttr?, pos, numVertices, tri, gradPos, accumulatePos?, gradRastIn?})
+Napi::Value InterpolateRasterizeBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "interpolateRasterizeBackward");
+  const Device device = deviceField(env, o);
+  const int32_t* attrTri;
+  const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
+  const size_t pix = static_cast<size_t>(d.batch) * d.height * d.width;
+  const size_t attrLen = static_cast<size_t>(d.attrBatch) * d.attrVertices * d.channels;
+  const float* attr = typedField<float>(env, o, "attr", attrLen, false);
+  const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
+  const float* gradOut = typedField<float>(env, o, "gradOut", pix * d.channels, false);
+  float* gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
+  const int numVertices = sizeField(env, o, "numVertices", 0, 1 << 28);
+  int numTriangles;
+  const int32_t* tri = triangleField(env, o, "tri", &numTriangles);
+  if (numTriangles != d.numTriangles) throw Napi::RangeError::New(env, "tri must have as many triangles as attrTri");
+  const size_t posLen = static_cast<size_t>(d.batch) * numVertices * 4;
+  const float* pos = typedField<float>(env, o, "pos", posLen, false);
+  float* gradPos = typedField<float>(env, o, "gradPos", posLen, false);
+  const float* gradRastIn = typedField<float>(env, o, "gradRastIn", pix * 2, true);
+  return runKernel(env, [&] {
+    p3d::raster::interpolateRasterizeBackward(device, d, attr, rast, attrTri, gradOut, gradAttr, pos, numVertices, tri, gradPos,
+                                              flagField(o, "accumulatePos"), gradRastIn);
+  });
+}
+
 // ---- Texture and antialias (native/src/raster/texture_cpu.cc, antialias_cpu.cc). Lengths checked here; the
 // antialias kernels check tri / opp entries and rast ids themselves.
 p3d::raster::TextureDims textureDims(const Napi::Env& env, const Napi::Object& o) {
@@ -932,6 +960,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rasterizeBackward", Napi::Function::New(env, RasterizeBackward));
   exports.Set("interpolate", Napi::Function::New(env, Interpolate));
   exports.Set("interpolateBackward", Napi::Function::New(env, InterpolateBackward));
+  exports.Set("interpolateRasterizeBackward", Napi::Function::New(env, InterpolateRasterizeBackward));
   exports.Set("texture", Napi::Function::New(env, Texture));
   exports.Set("textureBackward", Napi::Function::New(env, TextureBackward));
   exports.Set("antialias", Napi::Function::New(env, Antialias));

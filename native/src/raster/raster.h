@@ -48,5 +48,19 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
 void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
                          const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast = false);
 
+/**
+ * interpolateBackward whose rast gradient goes straight on into rasterizeBackward, in one pass over the pixels:
+ * gradAttr as interpolateBackward gives it (null: not computed) and gradPos [B,V,4] as rasterizeBackward(pos, tri,
+ * rast, gradRast) gives it for the gradRast that interpolateBackward (accumulateRast false) would write;
+ * accumulatePos: gradPos[i] += the gradient, as rasterizeBackward's accumulate. gradRastIn [B,H,W,2] (may be null):
+ * a rast gradient of other ops on the same rast, to which this one is added as interpolateBackward's accumulateRast
+ * adds it. The same bits as those two calls, without storing the rast gradient or scanning the pixels twice.
+ * tri [T,3] indexes pos [B,V,4] (V = numVertices) and has attrTri's triangle count.
+ */
+void interpolateRasterizeBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
+                                  const float* gradOut, float* gradAttr, const float* pos, int numVertices,
+                                  const int32_t* tri, float* gradPos, bool accumulatePos = false,
+                                  const float* gradRastIn = nullptr);
+
 }  // namespace raster
 }  // namespace p3d

@@ -81,6 +81,34 @@ inline void interpolateBackward(Device device, const InterpDims& d, const float*
 #endif
   interpolateBackward(d, attr, rast, attrTri, gradOut, gradAttr, gradRast, accumulateRast);
 }
+/**
+ * On the CPU one pass (raster_cpu.cc); on CUDA the two kernels in turn, the rast gradient passing through a host
+ * buffer: each CUDA kernel gives its CPU twin's bits, and the CPU pass gives the two CPU kernels' bits.
+ */
+inline void interpolateRasterizeBackward(Device device, const InterpDims& d, const float* attr, const float* rast,
+                                         const int32_t* attrTri, const float* gradOut, float* gradAttr, const float* pos,
+                                         int numVertices, const int32_t* tri, float* gradPos, bool accumulatePos = false,
+                                         const float* gradRastIn = nullptr) {
+#ifdef P3D_HAVE_CUDA
+  if (device == Device::Cuda) {
+    const size_t n = static_cast<size_t>(d.batch) * d.height * d.width * 2;
+    std::vector<float> gradRast = gradRastIn ? std::vector<float>(gradRastIn, gradRastIn + n) : std::vector<float>(n);
+    interpolateBackward(device, d, attr, rast, attrTri, gradOut, gradAttr, gradRast.data(), gradRastIn != nullptr);
+    RasterDims rd;
+    rd.batch = d.batch;
+    rd.numVertices = numVertices;
+    rd.numTriangles = d.numTriangles;
+    rd.height = d.height;
+    rd.width = d.width;
+    rasterizeBackward(device, rd, pos, tri, rast, gradRast.data(), gradPos, accumulatePos);
+    return;
+  }
+#else
+  if (device == Device::Cuda) throw std::invalid_argument("this build of the addon has no CUDA support");
+#endif
+  interpolateRasterizeBackward(d, attr, rast, attrTri, gradOut, gradAttr, pos, numVertices, tri, gradPos, accumulatePos,
+                               gradRastIn);
+}
 inline void textureForward(Device device, const TextureDims& d, const float* tex, const float* uv, float* out) {
   P3D_RASTER_DISPATCH(textureForward, d, tex, uv, out);
 }

@@ -135,6 +135,7 @@ struct Scratch {
   std::vector<std::vector<int32_t>> tileList;
   std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
   std::vector<float> fxTab, G;
+  std::vector<float> posSums;  // interpolateRasterizeBackward's per-triangle rows of rasterize-backward sums
   std::vector<int32_t> rowOf;
   CornerTable corners[kCornerTables];
   uint64_t cornerUses = 0;  // clock of CornerTable::lastUse
@@ -290,6 +291,71 @@ bool allZero(const float* g, int n) {
     acc |= bits << 1;  // ignore the sign: +-0 are both zero
   }
   return acc == 0;
+}
+
+/** The pixel-centre coordinates along a run of consecutive pixels of one frame (W x H, frame-local index). */
+struct PixelCursor {
+  int64_t py;
+  int px, w, h;
+  float fy;
+  PixelCursor(int64_t local, int64_t HW, int width, int height) : w(width), h(height) {
+    // (32-bit division where the frame allows: far cheaper than the 64-bit one, same quotient)
+    py = HW <= 0xffffffffLL ? static_cast<uint32_t>(local) / static_cast<uint32_t>(w) : local / w;
+    px = static_cast<int>(local - py * w);
+    fy = pixelCentre(static_cast<int>(py), h);
+  }
+  float fx() const { return pixelCentre(px, w); }
+  void advance() {  // (a run never leaves its row on a real mesh, but nothing here assumes so)
+    if (++px == w) {
+      px = 0;
+      fy = pixelCentre(static_cast<int>(++py), h);
+    }
+  }
+};
+
+/** Adds rasterize-backward's terms of one pixel (du, dv) of the triangle p0 p1 p2 onto sum[9], in order. */
+inline void addRasterPixel(const float* p0, const float* p1, const float* p2, float fx, float fy, float du, float dv,
+                           float sum[9]) {
+  const Bary r = baryAt(p0, p1, p2, fx, fy);
+  float c[9];
+  rasterBackwardPixel(r, fx, fy, du, dv, c);
+  for (int j = 0; j < 9; ++j) sum[j] += c[j];
+}
+
+/**
+ * gradPos [.., V, 4] of the vertices [v0, v1) of frame b: each vertex's corners' sums in ascending corner order.
+ * sumsOf(t) gives triangle t's 9 sums (corner k at 3k: x, y, w), or null for a triangle without pixels, which is
+ * skipped: its sums would be +0, and adding +0 to a sum that started at +0 never changes it (such a sum is never -0
+ * in round-to-nearest).
+ */
+template <typename SumsOf>
+void gatherPositionGradients(const CornerTable& corners, int64_t b, int64_t v0, int64_t v1, int V, SumsOf&& sumsOf,
+                             float* gradPos, bool accumulate) {
+  const int32_t* cStart = corners.start.data();
+  const int32_t* corner = corners.corner.data();
+  for (int64_t v = v0; v < v1; ++v) {
+    float gx = 0.0f, gy = 0.0f, gw = 0.0f;
+    for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
+      const float* g = sumsOf(corner[i] / 3);
+      if (!g) continue;
+      g += 3 * (corner[i] % 3);
+      gx += g[0];
+      gy += g[1];
+      gw += g[2];
+    }
+    float* out = gradPos + 4 * (b * V + v);
+    if (accumulate) {
+      out[0] += gx;
+      out[1] += gy;
+      out[2] += 0.0f;
+      out[3] += gw;
+    } else {
+      out[0] = gx;
+      out[1] = gy;
+      out[2] = 0.0f;
+      out[3] = gw;
+    }
+  }
 }
 
 }  // namespace
@@ -884,34 +950,12 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
   growTo(G, static_cast<size_t>(B) * T * 9);  // every entry used is written below
   // Per vertex (gradPos[b, v]): its corners' sums in ascending corner order.
   const CornerTable& corners = buildCorners(tri, T, V);
-  const std::vector<int32_t>& cStart = corners.start;
-  const std::vector<int32_t>& corner = corners.corner;
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
   auto gatherTask = [&](int64_t task) {
     const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
-    const int64_t v1 = std::min<int64_t>(V, v0 + kVertexChunk);
     const float* Gb = G.data() + b * static_cast<int64_t>(T) * 9;
-    for (int64_t v = v0; v < v1; ++v) {
-      float gx = 0.0f, gy = 0.0f, gw = 0.0f;
-      for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
-        const float* g = Gb + 3 * static_cast<int64_t>(corner[i]);
-        gx += g[0];
-        gy += g[1];
-        gw += g[2];
-      }
-      float* out = gradPos + 4 * (b * V + v);
-      if (accumulate) {
-        out[0] += gx;
-        out[1] += gy;
-        out[2] += 0.0f;
-        out[3] += gw;
-      } else {
-        out[0] = gx;
-        out[1] = gy;
-        out[2] = 0.0f;
-        out[3] = gw;
-      }
-    }
+    gatherPositionGradients(corners, b, v0, std::min<int64_t>(V, v0 + kVertexChunk), V,
+                            [Gb](int32_t t) { return Gb + 9 * static_cast<int64_t>(t); }, gradPos, accumulate);
   };
   const bool gathered = sumPerTriangle(
       rast, B, HW, T,
@@ -922,31 +966,16 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
         // Locals, not the closure's references: the sums below are kept in registers over the run, and the
         // compiler reloads anything reachable through the closure after every store.
         const float* const gr = gradRast;
-        const int w = W, h = H;
         const float* posB = pos + static_cast<int64_t>(b) * V * 4;
         const int32_t* it = tri + 3 * static_cast<int64_t>(t);
         const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
         float* sumRow = G.data() + (static_cast<size_t>(b) * T + t) * 9;
         float sum[9];
         for (int j = 0; j < 9; ++j) sum[j] = sumRow[j];
-        const int64_t local = pBegin - b * HW;
-        // (32-bit division where the frame allows: far cheaper than the 64-bit one, same quotient)
-        int64_t py = HW <= 0xffffffffLL ? static_cast<uint32_t>(local) / static_cast<uint32_t>(w) : local / w;
-        int px = static_cast<int>(local - py * w);
-        float fy = pixelCentre(static_cast<int>(py), h);
-        for (int64_t p = pBegin; p < pEnd; ++p) {
+        PixelCursor at(pBegin - b * HW, HW, W, H);
+        for (int64_t p = pBegin; p < pEnd; ++p, at.advance()) {
           const float* g = gr + 2 * p;
-          if (!allZero(g, 2)) {
-            const float fx = pixelCentre(px, w);
-            const Bary r = baryAt(p0, p1, p2, fx, fy);
-            float c[9];
-            rasterBackwardPixel(r, fx, fy, g[0], g[1], c);
-            for (int j = 0; j < 9; ++j) sum[j] += c[j];
-          }
-          if (++px == w) {  // (a run never leaves its row on a real mesh, but nothing here assumes so)
-            px = 0;
-            fy = pixelCentre(static_cast<int>(++py), h);
-          }
+          if (!allZero(g, 2)) addRasterPixel(p0, p1, p2, at.fx(), at.fy, g[0], g[1], sum);
         }
         for (int j = 0; j < 9; ++j) sumRow[j] = sum[j];
       },
@@ -1039,11 +1068,72 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
   });
 }
 
-void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
-                         const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast) {
-  checkInterp(d, rast, attrTri, "interpolateBackward");
-  if (gradAttr && static_cast<int64_t>(d.batch) * d.numTriangles > 0x7fffffff)  // rows are numbered in int32
-    throw std::invalid_argument("interpolateBackward: too many triangles");
+namespace {
+/** interpolateRasterizeBackward's rasterize side: positions [B,V,4], their triangles [T,3], the output. */
+struct PositionChain {
+  const float* pos;
+  int V;
+  const int32_t* tri;
+  float* gradPos;
+  bool accumulate;
+  const float* gradRastIn;  // [B,H,W,2] added to each covered pixel's rast gradient, or null
+};
+
+/**
+ * The rasterize side of one run of interpolateRasterizeBackward: the triangle's clip-space corners, its 9 sums
+ * (loaded from its row at begin, stored back at end) and the pixel position along the run.
+ */
+struct RasterRunSide {
+  const float *p0 = nullptr, *p1 = nullptr, *p2 = nullptr;
+  float* row = nullptr;
+  float sum[9];
+  PixelCursor at{0, 1, 1, 1};
+  void begin(const PositionChain& c, int b, int t, int64_t local, int64_t HW, int W, int H, float* sumsRow) {
+    const float* posB = c.pos + static_cast<int64_t>(b) * c.V * 4;
+    const int32_t* it = c.tri + 3 * static_cast<int64_t>(t);
+    p0 = posB + 4 * it[0];
+    p1 = posB + 4 * it[1];
+    p2 = posB + 4 * it[2];
+    row = sumsRow;
+    gradRastIn = c.gradRastIn;
+    for (int j = 0; j < 9; ++j) sum[j] = row[j];
+    at = PixelCursor(local, HW, W, H);
+  }
+  const float* gradRastIn = nullptr;
+  /**
+   * The current pixel p's rast gradient (du, dv) as interpolateBackward computes it (+0, +0 for a zero gradOut row),
+   * plus the incoming one's as its accumulateRast adds it; nothing when both are +-0, as rasterizeBackward skips
+   * such pixels.
+   */
+  void add(int64_t p, float du, float dv) {
+    if (gradRastIn) {
+      du = gradRastIn[2 * p] + du;
+      dv = gradRastIn[2 * p + 1] + dv;
+    }
+    if (du == 0.0f && dv == 0.0f) return;
+    addRasterPixel(p0, p1, p2, at.fx(), at.fy, du, dv, sum);
+  }
+  /** A pixel whose gradOut row is all +-0: its own rast gradient is (+0, +0), so only an incoming one counts. */
+  void addZero(int64_t p) {
+    if (gradRastIn) add(p, 0.0f, 0.0f);
+  }
+  void end() {
+    for (int j = 0; j < 9; ++j) row[j] = sum[j];
+  }
+};
+
+/**
+ * interpolateBackward, or with `chain` interpolateRasterizeBackward (gradRast null): each covered pixel's rast
+ * gradient is then computed in the per-triangle pass and its rasterize-backward terms summed there too, per
+ * triangle in ascending pixel order as rasterizeBackward sums them.
+ */
+void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
+                             const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast,
+                             const PositionChain* chain, const char* where) {
+  checkInterp(d, rast, attrTri, where);
+  if (chain) checkTriangles(chain->tri, d.numTriangles, chain->V, where);
+  if ((gradAttr || chain) && static_cast<int64_t>(d.batch) * d.numTriangles > 0x7fffffff)  // rows are numbered in int32
+    throw std::invalid_argument(std::string(where) + ": too many triangles");
   withChannels(d.channels, [&](auto Cc) {
   const int B = d.batch, T = d.numTriangles, Va = d.attrVertices;
   const int C = Cc;
@@ -1165,13 +1255,9 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
 #endif
   // One covered pixel p of triangle t (attribute frame ab): the same operations as a lane of rastGradQuad (1-4
   // channels) or rastGradOct (wider).
-  auto rastGradOne = [&](int64_t p, int t, int64_t ab) {
-    const int32_t* it = attrTri + 3 * static_cast<int64_t>(t);
-    const float* a0 = attr + (ab * Va + it[0]) * C;
-    const float* a1 = attr + (ab * Va + it[1]) * C;
-    const float* a2 = attr + (ab * Va + it[2]) * C;
-    const float* g = gradOut + p * C;
-    float du = 0.0f, dv = 0.0f;
+  auto rastGradOf = [&](const float* g, const float* a0, const float* a1, const float* a2, float& du, float& dv) {
+    du = 0.0f;
+    dv = 0.0f;
 #if defined(__AVX2__)
     if (wide) {
       alignas(32) float tu[kWideMax], tv[kWideMax];
@@ -1184,7 +1270,6 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
         du += tu[c];
         dv += tv[c];
       }
-      store(p, du, dv);
       return;
     }
 #endif
@@ -1192,6 +1277,11 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       du += g[c] * (a0[c] - a2[c]);
       dv += g[c] * (a1[c] - a2[c]);
     }
+  };
+  auto rastGradOne = [&](int64_t p, int t, int64_t ab) {
+    const int32_t* it = attrTri + 3 * static_cast<int64_t>(t);
+    float du, dv;
+    rastGradOf(gradOut + p * C, attr + (ab * Va + it[0]) * C, attr + (ab * Va + it[1]) * C, attr + (ab * Va + it[2]) * C, du, dv);
     store(p, du, dv);
   };
   // With gradAttr and a frame per task (B >= threads), the sum pass below computes gradRast too, while each
@@ -1242,21 +1332,21 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       if (n) flush(q, n);
     });
   }
-  if (!gradAttr) return;
+  if (!gradAttr && !chain) return;
   // Per-corner sums G[row, k, c], each triangle's pixels in ascending order. Only triangles that receive a
   // contribution get a row (rowOf[b, t], -1 = none), allotted in order of first use and cleared then, so that the
   // rows in use are contiguous (a frame touches a few thousand of its triangles, scattered over the ids); the
   // gather below skips the others. Skipping them does not change any bit: their rows would be +0, and adding +0
   // to a sum that started at +0 never changes it (such a sum is never -0 in round-to-nearest).
   std::vector<float>& G = scratch().G;
-  growTo(G, static_cast<size_t>(B) * T * 3 * Cs);  // rows are cleared when allotted
+  if (gradAttr) growTo(G, static_cast<size_t>(B) * T * 3 * Cs);  // rows are cleared when allotted
   std::vector<int32_t>& rowOf = scratch().rowOf;
   rowOf.resize(static_cast<size_t>(B) * T);
   // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
   // ascending order for broadcast attributes.
-  const CornerTable& corners = buildCorners(attrTri, T, Va);
-  const std::vector<int32_t>& cStart = corners.start;
-  const std::vector<int32_t>& corner = corners.corner;
+  const CornerTable* attrCorners = gradAttr ? &buildCorners(attrTri, T, Va) : nullptr;
+  const int32_t* cStart = attrCorners ? attrCorners->start.data() : nullptr;
+  const int32_t* corner = attrCorners ? attrCorners->corner.data() : nullptr;
   const int Ba = d.attrBatch;
   const int64_t vChunks = ceilDivPos(Va, kVertexChunk);
   auto gatherTask = [&](int64_t task) {
@@ -1321,6 +1411,24 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
       }
     }
   };
+  // Chained: rasterize-backward's per-triangle sums in rows of 9 (posSums; a row for every triangle with a pixel,
+  // numbered as G's), gathered onto the position vertices through the position triangles' corner table.
+  const CornerTable* posCorners = chain ? &buildCorners(chain->tri, T, chain->V) : nullptr;
+  float* posSums = nullptr;
+  if (chain) {
+    growTo(scratch().posSums, static_cast<size_t>(B) * T * 9);  // rows are cleared when allotted
+    posSums = scratch().posSums.data();
+  }
+  const int64_t pChunks = chain ? ceilDivPos(chain->V, kVertexChunk) : 0;
+  auto positionGatherTask = [&](int64_t task) {
+    const int64_t b = task / pChunks, v0 = (task % pChunks) * kVertexChunk;
+    const int32_t* rowB = rowOf.data() + b * static_cast<int64_t>(T);
+    const float* sums = posSums;
+    gatherPositionGradients(
+        *posCorners, b, v0, std::min<int64_t>(chain->V, v0 + kVertexChunk), chain->V,
+        [rowB, sums](int32_t t) -> const float* { return rowB[t] < 0 ? nullptr : sums + 9 * static_cast<int64_t>(rowB[t]); },
+        chain->gradPos, chain->accumulate);
+  };
   // Per-frame attributes (Ba == B) are reduced frame by frame as soon as a frame's sums are complete.
   const bool gathered = sumPerTriangle(
       rast, B, HW, T,
@@ -1332,55 +1440,108 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
         if (fuseRast)
           for (int64_t p = pBegin; p < pEnd; ++p) rastGradOne(p, t, Ba == 1 ? 0 : b);
         int32_t& row = rowOf[static_cast<size_t>(b) * T + t];
-        // The triangle's row, allotted and cleared at its first pixel with a non-zero gradient.
+        // The triangle's row, allotted and cleared at its first pixel with a non-zero gradient (chained: at its first
+        // pixel, for both kinds of sums).
         auto rowFor = [&]() {
           if (row < 0) {
             row = static_cast<int32_t>(next++);
-            std::fill(G.data() + static_cast<int64_t>(row) * 3 * Cs, G.data() + (static_cast<int64_t>(row) + 1) * 3 * Cs, 0.0f);
+            if (gradAttr)
+              std::fill(G.data() + static_cast<int64_t>(row) * 3 * Cs, G.data() + (static_cast<int64_t>(row) + 1) * 3 * Cs, 0.0f);
+            if (chain) std::fill(posSums + 9 * static_cast<int64_t>(row), posSums + 9 * (static_cast<int64_t>(row) + 1), 0.0f);
           }
-          return G.data() + static_cast<int64_t>(row) * 3 * Cs;
+          return gradAttr ? G.data() + static_cast<int64_t>(row) * 3 * Cs : nullptr;
         };
+        // Chained: the rasterize side of the run. Each pixel with a non-zero gradOut row gets its rast gradient
+        // (du, dv) as rastGradOf computes it, and unless both are +-0 (rasterizeBackward's test) its terms are
+        // added onto the triangle's 9 sums, kept in `side.sum` over the run.
+        RasterRunSide side;
+        if (chain) {
+          rowFor();
+          side.begin(*chain, b, t, pBegin - b * HW, HW, d.width, d.height, posSums + 9 * static_cast<int64_t>(row));
+        }
+        const int64_t ab = Ba == 1 ? 0 : b;
+        const int32_t* ia = attrTri + 3 * static_cast<int64_t>(t);
+        const float *a0 = attr + (ab * Va + ia[0]) * C, *a1 = attr + (ab * Va + ia[1]) * C, *a2 = attr + (ab * Va + ia[2]) * C;
 #if defined(__AVX2__)
         // 5-16 channels (the tracker's 5, the benchmark's 15): the row's 3 x NV vectors stay in registers over the
         // run (the same adds in the same order as the general path below). Locals, not the closure's references:
         // the compiler reloads anything reachable through the closure after every store.
-        auto registerRun = [&](auto nv) {
+        auto registerRun = [&](auto nv, auto chained) {
           constexpr int NV = decltype(nv)::value;
+          constexpr bool Chained = decltype(chained)::value;
           const float* const go = gradOut;
           const float* const rs = rast;
           const int c = C, cs = Cs;
           const __m256i tail = tailMask;
           const __m256 noSign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));  // +-0 are both zero
+          auto load = [&](const float* r, int j) { return j + 1 < NV ? _mm256_loadu_ps(r + 8 * j) : _mm256_maskload_ps(r + 8 * j, tail); };
           float* sRow = nullptr;
+          bool haveRow = false;
           __m256 acc[3][NV];  // corner k, channels 8j..8j+7
+          __m256 d0[NV], d1[NV];  // chained: rastGradOf's a0 - a2 and a1 - a2 (the same subtractions, once per run)
+          if constexpr (Chained)
+            for (int j = 0; j < NV; ++j) {
+              const __m256 a2j = load(a2, j);
+              d0[j] = _mm256_sub_ps(load(a0, j), a2j);
+              d1[j] = _mm256_sub_ps(load(a1, j), a2j);
+            }
           for (int64_t p = pBegin; p < pEnd; ++p) {
+            if constexpr (Chained)
+              if (p != pBegin) side.at.advance();
             const float* g = go + p * c;
             __m256 gv[NV];
-            for (int j = 0; j < NV; ++j) gv[j] = j + 1 < NV ? _mm256_loadu_ps(g + 8 * j) : _mm256_maskload_ps(g + 8 * j, tail);
+            for (int j = 0; j < NV; ++j) gv[j] = load(g, j);
             __m256 any = _mm256_and_ps(gv[0], noSign);
             for (int j = 1; j < NV; ++j) any = _mm256_or_ps(any, _mm256_and_ps(gv[j], noSign));
-            if (_mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any))) continue;
-            if (!sRow) {
-              sRow = rowFor();
-              for (int k = 0; k < 3; ++k)
-                for (int j = 0; j < NV; ++j) acc[k][j] = _mm256_loadu_ps(sRow + k * cs + 8 * j);
+            if (_mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any))) {
+              if constexpr (Chained) side.addZero(p);
+              continue;
             }
-            const float u = rs[4 * p], v = rs[4 * p + 1], w = 1.0f - u - v;
-            const __m256 bary[3] = {_mm256_set1_ps(u), _mm256_set1_ps(v), _mm256_set1_ps(w)};
-            for (int k = 0; k < 3; ++k)
-              for (int j = 0; j < NV; ++j) acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(bary[k], gv[j]));
+            if (!haveRow) {
+              haveRow = true;
+              sRow = rowFor();
+              if (sRow)
+                for (int k = 0; k < 3; ++k)
+                  for (int j = 0; j < NV; ++j) acc[k][j] = _mm256_loadu_ps(sRow + k * cs + 8 * j);
+            }
+            if (sRow) {
+              const float u = rs[4 * p], v = rs[4 * p + 1], w = 1.0f - u - v;
+              const __m256 bary[3] = {_mm256_set1_ps(u), _mm256_set1_ps(v), _mm256_set1_ps(w)};
+              for (int k = 0; k < 3; ++k)
+                for (int j = 0; j < NV; ++j) acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(bary[k], gv[j]));
+            }
+            if constexpr (Chained) {
+              alignas(32) float tu[8 * NV], tv[8 * NV];
+              for (int j = 0; j < NV; ++j) {
+                _mm256_store_ps(tu + 8 * j, _mm256_mul_ps(gv[j], d0[j]));
+                _mm256_store_ps(tv + 8 * j, _mm256_mul_ps(gv[j], d1[j]));
+              }
+              float du = 0.0f, dv = 0.0f;
+              for (int k = 0; k < c; ++k) {
+                du += tu[k];
+                dv += tv[k];
+              }
+              side.add(p, du, dv);
+            }
           }
           if (sRow)
             for (int k = 0; k < 3; ++k)
               for (int j = 0; j < NV; ++j) _mm256_storeu_ps(sRow + k * cs + 8 * j, acc[k][j]);
         };
         if (wide && nVec <= 2) {
-          if (nVec == 1) registerRun(std::integral_constant<int, 1>{});
-          else registerRun(std::integral_constant<int, 2>{});
+          if (chain) {
+            if (nVec == 1) registerRun(std::integral_constant<int, 1>{}, std::true_type{});
+            else registerRun(std::integral_constant<int, 2>{}, std::true_type{});
+            side.end();
+          } else {
+            if (nVec == 1) registerRun(std::integral_constant<int, 1>{}, std::false_type{});
+            else registerRun(std::integral_constant<int, 2>{}, std::false_type{});
+          }
           return;
         }
 #endif
         for (int64_t p = pBegin; p < pEnd; ++p) {
+          if (chain && p != pBegin) side.at.advance();
           const float* g = gradOut + p * C;
 #if defined(__AVX2__)
           if (wide) {
@@ -1388,11 +1549,23 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
             const __m256 noSign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));  // +-0 are both zero
             __m256 any = _mm256_setzero_ps();
             for (int j = 0; j < nVec; ++j) any = _mm256_or_ps(any, _mm256_and_ps(loadRow(g, j), noSign));
-            if (_mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any))) continue;
+            if (_mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any))) {
+              if (chain) side.addZero(p);
+              continue;
+            }
           } else
 #endif
-          if (allZero(g, C)) continue;
+          if (allZero(g, C)) {
+            if (chain) side.addZero(p);
+            continue;
+          }
+          if (chain) {
+            float du, dv;
+            rastGradOf(g, a0, a1, a2, du, dv);
+            side.add(p, du, dv);
+          }
           float* s = rowFor();
+          if (!s) continue;
           const float u = rast[4 * p], v = rast[4 * p + 1], w = 1.0f - u - v;
 #if defined(__AVX2__)
           if (wide) {
@@ -1413,14 +1586,38 @@ void interpolateBackward(const InterpDims& d, const float* attr, const float* ra
             s[2 * C + c] += w * g[c];
           }
         }
+        if (chain) side.end();
       },
       [&](int b) {
-        if (Ba != B) return;
-        for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
+        if (gradAttr && Ba == B)
+          for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
+        if (chain)
+          for (int64_t c = 0; c < pChunks; ++c) positionGatherTask(b * pChunks + c);
       },
       fuseRast, [&](int64_t p) { store(p, 0.0f, 0.0f); });
-  if (!gathered || Ba != B) parallelFor(Ba * vChunks, gatherTask);
+  // What the frames did not gather as they finished, in one call: the attribute vertices' tasks, then the position
+  // vertices'.
+  const int64_t attrTasks = gradAttr && (!gathered || Ba != B) ? Ba * vChunks : 0;
+  const int64_t positionTasks = chain && !gathered ? B * pChunks : 0;
+  parallelFor(attrTasks + positionTasks, [&](int64_t task) {
+    if (task < attrTasks) gatherTask(task);
+    else positionGatherTask(task - attrTasks);
   });
+  });
+}
+}  // namespace
+
+void interpolateBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
+                         const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast) {
+  interpolateBackwardImpl(d, attr, rast, attrTri, gradOut, gradAttr, gradRast, accumulateRast, nullptr, "interpolateBackward");
+}
+
+void interpolateRasterizeBackward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
+                                  const float* gradOut, float* gradAttr, const float* pos, int numVertices,
+                                  const int32_t* tri, float* gradPos, bool accumulatePos, const float* gradRastIn) {
+  if (numVertices < 0) throw std::invalid_argument("interpolateRasterizeBackward: bad sizes");
+  const PositionChain chain{pos, numVertices, tri, gradPos, accumulatePos, gradRastIn};
+  interpolateBackwardImpl(d, attr, rast, attrTri, gradOut, gradAttr, nullptr, false, &chain, "interpolateRasterizeBackward");
 }
 
 }  // namespace raster

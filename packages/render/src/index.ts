@@ -2,7 +2,8 @@
  * @pixel3dmm/render - differentiable rasterizer ops (kernels-design.md section 2).
  *
  * This entry point documents the shared conventions once and exports the ops on the native kernels
- * (raster.ts: rasterize, rasterizeBackward, interpolate, interpolateBackward; texture.ts; antialias.ts). Every op
+ * (raster.ts: rasterize, rasterizeBackward, interpolate, interpolateBackward, and interpolateRasterizeBackward, the
+ * last two backward passes in one; texture.ts; antialias.ts). Every op
  * takes a trailing `options` argument `{ device?: 'cpu' | 'cuda' | 'auto' }` (default 'cpu'; see device.ts):
  * the CUDA kernels give the CPU's results (rasterize forward bitwise). The independent float64 reference lives
  * in `@pixel3dmm/render/testing`.
@@ -58,10 +59,12 @@ export {
   MAX_TRIANGLES,
   interpolate,
   interpolateBackward,
+  interpolateRasterizeBackward,
   rasterize,
   rasterizeBackward,
   type AttrShape,
   type InterpolateGradients,
+  type InterpolateRasterizeGradients,
   type RastShape,
 } from './raster.js';
 export {

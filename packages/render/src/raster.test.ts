@@ -1,7 +1,7 @@
 import { KernelArgumentError, nativeAddon, setThreads } from '@pixel3dmm/kernels';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
-import { interpolate, interpolateBackward, rasterize, rasterizeBackward } from './raster.js';
+import { interpolate, interpolateBackward, interpolateRasterizeBackward, rasterize, rasterizeBackward } from './raster.js';
 import { referenceInterpolate, referenceRasterize } from './testing/reference-raster.js';
 import { clipOf, gridTris, project, uvSphere } from './testing/meshes.js';
 
@@ -453,6 +453,60 @@ describe('gradients', () => {
     }
   });
 
+  it('interpolateRasterizeBackward gives the bits of interpolateBackward followed by rasterizeBackward (every channel-count path, seam attributes, broadcast or per frame, accumulate, 1-3 threads)', () => {
+    // The fine sphere of the test above, its attributes indexed per corner (attrTri != tri, as FLAME's UV seams
+    // make them), and gradients that are a third exactly zero (half -0) so that skipped pixels are exercised.
+    const m = sphere(40, 24, [[0.1, 0, -3], [-0.15, 0.1, -2.7]], 2.2);
+    const H = 56, W = 72, B = m.B, N = B * H * W, T = m.tri.length / 3;
+    const rast = rasterize(m.pos, m.V, m.tri, B, H, W);
+    const rs = { batch: B, height: H, width: W };
+    const cornerTri = Int32Array.from({ length: 3 * T }, (_, i) => i);
+    const r = rng(12);
+    const base = new Float32Array(B * m.V * 4).map(() => r() * 2 - 1);
+    let covered = 0;
+    for (let p = 0; p < N; p++) if (rast[4 * p + 3] !== 0) covered++;
+    expect(covered).toBeGreaterThan(N / 4);
+    for (const C of [1, 3, 4, 5, 9, 16, 17, 33]) {
+      const gOut = new Float32Array(N * C);
+      for (let p = 0; p < N; p++) {
+        const zero = r() < 1 / 3, neg = r() < 0.5;
+        for (let c = 0; c < C; c++) gOut[p * C + c] = zero ? (neg ? -0 : 0) : r() * 2 - 1;
+      }
+      for (const Ba of [1, B]) {
+        for (const attrTri of [m.tri, cornerTri]) {
+          const Va = attrTri === m.tri ? m.V : 3 * T;
+          const attr = new Float32Array(Ba * Va * C).map(() => r() * 2 - 1);
+          const as = { batch: Ba, vertices: Va, channels: C };
+          const label = `${C} channels, attribute batch ${Ba}, ${attrTri === m.tri ? 'shared' : 'per-corner'} attributes`;
+          setThreads(1);
+          const two = interpolateBackward(attr, as, rast, rs, attrTri, gOut);
+          const twoPos = rasterizeBackward(m.pos, m.V, m.tri, B, H, W, rast, two.gradRast!);
+          const twoAcc = rasterizeBackward(m.pos, m.V, m.tri, B, H, W, rast, two.gradRast!, base.slice(), { accumulate: true });
+          // An incoming rast gradient (another interpolation's, ±0 at some covered pixels where gOut is not, and
+          // the reverse) added as accumulateRast adds it.
+          const inRast = new Float32Array(N * 2).map(() => (r() < 0.3 ? (r() < 0.5 ? -0 : 0) : r() * 2 - 1));
+          const sumRast = inRast.slice();
+          interpolateBackward(attr, as, rast, rs, attrTri, gOut, { attr: false }, { gradRast: sumRast, accumulateRast: true });
+          const twoIn = rasterizeBackward(m.pos, m.V, m.tri, B, H, W, rast, sumRast);
+          expect(twoPos.some((x) => x !== 0), label).toBe(true);
+          for (const n of [1, 2, 3]) {
+            setThreads(n);
+            const one = interpolateRasterizeBackward(attr, as, rast, rs, attrTri, gOut, m.pos, m.V, m.tri);
+            expect(bitsEqual(one.gradAttr!, two.gradAttr!), `${label}, ${n} threads: gradAttr`).toBe(true);
+            expect(bitsEqual(one.gradPos, twoPos), `${label}, ${n} threads: gradPos`).toBe(true);
+            const acc = interpolateRasterizeBackward(attr, as, rast, rs, attrTri, gOut, m.pos, m.V, m.tri, { attr: false }, { gradPos: base.slice(), accumulatePos: true });
+            expect(acc.gradAttr).toBeNull();
+            expect(bitsEqual(acc.gradPos, twoAcc), `${label}, ${n} threads: accumulated gradPos`).toBe(true);
+            const chained = interpolateRasterizeBackward(attr, as, rast, rs, attrTri, gOut, m.pos, m.V, m.tri, { gradRast: inRast });
+            expect(bitsEqual(chained.gradAttr!, two.gradAttr!), `${label}, ${n} threads: gradAttr with an incoming rast gradient`).toBe(true);
+            expect(bitsEqual(chained.gradPos, twoIn), `${label}, ${n} threads: gradPos with an incoming rast gradient`).toBe(true);
+          }
+          setThreads(0);
+        }
+      }
+    }
+  });
+
   it('rasterize + interpolate chain: gradPos matches central differences of the reference', () => {
     const m = gradientMesh();
     const N = H * W;
@@ -542,6 +596,22 @@ describe('argument validation (before native code)', () => {
     expect(() => interpolate(attr, as, rast, rs, m.tri.subarray(0, 3))).toThrow(/triangle id of rast pixel/);
     expect(() => interpolate(attr, as, rast, { ...rs, width: 7 }, m.tri)).toThrow(/for rast/);
     expect(() => interpolateBackward(attr, as, rast, rs, m.tri, new Float32Array(5))).toThrow(/for gradOut/);
+  });
+
+  it('interpolateRasterizeBackward', () => {
+    const g = new Float32Array(2 * H * W);
+    expect(() => interpolateRasterizeBackward(attr, as, rast, rs, m.tri, g, m.pos, m.V, m.tri.subarray(3))).toThrow(/interpolateRasterizeBackward: expected \d+ triangles, as attrTri for tri/);
+    expect(() => interpolateRasterizeBackward(attr, as, rast, rs, m.tri, g, m.pos.subarray(4), m.V, m.tri)).toThrow(/for pos/);
+    expect(() => interpolateRasterizeBackward(attr, as, rast, rs, m.tri, g, m.pos, m.V, new Int32Array(m.tri).fill(m.V, 0, 1))).toThrow(/for tri\[0\]/);
+    expect(() => interpolateRasterizeBackward(attr, as, rast, rs, m.tri, g, m.pos, m.V, m.tri, {}, { accumulatePos: true })).toThrow(/out.gradPos/);
+    expect(() => interpolateRasterizeBackward(attr, as, rast, rs, m.tri, g.subarray(1), m.pos, m.V, m.tri)).toThrow(/for gradOut/);
+    expect(() => interpolateRasterizeBackward(attr, as, rast, rs, m.tri, g, m.pos, m.V, m.tri, { gradRast: g.subarray(2) })).toThrow(/for inputs.gradRast/);
+    const addon = nativeAddon() as unknown as { interpolateRasterizeBackward(a: Record<string, unknown>): void };
+    const args = { attr, attrBatch: 1, attrVertices: m.V, channels: 2, rast, batch: 1, height: H, width: W, attrTri: m.tri, gradOut: g, pos: m.pos, numVertices: m.V, tri: m.tri, gradPos: new Float32Array(4 * m.V) };
+    expect(() => addon.interpolateRasterizeBackward({ ...args, tri: m.tri.subarray(3) })).toThrow(/as many triangles as attrTri/);
+    expect(() => addon.interpolateRasterizeBackward({ ...args, tri: new Int32Array(m.tri).fill(99, 0, 1) })).toThrow(/outside \[0, 8\)/);
+    expect(() => addon.interpolateRasterizeBackward({ ...args, gradPos: new Float32Array(3) })).toThrow(/gradPos must have/);
+    expect(() => addon.interpolateRasterizeBackward({ ...args, gradRastIn: new Float32Array(3) })).toThrow(/gradRastIn must have/);
   });
 
   it('the native binding re-checks indices and lengths itself', () => {

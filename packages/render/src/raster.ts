@@ -13,6 +13,7 @@ interface RasterNative {
   rasterizeBackward(args: Record<string, unknown>): void;
   interpolate(args: Record<string, unknown>): void;
   interpolateBackward(args: Record<string, unknown>): void;
+  interpolateRasterizeBackward(args: Record<string, unknown>): void;
 }
 
 function native(): RasterNative {
@@ -291,4 +292,76 @@ export function interpolateBackward(
     );
   }
   return { gradAttr, gradRast };
+}
+
+export interface InterpolateRasterizeGradients {
+  /** [a.batch, a.vertices, a.channels], as interpolateBackward gives it; null when not requested. */
+  gradAttr: Float32Array | null;
+  /** [B, numVertices, 4] on the clip-space positions (x, y, w; z = 0), as rasterizeBackward gives it. */
+  gradPos: Float32Array;
+}
+
+/**
+ * interpolateBackward followed by rasterizeBackward of its rast gradient, in one native pass: the same bits as
+ * `interpolateBackward(attr, ..., gradOut, { attr, rast: true })` and then `rasterizeBackward(pos, numVertices,
+ * tri, B, H, W, rast, gradRast, out.gradPos, { accumulate: out.accumulatePos })`, without the [B,H,W,2] rast
+ * gradient ever being stored and with one scan of the pixels instead of two (what an optimisation loop that
+ * renders an interpolated attribute needs every iteration). pos [B, numVertices, 4] and tri [T,3] are those given
+ * to rasterize; attrTri has the same T. `inputs.attr` (default true) selects the attribute gradient;
+ * `inputs.gradRast` [B,H,W,2] is the rast gradient of other ops on the same rast (another interpolate's, say), to
+ * which this one is added as interpolateBackward's `out.accumulateRast` adds it. `out` supplies the output buffers,
+ * and with `out.accumulatePos` the position gradient is added to `out.gradPos` (one float32 addition per element).
+ * `options.device` as for rasterize.
+ */
+export function interpolateRasterizeBackward(
+  attr: Float32Array,
+  attrShape: AttrShape,
+  rast: Float32Array,
+  rastShape: RastShape,
+  attrTri: Int32Array,
+  gradOut: Float32Array,
+  pos: Float32Array,
+  numVertices: number,
+  tri: Int32Array,
+  inputs: { attr?: boolean; gradRast?: Float32Array } = {},
+  out: { gradAttr?: Float32Array; gradPos?: Float32Array; accumulatePos?: boolean } = {},
+  options?: RenderOptions,
+): InterpolateRasterizeGradients {
+  const where = 'interpolateRasterizeBackward';
+  const c = checkInterpArgs(where, attr, attrShape, rast, rastShape, attrTri);
+  const pixels = rastShape.batch * rastShape.height * rastShape.width;
+  checkTyped(where, 'gradOut', gradOut, Float32Array, pixels * attrShape.channels);
+  checkInteger(where, 'numVertices', numVertices, 0, MAX_VERTICES);
+  checkElements(where, 'pos', rastShape.batch * numVertices * 4);
+  checkTyped(where, 'pos', pos, Float32Array, rastShape.batch * numVertices * 4);
+  const T = checkTriangles(where, 'tri', tri);
+  if (T !== c.attrTri.length / 3) fail(where, 'tri', `${c.attrTri.length / 3} triangles, as attrTri`, T);
+  if (typeof inputs !== 'object' || inputs === null) fail(where, 'inputs', 'an object {attr?, gradRast?}', inputs);
+  if (typeof out !== 'object' || out === null) fail(where, 'out', 'an object {gradAttr?, gradPos?, accumulatePos?}', out);
+  const gradRastIn = inputs.gradRast === undefined ? undefined : checkTyped(where, 'inputs.gradRast', inputs.gradRast, Float32Array, pixels * 2);
+  const gradAttr = inputs.attr === false ? null : output(where, 'out.gradAttr', out.gradAttr, attrShape.batch * attrShape.vertices * attrShape.channels);
+  const accumulatePos = out.accumulatePos === true;
+  if (accumulatePos && out.gradPos === undefined) fail(where, 'out.gradPos', 'a Float32Array to accumulate into (out.accumulatePos)', out.gradPos);
+  const gradPos = output(where, 'out.gradPos', out.gradPos, rastShape.batch * numVertices * 4);
+  const device = renderDevice(where, options);
+  callChecked(
+    () =>
+      native().interpolateRasterizeBackward({
+        ...nativeInterpArgs(c.attr, attrShape, c.rast, rastShape, c.attrTri),
+        gradOut,
+        gradAttr: gradAttr ?? undefined,
+        pos,
+        numVertices,
+        tri,
+        gradPos,
+        accumulatePos,
+        gradRastIn,
+        device,
+      }),
+    () => {
+      c.recheck();
+      checkTriangleIndices(where, 'tri', tri, numVertices);
+    },
+  );
+  return { gradAttr, gradPos };
 }

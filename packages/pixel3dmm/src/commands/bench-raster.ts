@@ -1,6 +1,7 @@
 // `pixel3dmm bench raster`: median times of the rasterizer chain of one tracker iteration (rasterize; interpolate
 // of 17 channels as two calls: 2 UV channels through the UV index buffer and 15 per-vertex channels; bilinear
-// texture of a 2048² one-channel mask; antialias of the textured mask), forward and forward plus backward.
+// texture of a 2048² one-channel mask; antialias of the textured mask), forward and forward plus backward (the vertex
+// channels' interpolate backward and rasterize's in one pass, interpolateRasterizeBackward).
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { Flame, builtInFlameModel, defaultFlameParams } from '@pixel3dmm/flame';
@@ -13,6 +14,7 @@ import {
   antialiasWorkBuffer,
   interpolate,
   interpolateBackward,
+  interpolateRasterizeBackward,
   rasterize,
   rasterizeBackward,
   texture,
@@ -94,9 +96,10 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
     g.uvTotal.set(gUv);
     textureBackward(tex, texShape, uvImg, g.aaColor, 'wrap', { uv: true }, { gradUv: g.uvTotal, accumulateUv: true });
     interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, g.uvTotal, { attr: false, rast: true }, { gradRast: g.uvRast });
-    interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true },
-      { gradAttr: g.attr, gradRast: g.uvRast, accumulateRast: true });
-    rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, g.uvRast, g.aaPos, { accumulate: true });
+    // The vertex channels' backward and rasterize's in one pass (the bits of interpolateBackward with accumulateRast
+    // onto the UVs' rast gradient, then rasterizeBackward).
+    interpolateRasterizeBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, s.pos, s.V, s.tri, { gradRast: g.uvRast },
+      { gradAttr: g.attr, gradPos: g.aaPos, accumulatePos: true });
     return { gradPos: g.aaPos, gradAttr: g.attr };
   };
   const bwdOps = {
@@ -107,6 +110,10 @@ export function rasterChain(s: RasterScene, tex: Float32Array, opp: Int32Array) 
       interpolateBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, { attr: true, rast: true }, { gradAttr: g.attr, gradRast: g.attrRast });
     },
     rasterize: () => rasterizeBackward(s.pos, s.V, s.tri, B, S, S, rast, gUv, g.pos),
+    interpolateRasterize: () => {
+      interpolateBackward(s.uv, uvShape, rast, shape, s.uvTri, gUv, { attr: false, rast: true }, { gradRast: g.uvRast });
+      interpolateRasterizeBackward(s.attr, attrShape, rast, shape, s.tri, gAttr, s.pos, s.V, s.tri, { gradRast: g.uvRast }, { gradAttr: g.attr, gradPos: g.pos });
+    },
   };
   return { ops, bwdOps, forward, backward, rast, uvImg, attrImg, mask, fg };
 }
@@ -160,6 +167,7 @@ export function benchRasterCommand(opts: BenchRasterOptions): void {
   const backwardMs = {
     rasterize: medianMs(c.bwdOps.rasterize, { minRuns: runs, minMs }),
     interpolate17: medianMs(c.bwdOps.interpolate, { minRuns: runs, minMs }),
+    interpolate17AndRasterize: medianMs(c.bwdOps.interpolateRasterize, { minRuns: runs, minMs }),
     texture: medianMs(c.bwdOps.texture, { minRuns: runs, minMs }),
     antialias: medianMs(c.bwdOps.antialias, { minRuns: runs, minMs }),
   };

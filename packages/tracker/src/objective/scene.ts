@@ -24,10 +24,9 @@ import {
   antialiasTopology,
   antialiasWorkBuffer,
   interpolate,
-  interpolateBackward,
+  interpolateRasterizeBackward,
   makeCamera,
   rasterize,
-  rasterizeBackward,
   texture,
   textureBackward,
   worldToClip,
@@ -248,7 +247,6 @@ export class SceneWorkspace {
   readonly gradOut: Float32Array;
   /** Backward scratch, reused so that an iteration allocates nothing per pixel (see renderSceneBackward). */
   readonly gradClip: Float32Array;
-  readonly gradRast: Float32Array;
   readonly gradCornerAttr: Float32Array;
   readonly gradTexColor: Float32Array;
   readonly gradColorSampled: Float32Array;
@@ -284,7 +282,6 @@ export class SceneWorkspace {
     this.cornerGradAttr = new Float32Array(B * NC * GRAD_CHANNELS);
     this.gradOut = new Float32Array(P * GRAD_CHANNELS);
     this.gradClip = new Float32Array(B * V * 4);
-    this.gradRast = new Float32Array(P * 2);
     this.gradCornerAttr = new Float32Array(B * NC * GRAD_CHANNELS);
     this.gradTexColor = new Float32Array(P);
     this.gradColorSampled = new Float32Array(P);
@@ -552,25 +549,29 @@ export function renderSceneBackward(ws: SceneWorkspace, grads: SceneOutputGradie
 
   let gradNoNeck: Float32Array | null = null;
   if (gu || grads.fg || gn) {
-    interpolateBackward(
+    // interpolate's and rasterize's backward passes in one (the bits of the two calls): the corner attributes'
+    // gradient, and the rasterizer's position gradient added onto the antialias one in place (the same float32
+    // sums).
+    interpolateRasterizeBackward(
       ws.cornerGradAttr,
       { batch: B, vertices: NC, channels: GRAD_CHANNELS },
       ws.rast,
       ws.rastShape,
       top.cornerFaces,
       g,
-      { attr: !!gn, rast: true },
-      { gradAttr: ws.gradCornerAttr, gradRast: ws.gradRast },
+      ws.clip,
+      V,
+      top.faces,
+      { attr: !!gn },
+      { gradAttr: ws.gradCornerAttr, gradPos: ws.gradClip, accumulatePos: gradClip !== null },
     );
+    gradClip = ws.gradClip;
     if (gn) {
       gatherCornerNormals(top, B, ws.gradCornerAttr, ws.gradVertexNormals);
       gradNoNeck = ws.gradNoNeck;
       gradNoNeck.fill(0);
       vertexNormalsBackward(ws.noNeck!, B, V, top.faces, ws.normalSums, ws.gradVertexNormals, ws.gradSums, gradNoNeck);
     }
-    // The rasterizer's position gradient is added onto the antialias one in place (the same float32 sums).
-    rasterizeBackward(ws.clip, V, top.faces, B, S, S, ws.rast, ws.gradRast, ws.gradClip, { accumulate: gradClip !== null });
-    gradClip = ws.gradClip;
   }
 
   ws.gradWorld.fill(0);
