@@ -480,21 +480,37 @@ Napi::Value Interpolate(const Napi::CallbackInfo& info) {
 
 // interpolateBackward({attr, attrBatch, attrVertices, channels, rast, batch, height, width, attrTri, gradOut,
 //                      gradAttr?, gradRast?, accumulateRast?})
+/** The fields that interpolateBackward and interpolateRasterizeBackward share, their lengths checked. */
+struct InterpBackwardFields {
+  Device device;
+  const int32_t* attrTri;
+  p3d::raster::InterpDims d;
+  size_t pix;
+  const float *attr, *rast, *gradOut;
+  float* gradAttr;
+};
+
+InterpBackwardFields interpBackwardFields(const Napi::Env& env, const Napi::Object& o) {
+  InterpBackwardFields f;
+  f.device = deviceField(env, o);
+  f.d = interpDims(env, o, &f.attrTri);
+  f.pix = static_cast<size_t>(f.d.batch) * f.d.height * f.d.width;
+  const size_t attrLen = static_cast<size_t>(f.d.attrBatch) * f.d.attrVertices * f.d.channels;
+  f.attr = typedField<float>(env, o, "attr", attrLen, false);
+  f.rast = typedField<float>(env, o, "rast", f.pix * 4, false);
+  f.gradOut = typedField<float>(env, o, "gradOut", f.pix * f.d.channels, false);
+  f.gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
+  return f;
+}
+
 Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = argsObject(info, "interpolateBackward");
-  const Device device = deviceField(env, o);
-  const int32_t* attrTri;
-  const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
-  const size_t pix = static_cast<size_t>(d.batch) * d.height * d.width;
-  const size_t attrLen = static_cast<size_t>(d.attrBatch) * d.attrVertices * d.channels;
-  const float* attr = typedField<float>(env, o, "attr", attrLen, false);
-  const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
-  const float* gradOut = typedField<float>(env, o, "gradOut", pix * d.channels, false);
-  float* gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
-  float* gradRast = typedField<float>(env, o, "gradRast", pix * 2, true);
+  const InterpBackwardFields f = interpBackwardFields(env, o);
+  float* gradRast = typedField<float>(env, o, "gradRast", f.pix * 2, true);
   return runKernel(env, [&] {
-    p3d::raster::interpolateBackward(device, d, attr, rast, attrTri, gradOut, gradAttr, gradRast, flagField(o, "accumulateRast"));
+    p3d::raster::interpolateBackward(f.device, f.d, f.attr, f.rast, f.attrTri, f.gradOut, f.gradAttr, gradRast,
+                                     flagField(o, "accumulateRast"));
   });
 }
 
@@ -503,26 +519,18 @@ Napi::Value InterpolateBackward(const Napi::CallbackInfo& info) {
 Napi::Value InterpolateRasterizeBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = argsObject(info, "interpolateRasterizeBackward");
-  const Device device = deviceField(env, o);
-  const int32_t* attrTri;
-  const p3d::raster::InterpDims d = interpDims(env, o, &attrTri);
-  const size_t pix = static_cast<size_t>(d.batch) * d.height * d.width;
-  const size_t attrLen = static_cast<size_t>(d.attrBatch) * d.attrVertices * d.channels;
-  const float* attr = typedField<float>(env, o, "attr", attrLen, false);
-  const float* rast = typedField<float>(env, o, "rast", pix * 4, false);
-  const float* gradOut = typedField<float>(env, o, "gradOut", pix * d.channels, false);
-  float* gradAttr = typedField<float>(env, o, "gradAttr", attrLen, true);
+  const InterpBackwardFields f = interpBackwardFields(env, o);
   const int numVertices = sizeField(env, o, "numVertices", 0, 1 << 28);
   int numTriangles;
   const int32_t* tri = triangleField(env, o, "tri", &numTriangles);
-  if (numTriangles != d.numTriangles) throw Napi::RangeError::New(env, "tri must have as many triangles as attrTri");
-  const size_t posLen = static_cast<size_t>(d.batch) * numVertices * 4;
+  if (numTriangles != f.d.numTriangles) throw Napi::RangeError::New(env, "tri must have as many triangles as attrTri");
+  const size_t posLen = static_cast<size_t>(f.d.batch) * numVertices * 4;
   const float* pos = typedField<float>(env, o, "pos", posLen, false);
   float* gradPos = typedField<float>(env, o, "gradPos", posLen, false);
-  const float* gradRastIn = typedField<float>(env, o, "gradRastIn", pix * 2, true);
+  const float* gradRastIn = typedField<float>(env, o, "gradRastIn", f.pix * 2, true);
   return runKernel(env, [&] {
-    p3d::raster::interpolateRasterizeBackward(device, d, attr, rast, attrTri, gradOut, gradAttr, pos, numVertices, tri, gradPos,
-                                              flagField(o, "accumulatePos"), gradRastIn);
+    p3d::raster::interpolateRasterizeBackward(f.device, f.d, f.attr, f.rast, f.attrTri, f.gradOut, f.gradAttr, pos, numVertices,
+                                              tri, gradPos, flagField(o, "accumulatePos"), gradRastIn);
   });
 }
 
