@@ -61,6 +61,8 @@ struct Ctx {
   const double* screen = nullptr;
   /** This call's number, which stamps the entries of the threads' silhouette memos (SilhouetteMemo). */
   uint64_t generation = 0;
+  /** Set by a band that finds a rast id that is not 0 or an integer in [1, T] (see Band::analyse). */
+  std::atomic<bool>* badIds = nullptr;
   double sx(int64_t b, int i) const { return screen[2 * (b * d.numVertices + i)]; }
   double sy(int64_t b, int i) const { return screen[2 * (b * d.numVertices + i) + 1]; }
   bool wOk(int64_t b, int i) const { return pos[(b * d.numVertices + i) * 4 + 3] > 0; }
@@ -162,7 +164,8 @@ inline uint8_t silhouetteEdges(const Ctx& c, SilhouetteMemo& memo, int64_t b, in
   return mask;
 }
 
-void validate(const Ctx& c) {
+/** The sizes and index buffers; with `ids` also the rast's ids (the forward checks them band by band instead). */
+void validate(const Ctx& c, bool ids = true) {
   const AntialiasDims& d = c.d;
   if (d.batch < 1 || d.height < 1 || d.width < 1 || d.channels < 1 || d.numVertices < 0 || d.numTriangles < 0)
     throw std::invalid_argument("antialias: bad sizes");
@@ -175,7 +178,7 @@ void validate(const Ctx& c) {
         throw std::invalid_argument("antialias: opp[" + std::to_string(i) + "] out of range");
     }
   }
-  if (!idsValid(c.rast, c.N, d.numTriangles))
+  if (ids && !idsValid(c.rast, c.N, d.numTriangles))
     throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
 }
 
@@ -430,6 +433,14 @@ struct Band {
   }
 
   void analyse() {
+    // The ids of every row read below (y0 - 1 .. y1 + 1) first: the pair analysis indexes triangles by them. A band
+    // with a bad one analyses nothing (no records) and flags the call, which then throws. (Rows the band has just
+    // read stay in cache for the pass below: cheaper than a scan of the whole rast before the call.)
+    const int ya = std::max(y0 - 1, 0), yb = std::min(y1 + 1, H - 1);
+    if (!idsValidRange(c.rast, pix(0, ya), pix(0, yb) + W, static_cast<float>(c.d.numTriangles))) {
+      if (c.badIds) c.badIds->store(true, std::memory_order_relaxed);
+      return;
+    }
     // Difference masks (branch-free; AVX2: 8 pixels per step, px a multiple of 8 so a step stays in one word).
     for (int py = std::max(y0 - 1, 0); py <= y1; ++py) {
       uint64_t* hm = &st.hDiff[row(py) * words];
@@ -572,7 +583,11 @@ void antialiasForward(const AntialiasDims& d, const float* color, const float* r
                       const int32_t* tri, const int32_t* opp, float* out, int32_t* work) {
   const int64_t N = static_cast<int64_t>(d.batch) * d.height * d.width;
   Ctx c{d, rast, pos, tri, opp, N};
-  validate(c);
+  // The ids are checked band by band (Band::analyse); a bad one makes the call throw after the bands, with `out`
+  // written but no work buffer that passes checkWork.
+  validate(c, false);
+  std::atomic<bool> badIds{false};
+  c.badIds = &badIds;
   c.screen = screenPositions(d, pos);
   c.generation = nextGeneration();
   const int C = d.channels;
@@ -613,6 +628,7 @@ void antialiasForward(const AntialiasDims& d, const float* color, const float* r
       });
     }
   });
+  if (badIds.load()) throw std::invalid_argument("antialias: rast holds a triangle id outside [0, T]");
   if (work) {
     const int32_t header[kWorkHeader] = {kWorkMagic, d.batch, d.height, d.width, d.numTriangles, kBand, 0, 0};
     std::memcpy(work, header, sizeof(header));

@@ -21,6 +21,7 @@
 // ascending corner order (tri*3 + k) through a vertex -> corner CSR. Broadcast attributes additionally sum over
 // frames in ascending order.
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 #include <cmath>
 #include <cstring>
@@ -160,15 +161,25 @@ Scratch& scratch() {
 
 #if defined(__AVX2__)
 /** The triangle ids (rast channel 3, already validated as integers) of the 8 pixels at r, in pixel order. */
-inline __m256i idsInPixelOrder(const float* r) {
+inline __m256 idFloatsInPixelOrder(const float* r) {
   // shuffles give the ids in the lane order (p0 p2 p4 p6 | p1 p3 p5 p7); the permute restores pixel order.
   const __m256 a = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _MM_SHUFFLE(3, 3, 3, 3));
   const __m256 b = _mm256_shuffle_ps(_mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24), _MM_SHUFFLE(3, 3, 3, 3));
-  const __m256 id = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
-                                             _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-  return _mm256_cvttps_epi32(id);
+  return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/** The lanes of ids (floats) that are neither 0 nor an integer in [1, Tf]: all ones there (NaN included). */
+inline __m256 badIdLanes(__m256 id, __m256 Tf) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 integer = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(id, one, _CMP_GE_OQ), _mm256_cmp_ps(id, Tf, _CMP_LE_OQ)),
+                                       _mm256_cmp_ps(id, _mm256_floor_ps(id), _CMP_EQ_OQ));
+  const __m256 ok = _mm256_or_ps(_mm256_cmp_ps(id, _mm256_setzero_ps(), _CMP_EQ_OQ), integer);
+  return _mm256_andnot_ps(ok, _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
 }
 #endif
+
+/** Whether a rast triangle id is 0 or an integer in [1, Tf] (NaN is not). */
+inline bool idValid(float id, float Tf) { return id == 0.0f || (id >= 1.0f && id <= Tf && id == std::floor(id)); }
 
 /**
  * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the triangle ids
@@ -185,18 +196,26 @@ inline __m256i idsInPixelOrder(const float* r) {
  * task k == 0.
  * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
  * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
+ * With badIds, the scan also checks the rast's ids (each task those of its own K-th of the frame's pixels, in groups
+ * of 8) and sets *badIds when one is not 0 or an integer in [1, T]; a task that finds one in its frame skips
+ * frameDone. Ids that are not valid are never used as a triangle: run() only gets ids of the task's range, and
+ * a NaN or out-of-range id is in no range.
  * (Tried: bucketing each frame's covered pixels by id range once, in parallel, and then splitting the ranges by
  * pixel count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the
  * extra pass cost more than it saved, 5-10% slower at B = 1 on two threads.)
  */
 template <typename Init, typename Run, typename Done, typename Bg>
 bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Run&& run, Done&& frameDone, bool wantBackground,
-                    Bg&& background) {
+                    Bg&& background, std::atomic<bool>* badIds = nullptr) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
+  const float Tf = static_cast<float>(T);
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
     const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
     const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
+    // The pixels whose ids this task checks: its K-th of the frame, cut at multiples of 8 (the last one up to HW).
+    const int64_t c0 = badIds ? HW * k / K / 8 * 8 : 0, c1 = !badIds ? 0 : k + 1 == K ? HW : HW * (k + 1) / K / 8 * 8;
+    bool bad = false;
     init(b, t0, t1);
     int64_t next = static_cast<int64_t>(b) * T + t0;
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
@@ -221,8 +240,12 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
     // background ones when they are wanted; the marked pixels are then visited in ascending order, as below.
     // Most of a frame is background or other tasks' triangles, which this skips without a branch per pixel.
     const __m256i tLoMinus1 = _mm256_set1_epi32(t0 - 1), tHi = _mm256_set1_epi32(t1), one = _mm256_set1_epi32(1);
+    const __m256 TfV = _mm256_set1_ps(Tf);
+    __m256 badV = _mm256_setzero_ps();
     for (; p + 8 <= HW; p += 8) {
-      const __m256i id = idsInPixelOrder(r + 4 * p);
+      const __m256 idF = idFloatsInPixelOrder(r + 4 * p);
+      if (p >= c0 && p < c1) badV = _mm256_or_ps(badV, badIdLanes(idF, TfV));
+      const __m256i id = _mm256_cvttps_epi32(idF);
       const __m256i t = _mm256_sub_epi32(id, one);  // -1 for background
       const uint32_t mine = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(
           _mm256_and_si256(_mm256_cmpgt_epi32(t, tLoMinus1), _mm256_cmpgt_epi32(tHi, t)))));  // t in [t0, t1)
@@ -235,9 +258,15 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
         else visit(p + j, static_cast<int>(r[4 * (p + j) + 3]) - 1);
       }
     }
+    bad = _mm256_movemask_ps(badV) != 0;
 #endif
     for (; p < HW; ++p) {
-      const int t = static_cast<int>(r[4 * p + 3]) - 1;  // -1 for background
+      const float idF = r[4 * p + 3];
+      if (!idValid(idF, Tf)) {  // (never converted: a float outside the int range has no defined conversion)
+        if (p >= c0 && p < c1) bad = true;
+        continue;
+      }
+      const int t = static_cast<int>(idF) - 1;  // -1 for background
       if (t < t0 || t >= t1) {
         if (t < 0 && bgHere) background(base + p);
         continue;
@@ -245,7 +274,8 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
       visit(p, t);
     }
     if (runT >= 0) run(b, base + runBegin, base + runEnd, runT, next);
-    if (K == 1) frameDone(b);
+    if (bad) badIds->store(true, std::memory_order_relaxed);
+    else if (K == 1) frameDone(b);
   });
   return K == 1;
 }
@@ -1002,18 +1032,25 @@ void withChannels(int C, F&& fn) {
   }
 }
 
-void checkInterp(const InterpDims& d, const float* rast, const int32_t* attrTri, const char* where) {
+/**
+ * The sizes and the attribute triangles; with `ids` also the rast's triangle ids (the callers that do not ask check
+ * each id in their own pass over the pixels before using it, which saves a pass over the rast).
+ */
+void checkInterp(const InterpDims& d, const float* rast, const int32_t* attrTri, const char* where, bool ids = true) {
   if (d.batch < 1 || d.height < 1 || d.width < 1 || d.attrVertices < 0 || d.channels < 1 || d.numTriangles < 0 ||
       !(d.attrBatch == 1 || d.attrBatch == d.batch))
     throw std::invalid_argument(std::string(where) + ": bad sizes");
   checkTriangles(attrTri, d.numTriangles, d.attrVertices, where);
-  checkIds(rast, static_cast<int64_t>(d.batch) * d.height * d.width, d.numTriangles, where);
+  if (ids) checkIds(rast, static_cast<int64_t>(d.batch) * d.height * d.width, d.numTriangles, where);
 }
 }  // namespace
 
 void interpolateForward(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri, float* out) {
-  checkInterp(d, rast, attrTri, "interpolate");
+  // The ids are checked pixel by pixel in the pass below (a pixel with a bad id is written as background and the
+  // call then throws; `out` is only an output, so nothing the caller holds is left half-updated but `out` itself).
+  checkInterp(d, rast, attrTri, "interpolate", false);
   const int64_t HW = static_cast<int64_t>(d.height) * d.width;
+  const float Tf = static_cast<float>(d.numTriangles);
   withChannels(d.channels, [&](auto Cc) {
   const int C = Cc;
   // Chunks never straddle frames, so that a task knows its attribute frame without a division per pixel.
@@ -1025,6 +1062,7 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
   const int nVec = (C + 7) / 8;
   const __m256i tailMask = _mm256_cmpgt_epi32(_mm256_set1_epi32(C - 8 * (nVec - 1)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 #endif
+  std::atomic<bool> badId{false};
   parallelFor(d.batch * P, [&](int64_t task) {
     const int64_t b = task / P, base = b * HW;
     const int64_t p0 = base + (task % P) * kPixelChunk, p1 = std::min(base + HW, p0 + kPixelChunk);
@@ -1032,8 +1070,8 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
     for (int64_t p = p0; p < p1; ++p) {
       float* o = out + p * C;
       const float* r = rast + 4 * p;
-      const int id = static_cast<int>(r[3]);
-      if (id == 0) {
+      const float idf = r[3];
+      if (idf == 0.0f) {
         // A run of background pixels is zeroed as one block.
         int64_t q = p + 1;
         while (q < p1 && rast[4 * q + 3] == 0.0f) ++q;
@@ -1041,6 +1079,12 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
         p = q - 1;
         continue;
       }
+      if (!(idf >= 1.0f && idf <= Tf && idf == std::floor(idf))) {  // (NaN fails the first test)
+        badId.store(true, std::memory_order_relaxed);
+        std::fill(o, o + C, 0.0f);
+        continue;
+      }
+      const int id = static_cast<int>(idf);
       const int32_t* it = attrTri + 3 * static_cast<int64_t>(id - 1);
       const float* a0 = attr + (ab * d.attrVertices + it[0]) * C;
       const float* a1 = attr + (ab * d.attrVertices + it[1]) * C;
@@ -1065,6 +1109,7 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
       for (int c = 0; c < C; ++c) o[c] = u * a0[c] + v * a1[c] + w * a2[c];
     }
   });
+  if (badId.load()) checkIds(rast, static_cast<int64_t>(d.batch) * HW, d.numTriangles, "interpolate");  // throws
   });
 }
 
@@ -1130,7 +1175,11 @@ struct RasterRunSide {
 void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float* rast, const int32_t* attrTri,
                              const float* gradOut, float* gradAttr, float* gradRast, bool accumulateRast,
                              const PositionChain* chain, const char* where) {
-  checkInterp(d, rast, attrTri, where);
+  // The chained call with its frames split over threads (a tracker's batch of 1) checks the ids in its sum pass,
+  // which scans every pixel anyway and writes only scratch: a bad id throws after it, before any output is written.
+  // (Elsewhere the pass writes gradRast or reduces frames as it goes, so the ids are checked first.)
+  const bool idsInPass = chain && !gradRast && d.batch < ThreadPool::instance().threadCount();
+  checkInterp(d, rast, attrTri, where, !idsInPass);
   if (chain) checkTriangles(chain->tri, d.numTriangles, chain->V, where);
   if ((gradAttr || chain) && static_cast<int64_t>(d.batch) * d.numTriangles > 0x7fffffff)  // rows are numbered in int32
     throw std::invalid_argument(std::string(where) + ": too many triangles");
@@ -1430,6 +1479,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
         chain->gradPos, chain->accumulate);
   };
   // Per-frame attributes (Ba == B) are reduced frame by frame as soon as a frame's sums are complete.
+  std::atomic<bool> badIds{false};
   const bool gathered = sumPerTriangle(
       rast, B, HW, T,
       [&](int b, int t0, int t1) {
@@ -1594,7 +1644,8 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
         if (chain)
           for (int64_t c = 0; c < pChunks; ++c) positionGatherTask(b * pChunks + c);
       },
-      fuseRast, [&](int64_t p) { store(p, 0.0f, 0.0f); });
+      fuseRast, [&](int64_t p) { store(p, 0.0f, 0.0f); }, idsInPass ? &badIds : nullptr);
+  if (badIds.load()) checkIds(rast, static_cast<int64_t>(B) * HW, T, where);  // throws
   // What the frames did not gather as they finished, in one call: the attribute vertices' tasks, then the position
   // vertices'.
   const int64_t attrTasks = gradAttr && (!gathered || Ba != B) ? Ba * vChunks : 0;

@@ -5,6 +5,7 @@
 #include "pixel_terms.h"
 
 #include "../common/thread_pool.h"
+#include "../raster/validate_cpu.h"
 
 #include <algorithm>
 #include <cmath>
@@ -125,29 +126,6 @@ inline __m256 ids8(const float* r) {
 }
 #endif
 
-/** Whether every id of rast [count pixels] is an integer in [0, T] (NaN is not). */
-bool idsValid(const float* rast, int64_t count, int T) {
-  const float top = static_cast<float>(T);
-  int64_t p = 0;
-#if defined(__AVX2__)
-  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-  const __m256 zero = _mm256_setzero_ps(), hi = _mm256_set1_ps(top);
-  for (; p + 8 <= count; p += 8) {
-    const __m256 id = ids8(rast + 4 * p);
-    const __m256 inRange = _mm256_and_ps(_mm256_cmp_ps(id, zero, _CMP_GE_OQ), _mm256_cmp_ps(id, hi, _CMP_LE_OQ));
-    const __m256 whole = _mm256_cmp_ps(id, _mm256_round_ps(id, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), _CMP_EQ_OQ);
-    ok = _mm256_and_ps(ok, _mm256_and_ps(inRange, whole));
-  }
-  if (_mm256_movemask_ps(ok) != 0xFF) return false;
-#endif
-  bool good = true;
-  for (; p < count; ++p) {
-    const float id = rast[4 * p + 3];
-    good = good && id >= 0 && id <= top && id == std::floor(id);
-  }
-  return good;
-}
-
 }  // namespace
 
 bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSampled) {
@@ -168,7 +146,7 @@ bool coveragePass(const CoverageArgs& a, int64_t* numCovered, int64_t* numSample
   int32_t* const sampled = a.sampled;
   float* const texcSampled = a.texcSampled;
   // Ids first, so that a bad one leaves every output untouched.
-  if (!idsValid(rast, total, a.numTriangles)) return false;
+  if (!raster::idsValid(rast, total, a.numTriangles)) return false;  // (split over the threads)
   ThreadPool& pool = ThreadPool::instance();
   // The previous call's covered pixels back to the background's uv image (1, 0) (distinct pixels: any split).
   constexpr int64_t kResetChunk = 1 << 14;

@@ -188,6 +188,8 @@ function callChecked(call: () => void, recheck: () => void): void {
  * Antialias forward: color [B,H,W,channels], rast [B,H,W,4] (from rasterize with the same pos / tri), pos [B,V,4],
  * tri [T,3], opp = antialiasTopology(tri, V) (computed here when omitted) -> [B,H,W,channels].
  * `options.device`: 'cpu' (default), 'cuda' or 'auto' (see device.ts); `options.work`: see AntialiasOptions.
+ * A rast triangle id that is not 0 or an integer in [1, T] is refused (the CPU kernel checks the ids band by band,
+ * so `out`, when given, may then hold a partial result; `options.work` is left invalid).
  */
 export function antialias(
   color: Float32Array,

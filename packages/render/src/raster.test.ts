@@ -1,6 +1,7 @@
 import { KernelArgumentError, nativeAddon, setThreads } from '@pixel3dmm/kernels';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRng } from '@pixel3dmm/kernels/testing/random-flame';
+import { antialias, antialiasBackward, antialiasTopology, antialiasWorkBuffer } from './antialias.js';
 import { interpolate, interpolateBackward, interpolateRasterizeBackward, rasterize, rasterizeBackward } from './raster.js';
 import { referenceInterpolate, referenceRasterize } from './testing/reference-raster.js';
 import { clipOf, gridTris, project, uvSphere } from './testing/meshes.js';
@@ -451,6 +452,49 @@ describe('gradients', () => {
         for (let i = 0; i < g.gradAttr!.length; i++) if (g.gradAttr![i] === 0) expect(Object.is(g.gradAttr![i], -0)).toBe(false);
       }
     }
+  });
+
+  it('a bad triangle id anywhere in rast is refused by interpolate, interpolateRasterizeBackward and antialias at any thread count (checked in their own passes); the chained backward writes no output, antialias no valid work buffer', () => {
+    // One frame of 37 x 23 pixels (not a multiple of 8: the last pixels are a scalar tail); ids that are out of range,
+    // fractional, negative, NaN or beyond the int range, at the first pixel, a covered pixel in each half and the
+    // last pixel.
+    const m = sphere(24, 16, [[0.05, 0, -3]], 1.6);
+    const H = 23, W = 37, N = H * W, T = m.tri.length / 3, C = 5;
+    const rast = rasterize(m.pos, m.V, m.tri, 1, H, W);
+    const rs = { batch: 1, height: H, width: W };
+    const as = { batch: 1, vertices: m.V, channels: C };
+    const r = rng(21);
+    const attr = Float32Array.from({ length: m.V * C }, () => r() - 0.5);
+    const gOut = Float32Array.from({ length: N * C }, () => r() - 0.5);
+    const color = Float32Array.from({ length: N }, () => r());
+    const opp = antialiasTopology(m.tri, m.V);
+    const firstCovered = rast.findIndex((x, i) => i % 4 === 3 && x !== 0) >> 2;
+    let lastCovered = N - 1;
+    while (rast[4 * lastCovered + 3] === 0) lastCovered--;
+    for (const threads of [1, 2, 3]) {
+      setThreads(threads);
+      for (const pixel of [0, firstCovered, lastCovered, N - 1]) {
+        for (const bad of [T + 1, 2.5, -1, Number.NaN, 1e10]) {
+          const broken = rast.slice();
+          broken[4 * pixel + 3] = bad;
+          const what = `${threads} threads, pixel ${pixel}, id ${bad}`;
+          expect(() => interpolate(attr, as, broken, rs, m.tri), what).toThrow(new RegExp(`interpolate: expected 0 or an integer in \\[1, ${T}\\] for the triangle id of rast pixel ${pixel}`));
+          const gradAttr = Float32Array.from({ length: m.V * C }, () => 7);
+          const gradPos = Float32Array.from({ length: m.V * 4 }, () => r());
+          const before = gradPos.slice();
+          expect(() => interpolateRasterizeBackward(attr, as, broken, rs, m.tri, gOut, m.pos, m.V, m.tri, {}, { gradAttr, gradPos, accumulatePos: true }), what)
+            .toThrow(new RegExp(`triangle id of rast pixel ${pixel}`));
+          expect(gradPos, what).toEqual(before);
+          expect(gradAttr.every((x) => x === 7), what).toBe(true);
+          // antialias checks the ids band by band (rows of 16, each with the rows above and below it).
+          const work = antialiasWorkBuffer(rs);
+          antialias(color, 1, rast, rs, m.pos, m.V, m.tri, opp, undefined, { work });
+          expect(() => antialias(color, 1, broken, rs, m.pos, m.V, m.tri, opp, undefined, { work }), what).toThrow(new RegExp(`triangle id of rast pixel ${pixel}`));
+          expect(() => antialiasBackward(color, 1, rast, rs, m.pos, m.V, m.tri, gOut.subarray(0, N), opp, {}, {}, { work }), what).toThrow(/work/);
+        }
+      }
+    }
+    setThreads(0);
   });
 
   it('interpolateRasterizeBackward gives the bits of interpolateBackward followed by rasterizeBackward (every channel-count path, seam attributes, broadcast or per frame, accumulate, 1-3 threads)', () => {

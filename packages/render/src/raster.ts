@@ -71,8 +71,8 @@ function checkTriangleIndices(where: string, name: string, tri: Int32Array, numV
 }
 
 /**
- * Runs a native call whose kernel validates the indices (triangle indices, rast triangle ids) itself before doing
- * any work (an O(pixels) scan in JS costs as much as the kernel). If the call throws, `recheck` repeats the
+ * Runs a native call whose kernel validates the indices (triangle indices, rast triangle ids) itself before using
+ * them (an O(pixels) scan in JS costs as much as the kernel). If the call throws, `recheck` repeats the
  * validation in JS so that a bad input is reported with the same message as before; other errors are rethrown.
  */
 function callChecked(call: () => void, recheck: () => void): void {
@@ -217,7 +217,8 @@ function nativeInterpArgs(attr: Float32Array, a: AttrShape, rast: Float32Array, 
  * Interpolate: attr [a.batch, a.vertices, a.channels] (a.batch = 1 broadcasts over frames), rast [B,H,W,4]
  * from rasterize, attrTri [T,3] indexing attr (T = the triangle count given to rasterize) ->
  * [B,H,W,C] = u*attr[i0] + v*attr[i1] + (1-u-v)*attr[i2]; zeros for background. `options.device` as for
- * rasterize.
+ * rasterize. A rast triangle id that is not 0 or an integer in [1, T] is refused (the CPU kernel checks each id in
+ * its own pass, so `out`, when given, may then hold a partial result; nothing else is written).
  */
 export function interpolate(
   attr: Float32Array,
