@@ -141,7 +141,16 @@ struct Scratch {
   CornerTable corners[kCornerTables];
   uint64_t cornerUses = 0;  // clock of CornerTable::lastUse
   std::vector<int32_t> cornerCursor;
+  // sumPerTriangle's id ranges when it splits frames (see there): the cuts [B][K + 1] for calls of these sizes, and
+  // the covered pixels per id bucket [B][K][kSplitBuckets] that its last call counted.
+  struct {
+    int B = -1, K = -1, T = -1;
+    int64_t HW = -1;
+    std::vector<int> cuts;
+    std::vector<int64_t> counts;
+  } split;
 };
+constexpr int kSplitBuckets = 256;
 
 /**
  * Grows v to at least n elements and never shrinks it. resize() to a larger size value-initialises (memsets) the
@@ -160,7 +169,7 @@ Scratch& scratch() {
 }
 
 #if defined(__AVX2__)
-/** The triangle ids (rast channel 3, already validated as integers) of the 8 pixels at r, in pixel order. */
+/** The triangle ids (rast channel 3, as floats) of the 8 pixels at r, in pixel order. */
 inline __m256 idFloatsInPixelOrder(const float* r) {
   // shuffles give the ids in the lane order (p0 p2 p4 p6 | p1 p3 p5 p7); the permute restores pixel order.
   const __m256 a = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _MM_SHUFFLE(3, 3, 3, 3));
@@ -187,7 +196,7 @@ inline bool idValid(float id, float Tf) { return id == 0.0f || (id >= 1.0f && id
  * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
  * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
  * are fewer frames than threads). The covered pixels of the task's triangles are handed out as runs:
- * run(b, p0, p1, t, next) for pixels [p0, p1) (global indices, consecutive, all of triangle t), in ascending order,
+ * run(b, p0, p1, t, next, batch) for pixels [p0, p1) (global indices, consecutive, all of triangle t), in ascending order,
  * so that a caller can keep a triangle's sums in registers over a run (a triangle covers ~2 consecutive pixels of a
  * row on a detailed mesh; adding pixel by pixel through memory made every add wait for the previous store). init(b,
  * t0, t1) clears the sums of the range first. next is a counter of the task that starts at b*T + t0: a caller may
@@ -204,15 +213,123 @@ inline bool idValid(float id, float Tf) { return id == 0.0f || (id >= 1.0f && id
  * pixel count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the
  * extra pass cost more than it saved, 5-10% slower at B = 1 on two threads.)
  */
+/**
+ * Rasterize-backward's terms of covered pixels, 8 at a time, of any triangles: push() queues a pixel (its triangle's
+ * clip-space corners,
+ * its centre, (du, dv) and the triangle's row of 9 sums); every 8 pixels, and at flush(), the pixels' terms are
+ * computed in the lanes of one vector pass (each lane doing the float32 operations of baryAt and rasterBackwardPixel
+ * in their order, so with their values) and then added onto their rows one pixel after the other, in the order
+ * pushed: a triangle's 9 sums get its pixels' terms (du, dv) in the order its pixels are pushed. (Per pixel
+ * the terms are ~60 dependent scalar operations and a division; a triangle covers ~2 pixels of a run, so vectors over
+ * one triangle's pixels would stay mostly empty.) One per thread (batchOfThread); a task flushes it before it ends.
+ */
+struct RasterPixelBatch {
+  alignas(32) float x0[8], y0[8], w0[8], x1[8], y1[8], w1[8], x2[8], y2[8], w2[8], fx[8], fy[8], du[8], dv[8];
+  float* row[8];
+  int n = 0;
+  void push(const float* p0, const float* p1, const float* p2, float pfx, float pfy, float pdu, float pdv, float* sums) {
+    x0[n] = p0[0], y0[n] = p0[1], w0[n] = p0[3];
+    x1[n] = p1[0], y1[n] = p1[1], w1[n] = p1[3];
+    x2[n] = p2[0], y2[n] = p2[1], w2[n] = p2[3];
+    fx[n] = pfx, fy[n] = pfy, du[n] = pdu, dv[n] = pdv;
+    row[n] = sums;
+    if (++n == 8) flush();
+  }
+  void flush() {
+    if (n == 0) return;
+    alignas(32) float c[9][8];
+#if defined(__AVX2__)
+    for (int k = n; k < 8; ++k) {  // unused lanes repeat lane 0 (defined values; their results are dropped)
+      x0[k] = x0[0], y0[k] = y0[0], w0[k] = w0[0], x1[k] = x1[0], y1[k] = y1[0], w1[k] = w1[0];
+      x2[k] = x2[0], y2[k] = y2[0], w2[k] = w2[0], fx[k] = fx[0], fy[k] = fy[0], du[k] = du[0], dv[k] = dv[0];
+    }
+    const __m256 FX = _mm256_load_ps(fx), FY = _mm256_load_ps(fy);
+    const __m256 W0 = _mm256_load_ps(w0), W1 = _mm256_load_ps(w1), W2 = _mm256_load_ps(w2);
+    // baryAt
+    const __m256 q0x = _mm256_sub_ps(_mm256_load_ps(x0), _mm256_mul_ps(FX, W0));
+    const __m256 q0y = _mm256_sub_ps(_mm256_load_ps(y0), _mm256_mul_ps(FY, W0));
+    const __m256 q1x = _mm256_sub_ps(_mm256_load_ps(x1), _mm256_mul_ps(FX, W1));
+    const __m256 q1y = _mm256_sub_ps(_mm256_load_ps(y1), _mm256_mul_ps(FY, W1));
+    const __m256 q2x = _mm256_sub_ps(_mm256_load_ps(x2), _mm256_mul_ps(FX, W2));
+    const __m256 q2y = _mm256_sub_ps(_mm256_load_ps(y2), _mm256_mul_ps(FY, W2));
+    const __m256 a0 = _mm256_sub_ps(_mm256_mul_ps(q1x, q2y), _mm256_mul_ps(q1y, q2x));
+    const __m256 a1 = _mm256_sub_ps(_mm256_mul_ps(q2x, q0y), _mm256_mul_ps(q2y, q0x));
+    const __m256 a2 = _mm256_sub_ps(_mm256_mul_ps(q0x, q1y), _mm256_mul_ps(q0y, q1x));
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
+    // rasterBackwardPixel: eps = copysign(1e-6, s) (blendv takes the sign bit, as signbit does)
+    const __m256 eps = _mm256_blendv_ps(_mm256_set1_ps(1e-6f), _mm256_set1_ps(-1e-6f), sum);
+    const __m256 is = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(sum, eps));
+    const __m256 b0 = _mm256_mul_ps(a0, is), b1 = _mm256_mul_ps(a1, is);
+    const __m256 gb0 = _mm256_mul_ps(_mm256_load_ps(du), is), gb1 = _mm256_mul_ps(_mm256_load_ps(dv), is);
+    const __m256 gbb = _mm256_add_ps(_mm256_mul_ps(gb0, b0), _mm256_mul_ps(gb1, b1));
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    const __m256 ga0 = _mm256_sub_ps(gb0, gbb), ga1 = _mm256_sub_ps(gb1, gbb), ga2 = _mm256_xor_ps(gbb, signBit);
+    const __m256 gq0x = _mm256_sub_ps(_mm256_mul_ps(q1y, ga2), _mm256_mul_ps(q2y, ga1));
+    const __m256 gq0y = _mm256_sub_ps(_mm256_mul_ps(q2x, ga1), _mm256_mul_ps(q1x, ga2));
+    const __m256 gq1x = _mm256_sub_ps(_mm256_mul_ps(q2y, ga0), _mm256_mul_ps(q0y, ga2));
+    const __m256 gq1y = _mm256_sub_ps(_mm256_mul_ps(q0x, ga2), _mm256_mul_ps(q2x, ga0));
+    const __m256 gq2x = _mm256_sub_ps(_mm256_mul_ps(q0y, ga1), _mm256_mul_ps(q1y, ga0));
+    const __m256 gq2y = _mm256_sub_ps(_mm256_mul_ps(q1x, ga0), _mm256_mul_ps(q0x, ga1));
+    const __m256 nfx = _mm256_xor_ps(FX, signBit);  // -fx * gq - fy * gq' is (-fx) * gq - fy * gq'
+    _mm256_store_ps(c[0], gq0x);
+    _mm256_store_ps(c[1], gq0y);
+    _mm256_store_ps(c[2], _mm256_sub_ps(_mm256_mul_ps(nfx, gq0x), _mm256_mul_ps(FY, gq0y)));
+    _mm256_store_ps(c[3], gq1x);
+    _mm256_store_ps(c[4], gq1y);
+    _mm256_store_ps(c[5], _mm256_sub_ps(_mm256_mul_ps(nfx, gq1x), _mm256_mul_ps(FY, gq1y)));
+    _mm256_store_ps(c[6], gq2x);
+    _mm256_store_ps(c[7], gq2y);
+    _mm256_store_ps(c[8], _mm256_sub_ps(_mm256_mul_ps(nfx, gq2x), _mm256_mul_ps(FY, gq2y)));
+#else
+    for (int k = 0; k < n; ++k) {
+      const float p0[4] = {x0[k], y0[k], 0.0f, w0[k]}, p1[4] = {x1[k], y1[k], 0.0f, w1[k]}, p2[4] = {x2[k], y2[k], 0.0f, w2[k]};
+      float g[9];
+      rasterBackwardPixel(baryAt(p0, p1, p2, fx[k], fy[k]), fx[k], fy[k], du[k], dv[k], g);
+      for (int j = 0; j < 9; ++j) c[j][k] = g[j];
+    }
+#endif
+    for (int k = 0; k < n; ++k) {
+      float* r = row[k];
+      for (int j = 0; j < 9; ++j) r[j] += c[j][k];
+    }
+    n = 0;
+  }
+};
+
+RasterPixelBatch& batchOfThread() {
+  thread_local RasterPixelBatch batch;
+  return batch;
+}
+
+
 template <typename Init, typename Run, typename Done, typename Bg>
 bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Run&& run, Done&& frameDone, bool wantBackground,
                     Bg&& background, std::atomic<bool>* badIds = nullptr) {
   const int threads = ThreadPool::instance().threadCount();
   const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   const float Tf = static_cast<float>(T);
+  // A frame split into K id ranges: equal ranges hold very different numbers of covered pixels (60/40 for the halves
+  // of the built-in head), and a task's work is mostly its pixels. So each task also counts its covered pixels per id
+  // bucket, and the next call of the same sizes (an optimisation loop renders nearly the same image every step) cuts
+  // the ids where those counts split evenly. Which task sums a triangle does not change its sum (see above), so the
+  // cuts change no result, only the balance.
+  auto& memo = scratch().split;
+  if (K > 1 && !(memo.B == B && memo.K == K && memo.T == T && memo.HW == HW)) {
+    memo.B = B;
+    memo.K = K;
+    memo.T = T;
+    memo.HW = HW;
+    memo.cuts.resize(static_cast<size_t>(B) * (K + 1));
+    for (int b = 0; b < B; ++b)
+      for (int k = 0; k <= K; ++k) memo.cuts[static_cast<size_t>(b) * (K + 1) + k] = static_cast<int>(static_cast<int64_t>(T) * k / K);
+  }
+  if (K > 1) memo.counts.assign(static_cast<size_t>(B) * K * kSplitBuckets, 0);
+  const int* cuts = K > 1 ? memo.cuts.data() : nullptr;
+  int64_t* counts = K > 1 ? memo.counts.data() : nullptr;
   parallelFor(static_cast<int64_t>(B) * K, [&](int64_t task) {
     const int b = static_cast<int>(task / K), k = static_cast<int>(task % K);
-    const int t0 = static_cast<int>(static_cast<int64_t>(T) * k / K), t1 = static_cast<int>(static_cast<int64_t>(T) * (k + 1) / K);
+    const int t0 = K > 1 ? cuts[b * (K + 1) + k] : 0, t1 = K > 1 ? cuts[b * (K + 1) + k + 1] : T;
+    int64_t* bucket = K > 1 ? counts + task * kSplitBuckets : nullptr;
     // The pixels whose ids this task checks: its K-th of the frame, cut at multiples of 8 (the last one up to HW).
     const int64_t c0 = badIds ? HW * k / K / 8 * 8 : 0, c1 = !badIds ? 0 : k + 1 == K ? HW : HW * (k + 1) / K / 8 * 8;
     bool bad = false;
@@ -224,12 +341,17 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
     // The open run [runBegin, runEnd) of triangle runT (frame-local pixel indices), handed out when it ends.
     int runT = -1;
     int64_t runBegin = 0, runEnd = 0;
+    RasterPixelBatch& batch = batchOfThread();  // (once per task: a thread_local lookup in a shared library is a call)
+    auto endRun = [&]() {
+      if (bucket) bucket[static_cast<int64_t>(runT) * kSplitBuckets / T] += runEnd - runBegin;
+      run(b, base + runBegin, base + runEnd, runT, next, batch);
+    };
     auto visit = [&](int64_t q, int t) {
       if (t == runT && q == runEnd) {
         ++runEnd;
         return;
       }
-      if (runT >= 0) run(b, base + runBegin, base + runEnd, runT, next);
+      if (runT >= 0) endRun();
       runT = t;
       runBegin = q;
       runEnd = q + 1;
@@ -273,10 +395,36 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
       }
       visit(p, t);
     }
-    if (runT >= 0) run(b, base + runBegin, base + runEnd, runT, next);
+    if (runT >= 0) endRun();
+    batch.flush();  // the runs' queued pixels, before the sums are read (frameDone, or after the call)
     if (bad) badIds->store(true, std::memory_order_relaxed);
     else if (K == 1) frameDone(b);
   });
+  if (K > 1) {
+    // The next call's cuts: per frame, at the bucket boundaries where the covered pixels counted here reach k/K of
+    // the frame's total (equal ranges again when the frame had none).
+    for (int b = 0; b < B; ++b) {
+      int64_t merged[kSplitBuckets] = {};
+      for (int k = 0; k < K; ++k)
+        for (int i = 0; i < kSplitBuckets; ++i) merged[i] += counts[(static_cast<int64_t>(b) * K + k) * kSplitBuckets + i];
+      int64_t total = 0;
+      for (int i = 0; i < kSplitBuckets; ++i) total += merged[i];
+      int* c = memo.cuts.data() + static_cast<size_t>(b) * (K + 1);
+      int i = 0;
+      int64_t below = 0;  // pixels in buckets [0, i)
+      for (int k = 1; k < K; ++k) {
+        if (total == 0) {
+          c[k] = static_cast<int>(static_cast<int64_t>(T) * k / K);
+          continue;
+        }
+        while (i < kSplitBuckets && 2 * (below + merged[i]) * K <= 2 * total * k + merged[i] * K) below += merged[i++];
+        // bucket i covers ids [i*T/n, (i+1)*T/n): cut at its first id (the buckets below hold about k/K of the pixels)
+        c[k] = std::max(c[k - 1], static_cast<int>((static_cast<int64_t>(i) * T + kSplitBuckets - 1) / kSplitBuckets));
+      }
+      c[0] = 0;
+      c[K] = T;
+    }
+  }
   return K == 1;
 }
 
@@ -343,14 +491,6 @@ struct PixelCursor {
   }
 };
 
-/** Adds rasterize-backward's terms of one pixel (du, dv) of the triangle p0 p1 p2 onto sum[9], in order. */
-inline void addRasterPixel(const float* p0, const float* p1, const float* p2, float fx, float fy, float du, float dv,
-                           float sum[9]) {
-  const Bary r = baryAt(p0, p1, p2, fx, fy);
-  float c[9];
-  rasterBackwardPixel(r, fx, fy, du, dv, c);
-  for (int j = 0; j < 9; ++j) sum[j] += c[j];
-}
 
 /**
  * gradPos [.., V, 4] of the vertices [v0, v1) of frame b: each vertex's corners' sums in ascending corner order.
@@ -992,22 +1132,18 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
       [&](int b, int t0, int t1) {
         std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
       },
-      [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t&) {
-        // Locals, not the closure's references: the sums below are kept in registers over the run, and the
-        // compiler reloads anything reachable through the closure after every store.
+      [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t&, RasterPixelBatch& batch) {
+        // The run's pixels go to the task's batch, which adds their terms onto the triangle's row in this order.
         const float* const gr = gradRast;
         const float* posB = pos + static_cast<int64_t>(b) * V * 4;
         const int32_t* it = tri + 3 * static_cast<int64_t>(t);
         const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
         float* sumRow = G.data() + (static_cast<size_t>(b) * T + t) * 9;
-        float sum[9];
-        for (int j = 0; j < 9; ++j) sum[j] = sumRow[j];
         PixelCursor at(pBegin - b * HW, HW, W, H);
         for (int64_t p = pBegin; p < pEnd; ++p, at.advance()) {
           const float* g = gr + 2 * p;
-          if (!allZero(g, 2)) addRasterPixel(p0, p1, p2, at.fx(), at.fy, g[0], g[1], sum);
+          if (!allZero(g, 2)) batch.push(p0, p1, p2, at.fx(), at.fy, g[0], g[1], sumRow);
         }
-        for (int j = 0; j < 9; ++j) sumRow[j] = sum[j];
       },
       [&](int b) {
         for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
@@ -1125,15 +1261,16 @@ struct PositionChain {
 };
 
 /**
- * The rasterize side of one run of interpolateRasterizeBackward: the triangle's clip-space corners, its 9 sums
- * (loaded from its row at begin, stored back at end) and the pixel position along the run.
+ * The rasterize side of one run of interpolateRasterizeBackward: the triangle's clip-space corners, its row of 9 sums
+ * (which the thread's RasterPixelBatch adds the run's pixels onto) and the pixel position along the run.
  */
 struct RasterRunSide {
   const float *p0 = nullptr, *p1 = nullptr, *p2 = nullptr;
   float* row = nullptr;
-  float sum[9];
+  RasterPixelBatch* batch = nullptr;
   PixelCursor at{0, 1, 1, 1};
-  void begin(const PositionChain& c, int b, int t, int64_t local, int64_t HW, int W, int H, float* sumsRow) {
+  void begin(const PositionChain& c, int b, int t, int64_t local, int64_t HW, int W, int H, float* sumsRow,
+             RasterPixelBatch& pixels) {
     const float* posB = c.pos + static_cast<int64_t>(b) * c.V * 4;
     const int32_t* it = c.tri + 3 * static_cast<int64_t>(t);
     p0 = posB + 4 * it[0];
@@ -1141,7 +1278,7 @@ struct RasterRunSide {
     p2 = posB + 4 * it[2];
     row = sumsRow;
     gradRastIn = c.gradRastIn;
-    for (int j = 0; j < 9; ++j) sum[j] = row[j];
+    batch = &pixels;
     at = PixelCursor(local, HW, W, H);
   }
   const float* gradRastIn = nullptr;
@@ -1156,14 +1293,11 @@ struct RasterRunSide {
       dv = gradRastIn[2 * p + 1] + dv;
     }
     if (du == 0.0f && dv == 0.0f) return;
-    addRasterPixel(p0, p1, p2, at.fx(), at.fy, du, dv, sum);
+    batch->push(p0, p1, p2, at.fx(), at.fy, du, dv, row);
   }
   /** A pixel whose gradOut row is all +-0: its own rast gradient is (+0, +0), so only an incoming one counts. */
   void addZero(int64_t p) {
     if (gradRastIn) add(p, 0.0f, 0.0f);
-  }
-  void end() {
-    for (int j = 0; j < 9; ++j) row[j] = sum[j];
   }
 };
 
@@ -1485,7 +1619,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
       [&](int b, int t0, int t1) {
         std::fill(rowOf.begin() + static_cast<size_t>(b) * T + t0, rowOf.begin() + static_cast<size_t>(b) * T + t1, -1);
       },
-      [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t& next) {
+      [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t& next, RasterPixelBatch& batch) {
         // (the sum pass visits every covered pixel exactly once; its value does not depend on the task)
         if (fuseRast)
           for (int64_t p = pBegin; p < pEnd; ++p) rastGradOne(p, t, Ba == 1 ? 0 : b);
@@ -1507,7 +1641,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
         RasterRunSide side;
         if (chain) {
           rowFor();
-          side.begin(*chain, b, t, pBegin - b * HW, HW, d.width, d.height, posSums + 9 * static_cast<int64_t>(row));
+          side.begin(*chain, b, t, pBegin - b * HW, HW, d.width, d.height, posSums + 9 * static_cast<int64_t>(row), batch);
         }
         const int64_t ab = Ba == 1 ? 0 : b;
         const int32_t* ia = attrTri + 3 * static_cast<int64_t>(t);
@@ -1582,7 +1716,6 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
           if (chain) {
             if (nVec == 1) registerRun(std::integral_constant<int, 1>{}, std::true_type{});
             else registerRun(std::integral_constant<int, 2>{}, std::true_type{});
-            side.end();
           } else {
             if (nVec == 1) registerRun(std::integral_constant<int, 1>{}, std::false_type{});
             else registerRun(std::integral_constant<int, 2>{}, std::false_type{});
@@ -1636,7 +1769,6 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
             s[2 * C + c] += w * g[c];
           }
         }
-        if (chain) side.end();
       },
       [&](int b) {
         if (gradAttr && Ba == B)

@@ -454,6 +454,34 @@ describe('gradients', () => {
     }
   });
 
+  it('the id ranges that split a frame over threads follow the previous call\'s pixels, and no result depends on them', () => {
+    // Two frames of the same size with very different pixel distributions over the ids (a sphere seen from two
+    // sides), alternated: each call splits by the other image's (or its own earlier) counts, and one thread does
+    // not split at all. Every result must be bitwise that of one thread.
+    const a = sphere(40, 24, [[0.6, 0.1, -3]], 2.2), b = sphere(40, 24, [[-0.7, -0.2, -2.6]], 2.2);
+    const H = 48, W = 64, N = H * W, C = 5;
+    const r = rng(31);
+    const attr = Float32Array.from({ length: a.V * C }, () => r() - 0.5);
+    const gOut = Float32Array.from({ length: N * C }, () => (r() < 0.2 ? 0 : r() - 0.5));
+    const gRast = Float32Array.from({ length: N * 2 }, () => r() - 0.5);
+    const rs = { batch: 1, height: H, width: W };
+    const as = { batch: 1, vertices: a.V, channels: C };
+    const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
+    const run = (m: Mesh) => {
+      const rast = rasterize(m.pos, m.V, m.tri, 1, H, W);
+      const chained = interpolateRasterizeBackward(attr, as, rast, rs, m.tri, gOut, m.pos, m.V, m.tri);
+      const plain = rasterizeBackward(m.pos, m.V, m.tri, 1, H, W, rast, gRast);
+      return [bits(chained.gradAttr!), bits(chained.gradPos!), bits(plain)];
+    };
+    setThreads(1);
+    const oneA = run(a), oneB = run(b);
+    for (const threads of [2, 3]) {
+      setThreads(threads);
+      for (const [m, one] of [[a, oneA], [b, oneB], [a, oneA], [a, oneA], [b, oneB], [b, oneB]] as const) expect(run(m)).toEqual(one);
+    }
+    setThreads(0);
+  });
+
   it('a bad triangle id anywhere in rast is refused by interpolate, interpolateRasterizeBackward and antialias at any thread count (checked in their own passes); the chained backward writes no output, antialias no valid work buffer', () => {
     // One frame of 37 x 23 pixels (not a multiple of 8: the last pixels are a scalar tail); ids that are out of range,
     // fractional, negative, NaN or beyond the int range, at the first pixel, a covered pixel in each half and the
