@@ -8,6 +8,7 @@ export interface NativeAddon {
   info(): NativeInfo;
   setThreads(n: number): number;
   memoryBandwidth(megabytes: number): number;
+  firstNonFinite(values: Float32Array | Float64Array): number;
   rotationMatrices(dims: number, params: Float64Array, out: Float64Array): void;
   rotationVjp(dims: number, params: Float64Array, gradMatrices: Float64Array, out: Float64Array): void;
   FlameModel: new (desc: Record<string, unknown>) => NativeFlameModel;
