@@ -75,8 +75,7 @@ void checkIds(const float* rast, int64_t numPixels, int numTriangles, const char
   if (idsValid(rast, numPixels, numTriangles)) return;
   for (int64_t p = 0; p < numPixels; ++p) {
     const float id = rast[4 * p + 3];
-    if (id == 0.0f) continue;
-    if (!(id >= 1.0f && id <= static_cast<float>(numTriangles)) || id != std::floor(id))
+    if (!idValid(id, static_cast<float>(numTriangles)))
       throw std::invalid_argument(std::string(where) + ": rast[" + std::to_string(p) +
                                   "] has triangle id " + std::to_string(id) + ", expected 0 or an integer in [1, " +
                                   std::to_string(numTriangles) + "]");
@@ -177,51 +176,17 @@ inline __m256 idFloatsInPixelOrder(const float* r) {
   return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-/** The lanes of ids (floats) that are neither 0 nor an integer in [1, Tf]: all ones there (NaN included). */
-inline __m256 badIdLanes(__m256 id, __m256 Tf) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 integer = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(id, one, _CMP_GE_OQ), _mm256_cmp_ps(id, Tf, _CMP_LE_OQ)),
-                                       _mm256_cmp_ps(id, _mm256_floor_ps(id), _CMP_EQ_OQ));
-  const __m256 ok = _mm256_or_ps(_mm256_cmp_ps(id, _mm256_setzero_ps(), _CMP_EQ_OQ), integer);
-  return _mm256_andnot_ps(ok, _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
-}
 #endif
 
-/** Whether a rast triangle id is 0 or an integer in [1, Tf] (NaN is not). */
-inline bool idValid(float id, float Tf) { return id == 0.0f || (id >= 1.0f && id <= Tf && id == std::floor(id)); }
-
-/**
- * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the triangle ids
- * [T*k/K, T*(k+1)/K) of frame b and scans the frame's pixels in ascending order, adding each pixel of its triangles
- * to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending order, so the sums
- * are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across threads when there
- * are fewer frames than threads). The covered pixels of the task's triangles are handed out as runs:
- * run(b, p0, p1, t, next, batch) for pixels [p0, p1) (global indices, consecutive, all of triangle t), in ascending order,
- * so that a caller can keep a triangle's sums in registers over a run (a triangle covers ~2 consecutive pixels of a
- * row on a detailed mesh; adding pixel by pixel through memory made every add wait for the previous store). init(b,
- * t0, t1) clears the sums of the range first. next is a counter of the task that starts at b*T + t0: a caller may
- * allot per-triangle rows from it, in order of first use, within the task's own range of rows [b*T + t0, b*T + t1).
- * With wantBackground, background(p) is called once for every background pixel p (global index), by the frame's
- * task k == 0.
- * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce
- * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
- * With badIds, the scan also checks the rast's ids (each task those of its own K-th of the frame's pixels, in groups
- * of 8) and sets *badIds when one is not 0 or an integer in [1, T]; a task that finds one in its frame skips
- * frameDone. Ids that are not valid are never used as a triangle: run() only gets ids of the task's range, and
- * a NaN or out-of-range id is in no range.
- * (Tried: bucketing each frame's covered pixels by id range once, in parallel, and then splitting the ranges by
- * pixel count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the
- * extra pass cost more than it saved, 5-10% slower at B = 1 on two threads.)
- */
 /**
  * Rasterize-backward's terms of covered pixels, 8 at a time, of any triangles: push() queues a pixel (its triangle's
- * clip-space corners,
- * its centre, (du, dv) and the triangle's row of 9 sums); every 8 pixels, and at flush(), the pixels' terms are
- * computed in the lanes of one vector pass (each lane doing the float32 operations of baryAt and rasterBackwardPixel
- * in their order, so with their values) and then added onto their rows one pixel after the other, in the order
- * pushed: a triangle's 9 sums get its pixels' terms (du, dv) in the order its pixels are pushed. (Per pixel
- * the terms are ~60 dependent scalar operations and a division; a triangle covers ~2 pixels of a run, so vectors over
- * one triangle's pixels would stay mostly empty.) One per thread (batchOfThread); a task flushes it before it ends.
+ * clip-space corners, its centre, (du, dv) and the triangle's row of 9 sums); every 8 pixels, and at flush(), the
+ * pixels' terms are computed in the lanes of one vector pass (each lane doing the float32 operations of baryAt and
+ * rasterBackwardPixel in their order, so with their values) and then added onto their rows one pixel after the other,
+ * in the order pushed: a triangle's 9 sums get its pixels' terms (du, dv) in the order its pixels are pushed. (Per
+ * pixel the terms are ~60 dependent scalar operations and a division; a triangle covers ~2 pixels of a run, so vectors
+ * over one triangle's pixels would stay mostly empty.) One per thread (batchOfThread); sumPerTriangle hands it to a
+ * task's runs and flushes it when the task ends.
  */
 struct RasterPixelBatch {
   alignas(32) float x0[8], y0[8], w0[8], x1[8], y1[8], w1[8], x2[8], y2[8], w2[8], fx[8], fy[8], du[8], dv[8];
@@ -301,7 +266,29 @@ RasterPixelBatch& batchOfThread() {
   return batch;
 }
 
-
+/**
+ * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the k-th of K consecutive ranges
+ * of triangle ids of frame b (cut as described below) and scans the frame's pixels in ascending order, adding each
+ * pixel of its triangles to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending
+ * order, so the sums are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across
+ * threads when there are fewer frames than threads). The covered pixels of the task's triangles are handed out as
+ * runs: run(b, p0, p1, t, next, batch) for pixels [p0, p1) (global indices, consecutive, all of triangle t), in
+ * ascending order, so that a caller can keep a triangle's sums in registers over a run (a triangle covers ~2
+ * consecutive pixels of a row on a detailed mesh; adding pixel by pixel through memory made every add wait for the
+ * previous store). init(b, t0, t1) clears the sums of the range first. next is a counter of the task that starts at
+ * b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own range of rows
+ * [b*T + t0, b*T + t1). With wantBackground, background(p) is called once for every background pixel p (global index),
+ * by the frame's task k == 0.
+ * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce the
+ * frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
+ * With badIds, the scan also checks the rast's ids (each task those of its own K-th of the frame's pixels, in groups
+ * of 8) and sets *badIds when one is not 0 or an integer in [1, T]; a task that finds one in its frame skips
+ * frameDone. Ids that are not valid are never used as a triangle: run() only gets ids of the task's range, and a NaN
+ * or out-of-range id is in no range.
+ * (Tried: bucketing each frame's covered pixels by id range once, in parallel, and then splitting the ranges by pixel
+ * count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the extra pass
+ * cost more than it saved, 5-10% slower at B = 1 on two threads.)
+ */
 template <typename Init, typename Run, typename Done, typename Bg>
 bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Run&& run, Done&& frameDone, bool wantBackground,
                     Bg&& background, std::atomic<bool>* badIds = nullptr) {
@@ -490,7 +477,6 @@ struct PixelCursor {
     }
   }
 };
-
 
 /**
  * gradPos [.., V, 4] of the vertices [v0, v1) of frame b: each vertex's corners' sums in ascending corner order.
@@ -1215,7 +1201,7 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
         p = q - 1;
         continue;
       }
-      if (!(idf >= 1.0f && idf <= Tf && idf == std::floor(idf))) {  // (NaN fails the first test)
+      if (!idValid(idf, Tf)) {
         badId.store(true, std::memory_order_relaxed);
         std::fill(o, o + C, 0.0f);
         continue;
@@ -1262,7 +1248,7 @@ struct PositionChain {
 
 /**
  * The rasterize side of one run of interpolateRasterizeBackward: the triangle's clip-space corners, its row of 9 sums
- * (which the thread's RasterPixelBatch adds the run's pixels onto) and the pixel position along the run.
+ * (which the task's RasterPixelBatch adds the run's pixels onto) and the pixel position along the run.
  */
 struct RasterRunSide {
   const float *p0 = nullptr, *p1 = nullptr, *p2 = nullptr;

@@ -17,32 +17,38 @@
 namespace p3d {
 namespace raster {
 
-/** True iff every rast[4p + 3], p in [p0, p1), is 0 or an integer in [1, T]. */
+/** Whether a rast triangle id is valid: 0 (background) or an integer in [1, Tf] (NaN is not). */
+inline bool idValid(float id, float Tf) { return id == 0.0f || (id >= 1.0f && id <= Tf && id == std::floor(id)); }
+
+#if defined(__AVX2__)
+/** idValid lane by lane: all ones in the lanes of `id` that are not valid ids, zero elsewhere. */
+inline __m256 badIdLanes(__m256 id, __m256 Tf) {
+  const __m256 integer = _mm256_and_ps(
+      _mm256_and_ps(_mm256_cmp_ps(id, _mm256_set1_ps(1.0f), _CMP_GE_OQ), _mm256_cmp_ps(id, Tf, _CMP_LE_OQ)),
+      _mm256_cmp_ps(id, _mm256_floor_ps(id), _CMP_EQ_OQ));
+  const __m256 ok = _mm256_or_ps(_mm256_cmp_ps(id, _mm256_setzero_ps(), _CMP_EQ_OQ), integer);
+  return _mm256_andnot_ps(ok, _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
+}
+#endif
+
+/** True iff every rast[4p + 3], p in [p0, p1), is a valid id (idValid). */
 inline bool idsValidRange(const float* rast, int64_t p0, int64_t p1, float Tf) {
   int64_t p = p0;
-  uint32_t bad = 0;
+  bool bad = false;
 #if defined(__AVX2__)
-  const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), top = _mm256_set1_ps(Tf);
+  const __m256 top = _mm256_set1_ps(Tf);
   __m256 badV = _mm256_setzero_ps();
   for (; p + 8 <= p1; p += 8) {
     const float* r = rast + 4 * p;
     // The ids (lane 3 of every pixel) of 8 pixels; their order in the vector does not matter here.
     const __m256 a = _mm256_shuffle_ps(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), _MM_SHUFFLE(3, 3, 3, 3));
     const __m256 b = _mm256_shuffle_ps(_mm256_loadu_ps(r + 16), _mm256_loadu_ps(r + 24), _MM_SHUFFLE(3, 3, 3, 3));
-    const __m256 id = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    const __m256 integer = _mm256_and_ps(
-        _mm256_and_ps(_mm256_cmp_ps(id, one, _CMP_GE_OQ), _mm256_cmp_ps(id, top, _CMP_LE_OQ)),
-        _mm256_cmp_ps(id, _mm256_floor_ps(id), _CMP_EQ_OQ));
-    const __m256 ok = _mm256_or_ps(_mm256_cmp_ps(id, zero, _CMP_EQ_OQ), integer);
-    badV = _mm256_or_ps(badV, _mm256_andnot_ps(ok, _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
+    badV = _mm256_or_ps(badV, badIdLanes(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), top));
   }
-  bad |= static_cast<uint32_t>(_mm256_movemask_ps(badV));
+  bad = _mm256_movemask_ps(badV) != 0;
 #endif
-  for (; p < p1; ++p) {
-    const float id = rast[4 * p + 3];
-    bad |= !((id == 0.0f) | ((id >= 1.0f) & (id <= Tf) & (id == std::floor(id))));
-  }
-  return bad == 0;
+  for (; p < p1; ++p) bad |= !idValid(rast[4 * p + 3], Tf);
+  return !bad;
 }
 
 /** idsValidRange over [0, n), split over the thread pool when n is large enough to pay for a dispatch. */
