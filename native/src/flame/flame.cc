@@ -21,6 +21,12 @@ bool finiteAll(const double* x, size_t n) {
   return true;
 }
 
+bool finiteAll(const float* x, size_t n) {
+  bool ok = true;
+  for (size_t i = 0; i < n; ++i) ok &= std::isfinite(x[i]);
+  return ok;
+}
+
 void copyPadded(AlignedVector<float>& dst, const float* src, int rows, int numVertices, int stride) {
   dst.resize(static_cast<size_t>(rows) * stride);
   for (int k = 0; k < rows; ++k)
@@ -67,6 +73,13 @@ FlameModel::FlameModel(const FlameModelDesc& d) {
           "FLAME model: missing array");
   require(d.numShape == 0 || d.shapeBasis, "FLAME model: missing shape basis");
   require(d.numExpression == 0 || d.exprBasis, "FLAME model: missing expression basis");
+  // Finite bases are what lets the CPU backward skip the zero blocks of a cotangent (see nonzeroBlocks).
+  const size_t n3 = static_cast<size_t>(3) * d.numVertices;
+  require(finiteAll(d.vTemplate, n3), "FLAME model: the template has a non-finite value");
+  require(d.numShape == 0 || finiteAll(d.shapeBasis, n3 * d.numShape), "FLAME model: the shape basis has a non-finite value");
+  require(d.numExpression == 0 || finiteAll(d.exprBasis, n3 * d.numExpression),
+          "FLAME model: the expression basis has a non-finite value");
+  require(finiteAll(d.poseBasis, n3 * kPoseFeatures), "FLAME model: the pose basis has a non-finite value");
   numVertices = d.numVertices;
   stride = paddedStride(numVertices);
   numShape = d.numShape;

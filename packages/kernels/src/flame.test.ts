@@ -130,10 +130,10 @@ describe('FLAME VJP against finite differences of the reference', () => {
   const cn = Float32Array.from({ length: V3 }, () => rng.normal());
   const cl = Float32Array.from({ length: 3 * k.numLandmarks }, () => rng.normal());
 
-  function lossRef(f: Frame, format: Format): number {
+  function lossRef(f: Frame, format: Format, cv = c, cvn = cn): number {
     const r = referenceFlame(m, refFrame(f, format));
     let s = 0;
-    for (let i = 0; i < V3; i++) s += c[i] * r.vertices[i] + cn[i] * r.verticesNoNeck[i];
+    for (let i = 0; i < V3; i++) s += cv[i] * r.vertices[i] + cvn[i] * r.verticesNoNeck[i];
     for (let i = 0; i < cl.length; i++) s += cl[i] * r.landmarks[i];
     return s;
   }
@@ -173,6 +173,31 @@ describe('FLAME VJP against finite differences of the reference', () => {
       expect(Math.abs(analytic - fd)).toBeLessThan(2e-4 * Math.abs(fd) + 1e-6);
     });
   }
+
+  it('shape, expression and pose with cotangents that are zero on most vertices (the blocks the CPU skips)', () => {
+    // A tracker's cotangent is zero wherever no loss reaches (the hidden back of the head); the CPU dot products
+    // skip its all-zero 16-float blocks. Here: long zero runs, isolated zero vertices, and the two passes zero in
+    // different places (a block is skipped only where both are zero).
+    const sparse = (src: Float32Array, zero: (v: number) => boolean) => src.map((x, i) => (zero(Math.floor(i / 3)) ? 0 : x));
+    const cs = sparse(c, (v) => (v >= 40 && v < 200) || v % 3 === 0);
+    const cns = sparse(cn, (v) => v >= 60 && v < 250);
+    const f = randomFrame(m, rng, '6d');
+    const g = runKernel(k, [f], '6d').vjp({ vertices: cs, verticesNoNeck: cns, landmarks: cl });
+    for (const group of ['shape', 'expression', 'pose'] as const) {
+      const grad = group === 'shape' ? g.shape! : group === 'expression' ? g.expression : g.pose;
+      const params = f[group];
+      const dir = params.map(() => rng.normal());
+      const h = 1e-5;
+      const plus = structuredClone(f);
+      const minus = structuredClone(f);
+      plus[group] = params.map((p, i) => p + h * dir[i]);
+      minus[group] = params.map((p, i) => p - h * dir[i]);
+      const fd = (lossRef(plus, '6d', cs, cns) - lossRef(minus, '6d', cs, cns)) / (2 * h);
+      let analytic = 0;
+      for (let i = 0; i < dir.length; i++) analytic += grad[i] * dir[i];
+      expect(Math.abs(analytic - fd)).toBeLessThan(2e-4 * Math.abs(fd) + 1e-6);
+    }
+  });
 
   it('each pose gradient component is exact at the identity (no epsilon bias)', () => {
     for (const format of ['6d', 'axis-angle'] as const) {
@@ -252,8 +277,15 @@ describe('FLAME determinism', () => {
   const rng = makeRng(1);
   const frames = [0, 1, 2, 3].map(() => randomFrame(m, rng, '6d'));
   for (const f of frames) f.shape = frames[0].shape;
-  const cot = Float32Array.from({ length: 4 * 3 * m.numVertices }, () => rng.normal());
-  const cotN = Float32Array.from({ length: 4 * 3 * m.numVertices }, () => rng.normal());
+  // Zero on runs of vertices that differ per frame (as a tracker's are: only what a loss reaches is non-zero), so
+  // that the CPU's skipped blocks differ between the frames of a batch.
+  const V = m.numVertices;
+  const zeroRun = (i: number) => {
+    const b = Math.floor(i / (3 * V)), v = Math.floor(i / 3) % V;
+    return Math.floor(v / (9 + 4 * b)) % 3 === b % 3;
+  };
+  const cot = Float32Array.from({ length: 4 * 3 * V }, (_, i) => (zeroRun(i) ? 0 : rng.normal()));
+  const cotN = Float32Array.from({ length: 4 * 3 * V }, (_, i) => (zeroRun(i + 3 * V) ? 0 : rng.normal()));
   const run = () => {
     const r = runKernel(k, frames, '6d');
     return { r, g: r.vjp({ vertices: cot, verticesNoNeck: cotN }) };
@@ -316,6 +348,13 @@ describe('FLAME kernel argument validation', () => {
     expect(() => new FlameKernel({ ...m, parents: Int32Array.from([-1, 0, 3, 1, 1]) })).toThrow(/parents\[2\]/);
     expect(() => new FlameKernel({ ...m, jointVertices: m.jointVertices.map((v, i) => (i === 0 ? 50 : v)) })).toThrow(/jointVertices\[0\]/);
     expect(() => new FlameKernel({ ...m, skinWeights: m.skinWeights.subarray(1) })).toThrow(/skinWeights/);
+    const poisoned = (a: Float32Array, i: number, v: number) => a.map((x, j) => (j === i ? v : x));
+    expect(() => new FlameKernel({ ...m, shapeBasis: poisoned(m.shapeBasis, 17, NaN) })).toThrow(/shape basis has a non-finite value/);
+    expect(() => new FlameKernel({ ...m, exprBasis: poisoned(m.exprBasis, m.exprBasis.length - 1, Infinity) })).toThrow(
+      /expression basis has a non-finite value/,
+    );
+    expect(() => new FlameKernel({ ...m, poseBasis: poisoned(m.poseBasis, 5, -Infinity) })).toThrow(/pose basis has a non-finite value/);
+    expect(() => new FlameKernel({ ...m, vTemplate: poisoned(m.vTemplate, 2, NaN) })).toThrow(/finite.*vTemplate|vTemplate.*finite/);
     const r = k.forward({ batch: 1, pose });
     expect(() => r.vjp({ vertices: new Float32Array(3) })).toThrow(/vertices/);
     expect(() => r.vjp({ verticesNoNeck: new Float32Array(150) })).toThrow(/withNoNeck/);
