@@ -367,6 +367,96 @@ Mesh edgeCaseMesh(int B, int H, int W, uint64_t seed) {
 }
 
 /**
+ * Two layers of small triangles over the same pixels, wound opposite ways in most cells (so the CPU's tile stage
+ * draws one layer first and tests the other's triangles with occludedEverywhere before drawing them), at depth gaps
+ * from 0 and a few float32 ulps to 1e-3 either way, the second layer jittered and tilted so that the layers cross
+ * inside triangles (each wins part of the other's pixels); perspective (w from 0.5 to 3), slivers just in front of or
+ * behind the first layer, triangles larger than a tile, and triangles crossing the near plane. The CPU skips hidden
+ * triangles and the CUDA kernels skip nothing, so their bitwise agreement checks that no skip changed a bit.
+ */
+Mesh occlusionMesh(int B, int H, int W, uint64_t seed) {
+  Rng rng(seed);
+  Mesh m;
+  m.name = "opposite-wound layers at tiny depth gaps (occlusion skipping)";
+  m.B = B;
+  m.H = H;
+  m.W = W;
+  const int n = 12, nodes = (n + 1) * (n + 1), cells = n * n;
+  const int extra = 4 * 3 + 6;  // slivers, large triangles, near-plane crossing
+  m.V = nodes + 4 * cells + extra;
+  m.pos.assign(static_cast<size_t>(B) * m.V * 4, 0.0f);
+  // Depth gaps of the second layer's cells: 0 (coplanar: float32 rounding decides), a few ulps (ulp(0.4) = 3e-8),
+  // up to 1e-3, either way.
+  const double gaps[] = {0.0, 0.0, 6e-8, -6e-8, 1.2e-7, -1.2e-7, 4.8e-7, -4.8e-7, 1e-6, -1e-6, 1e-5, -1e-5, 1e-3, -1e-3};
+  auto set = [&](int b, int v, double ndcX, double ndcY, double ndcZ, double w) {
+    float* q = &m.pos[(static_cast<size_t>(b) * m.V + v) * 4];
+    q[0] = static_cast<float>(ndcX * w);
+    q[1] = static_cast<float>(ndcY * w);
+    q[2] = static_cast<float>(ndcZ * w);
+    q[3] = static_cast<float>(w);
+  };
+  auto gridX = [&](double i) { return -0.95 + 1.9 * i / n; };
+  // First layer: flat in the lower half (the second layer's cells there are coplanar with it up to their gap), gently
+  // curved above; w from 0.5 to 3 at every vertex.
+  auto depthA = [&](int b, double i, double j) {
+    return 0.4 + 0.1 * b + (2 * j < n ? 0.0 : 2e-5 * std::sin(0.7 * i + 1.3 * j + b));
+  };
+  for (int b = 0; b < B; ++b) {
+    for (int j = 0; j <= n; ++j)
+      for (int i = 0; i <= n; ++i) set(b, j * (n + 1) + i, gridX(i), gridX(j), depthA(b, i, j), rng.uniform(0.5, 3.0));
+    // Second layer: four vertices of its own per cell, corners moved by up to 0.4 px, the cell's gap added.
+    for (int c = 0; c < cells; ++c) {
+      const int i = c % n, j = c / n;
+      const double gap = gaps[rng.index(static_cast<int>(sizeof(gaps) / sizeof(gaps[0])))];
+      for (int k = 0; k < 4; ++k) {
+        const double ci = i + (k & 1) + rng.uniform(-0.4, 0.4) * n / (0.95 * W);
+        const double cj = j + (k >> 1) + rng.uniform(-0.4, 0.4) * n / (0.95 * H);
+        set(b, nodes + 4 * c + k, gridX(ci), gridX(cj), depthA(b, std::round(ci), std::round(cj)) + gap, rng.uniform(0.5, 3.0));
+      }
+    }
+    int v = nodes + 4 * cells;
+    // Slivers (about 0.02 px tall) across several cells, just in front of and just behind the first layer.
+    for (int k = 0; k < 4; ++k) {
+      const double y = -0.8 + 0.1 * k, z = 0.4 + 0.1 * b + (k % 2 ? 2e-6 : -2e-6);
+      set(b, v++, -0.8, y, z, 1.0);
+      set(b, v++, 0.7, y + 0.01 * 2.0 / H, z, 1.7);
+      set(b, v++, 0.7, y + 0.03 * 2.0 / H, z, 1.7);
+    }
+    // A triangle over the whole image far behind, and one larger than a tile just in front of it with a vertex behind
+    // the near plane (z < -w, w < 0: clipped sub-triangles of the original triangle).
+    set(b, v++, -3.0, -3.0, 0.95, 1.0);
+    set(b, v++, 3.0, -3.0, 0.95, 1.0);
+    set(b, v++, 0.0, 3.0, 0.95, 1.0);
+    set(b, v++, -0.9, -0.9, 0.95 - 1e-6, 1.0);
+    set(b, v++, 0.9, -0.2, 0.95 - 1e-6, 1.0);
+    float* q = &m.pos[(static_cast<size_t>(b) * m.V + v++) * 4];
+    q[0] = 0.1f, q[1] = 0.9f, q[2] = -0.5f, q[3] = -0.2f;
+  }
+  // Both windings of each cell's triangles (most cells: the layers opposite, some alike).
+  auto add = [&](bool flip, int p0, int p1, int p2) {
+    if (flip) m.tri.insert(m.tri.end(), {p0, p2, p1});
+    else m.tri.insert(m.tri.end(), {p0, p1, p2});
+  };
+  for (int c = 0; c < cells; ++c) {
+    const int i = c % n, j = c / n;
+    const int a = j * (n + 1) + i, bb = a + 1, cc = a + n + 1, d = cc + 1, o = nodes + 4 * c;
+    const bool flipA = rng.uniform(0, 1) < 0.5, flipB = rng.uniform(0, 1) < 0.15 ? flipA : !flipA;
+    add(flipA, a, bb, d);
+    add(flipA, a, d, cc);
+    add(flipB, o, o + 1, o + 3);
+    add(flipB, o, o + 3, o + 2);
+  }
+  const int e = nodes + 4 * cells;
+  for (int k = 0; k < 4; ++k) {
+    m.tri.insert(m.tri.end(), {e + 3 * k, e + 3 * k + 1, e + 3 * k + 2});
+    m.tri.insert(m.tri.end(), {e + 3 * k, e + 3 * k + 2, e + 3 * k + 1});
+  }
+  m.tri.insert(m.tri.end(), {e + 12, e + 13, e + 14, e + 12, e + 14, e + 13});
+  m.tri.insert(m.tri.end(), {e + 15, e + 16, e + 17, e + 15, e + 17, e + 16});
+  return m;
+}
+
+/**
  * A random problem: 1-3 frames, images from 1x1 to 40x40, 1-10 channels, textures from 1x1 to 6x6, a few dozen
  * vertices shared by random (often adjacent, sometimes repeated-index or non-manifold) triangles; positions mostly
  * in view, some far outside (guard band), some with w <= 0 or behind the near plane.
@@ -799,6 +889,7 @@ void runRasterParity(Device dev, bool small, bool timing, bool strictBits, int* 
     Mesh edge = edgeCaseMesh(3, 33, 41, 55);
     edge.C = 9;  // more channels than the CUDA texture-gradient chunk (8)
     runMesh(ck, edge, dev, 505);
+    runMesh(ck, occlusionMesh(3, 48, 52, 77), dev, 707);
     Mesh single = sphereMesh(1, 10, 14, 31, 37, 66);
     single.C = 1;
     single.name += ", one channel";

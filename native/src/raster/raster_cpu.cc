@@ -11,7 +11,9 @@
 //     parallel over the setup tasks, so every tile list is in ascending (t, sub-triangle) order.
 //  4. Tile raster (parallel over frames x tiles): int64 edge functions with the top-left rule, float32 z/w on
 //     the original triangle at the pixel centre, far reject z/w > 1, key = orderedBits(zw + 0) << 32 | t, min per
-//     pixel in a tile-local buffer; then resolve (u, v, zw) with the clamps and write the tile's pixels.
+//     pixel in a tile-local buffer; then resolve (u, v, zw) with the clamps and write the tile's pixels. A tile's
+//     clockwise sub-triangles are drawn first (FLAME's side facing the camera); each counter-clockwise one is then
+//     skipped whole when it provably loses every pixel it could cover (occludedEverywhere).
 // Keys are compared with an integer min, so the result does not depend on any order at all; every task writes
 // disjoint pixels, so results are identical for any thread count.
 //
@@ -21,6 +23,7 @@
 // ascending corner order (tri*3 + k) through a vertex -> corner CSR. Broadcast attributes additionally sum over
 // frames in ascending order.
 #include <algorithm>
+#include <limits>
 #include <atomic>
 #include <type_traits>
 #include <cmath>
@@ -96,6 +99,77 @@ __attribute__((noinline)) void rebuildSubTri(const int32_t* fixedX, const int32_
   makeSubTri(fixedX[it[0]], fixedY[it[0]], fixedX[it[1]], fixedY[it[1]], fixedX[it[2]], fixedY[it[2]], t, W, H, st);
 }
 
+/**
+ * True when the triangle with clip-space vertices p0, p1, p2 cannot win any pixel of the rectangle [x0, x1] x [y0, y1]
+ * (pixel centres fxTab / fyTab), given the z/w of each pixel's current winner in winZ (row stride `stride`, +inf where
+ * nothing has won yet; NaN never passes): then skipping it changes no bit of the result (wherever it covers a pixel,
+ * its key is larger). Conservative: false whenever the bound below is not good enough.
+ *
+ * It needs a lower bound of the float32 z/w that the tile stage computes for this triangle at any pixel centre f of
+ * the rectangle: num / den, num = sum z_i a_i, den = sum w_i a_i, a_0 = q_1x q_2y - q_1y q_2x (cyclic), q_ix = x_i -
+ * fx w_i, q_iy = y_i - fy w_i (baryAt, zwOf). Exactly, the fx fy terms of a_i cancel, so num is affine in f (smallest
+ * at a corner of the rectangle) and den is constant (the determinant of the (x, y, w) rows). Rounding: float32, round
+ * to nearest, u = 2^-24 relative per operation plus 2^-150 absolute where a result is subnormal (the CPU threads run
+ * without denormals-are-zero). With Pm >= |x_i|, |y_i| + |f|max |w_i| and Qm >= the exact |q| over the rectangle:
+ *   a computed q is off by <= eta = 2.01 u Pm (+ underflow) (a product, then a difference), so at most Q = Qm + eta;
+ *   a computed a_i is off by <= aE = 2 eta (Q + Qm) + 4.01 u Q^2 (first-order terms of both products, their rounding,
+ *   the difference's), so at most aB = 2 Qm^2 + aE;
+ *   num is off by <= sum |z_i| (aE + 3.01 u aB) (the a_i's errors, three products, two sums); den alike with w.
+ * The float64 evaluation here adds <= 1e-15 of the magnitudes it adds up (sum |z_i| 2 Pm^2), the factor 1.01 covers
+ * the rounding of the bounds themselves. With den's interval away from 0, num / den over the two intervals is smallest
+ * at one of their ends, and the final division adds a relative u. Sizes are bounded so that no float32 intermediate
+ * overflows (none is then infinite or NaN). The CUDA kernels skip nothing: their bitwise agreement with these is the
+ * check (host emulation in CI, GPU parity test); it resolves a bound wrong by more than its own slack (~1e-5 of the
+ * depth for the test's triangles), the derivation above is what covers the rest.
+ */
+inline bool occludedEverywhere(const float* p0, const float* p1, const float* p2, const float* fxTab, const float* fyTab,
+                               int x0, int x1, int y0, int y1, const float* winZ, int stride) {
+  constexpr double u = 1.0 / 16777216.0;
+  // Rectangle of pixel centres as centre +- radius (exact in float64: sums of two floats, halved).
+  const double fxMid = 0.5 * (static_cast<double>(fxTab[x0]) + fxTab[x1]), fxRad = 0.5 * (static_cast<double>(fxTab[x1]) - fxTab[x0]);
+  const double fyMid = 0.5 * (static_cast<double>(fyTab[y0]) + fyTab[y1]), fyRad = 0.5 * (static_cast<double>(fyTab[y1]) - fyTab[y0]);
+  const double fxMax = std::fabs(fxMid) + fxRad, fyMax = std::fabs(fyMid) + fyRad;
+  const float* p[3] = {p0, p1, p2};
+  double Pm = 0, Qm = 0, zSum = 0, wSum = 0, n0 = 0, nx = 0, ny = 0, den = 0;
+  for (int i = 0; i < 3; ++i) {
+    const double x = p[i][0], y = p[i][1], z = p[i][2], w = p[i][3], aw = std::fabs(w);
+    Pm = std::max(Pm, std::max(std::fabs(x) + fxMax * aw, std::fabs(y) + fyMax * aw));
+    Qm = std::max(Qm, std::max(std::fabs(x - fxMid * w) + fxRad * aw, std::fabs(y - fyMid * w) + fyRad * aw));
+    zSum += std::fabs(z);
+    wSum += aw;
+    const float* pj = p[i == 2 ? 0 : i + 1];
+    const float* pk = p[i == 0 ? 2 : i - 1];
+    const double c = static_cast<double>(pj[0]) * pk[1] - static_cast<double>(pj[1]) * pk[0];
+    n0 += z * c;
+    nx += z * (static_cast<double>(pj[1]) * pk[3] - static_cast<double>(pj[3]) * pk[1]);
+    ny += z * (static_cast<double>(pj[3]) * pk[0] - static_cast<double>(pj[0]) * pk[3]);
+    den += w * c;
+  }
+  const double mag = 2 * Pm * Pm;  // >= |c_i| + |cx_i| fxMax + |cy_i| fyMax, and any product of two q's
+  if (!(Pm < 1e17 && zSum * mag < 1e36 && wSum * mag < 1e36)) return false;
+  // Each float32 operation: relative error <= u, plus <= 2^-150 absolute where the result is subnormal.
+  const double eta = 2.01 * u * Pm + 1.5e-45;                       // error of a computed q
+  const double Q = Qm + eta;                                         // size of a computed q
+  const double aE = 2 * eta * (Q + Qm) + 4.01 * u * Q * Q + 3e-45;   // error of a computed a_i
+  const double aB = 2 * Qm * Qm + aE;                                // size of a computed a_i
+  const double perUnit = 1.01 * (aE + 3.01 * u * aB) + 1e-15 * mag;
+  const double eNum = zSum * perUnit + 1e-44, eDen = wSum * perUnit + 1e-44;
+  const double numMid = n0 + nx * fxMid + ny * fyMid, numRad = std::fabs(nx) * fxRad + std::fabs(ny) * fyRad;
+  const double numLo = numMid - numRad - eNum, numHi = numMid + numRad + eNum;
+  const double denLo = den - eDen, denHi = den + eDen;
+  if (!(denLo > 1e-20 || denHi < -1e-20)) return false;  // den keeps one sign, well away from underflow
+  // The smallest num / den: over den > 0, numLo over the largest den if numLo >= 0, else over the smallest; mirrored.
+  const double r = denLo > 0 ? numLo / (numLo >= 0 ? denHi : denLo) : numHi / (numHi >= 0 ? denHi : denLo);
+  const double zwLo = r - std::fabs(r) * (2 * u) - 1e-30;
+  // Every current winner's z/w must be below the bound (then below the computed z/w).
+  for (int y = 0; y <= y1 - y0; ++y) {
+    const float* row = winZ + static_cast<int64_t>(y) * stride;
+    for (int x = 0; x <= x1 - x0; ++x)
+      if (!(static_cast<double>(row[x]) < zwLo)) return false;
+  }
+  return true;
+}
+
 /** Inclusive tile rectangle of an unclipped triangle (tiles per axis <= 2^15: sizes are at most 2^20). */
 struct TileRange {
   uint16_t x0, x1, y0, y1;
@@ -104,6 +178,8 @@ struct TileRange {
 // Kind of a (frame, triangle) slot after the setup: covers nothing, 1 or 2 clipped sub-triangles stored in its two
 // SubTri slots, or the unclipped triangle itself, which is not stored (see the setup).
 constexpr uint8_t kDirect = 3;
+// Bit of a kDirect slot's kind: the snapped triangle is clockwise (SubTri::cw).
+constexpr uint8_t kDirectCw = 4;
 
 struct ClipVert {
   double x, y, z, w;
@@ -133,8 +209,8 @@ struct Scratch {
   std::vector<TileRange> ranges;
   std::vector<std::vector<int64_t>> tileStart;
   std::vector<std::vector<int32_t>> tileList;
-  std::vector<int64_t> tileCount;  // [B * tChunks * numTiles] per-setup-task tile counts, then fill cursors
-  std::vector<float> fxTab, G;
+  std::vector<int64_t> tileCount;  // [B * tChunks * 2 * numTiles] per-setup-task tile counts, then fill cursors
+  std::vector<float> fxTab, fyTab, G;
   std::vector<float> posSums;  // interpolateRasterizeBackward's per-triangle rows of rasterize-backward sums
   std::vector<int32_t> rowOf;
   CornerTable corners[kCornerTables];
@@ -579,7 +655,12 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     for (int ty = r.y0; ty <= r.y1; ++ty)
       for (int tx = r.x0; tx <= r.x1; ++tx) fn(static_cast<int64_t>(ty) * tilesX + tx);
   };
-  sc.tileCount.resize(static_cast<size_t>(B * tChunks * numTiles));
+  // Each tile's list has two parts: clockwise sub-triangles, drawn first, then counter-clockwise ones, each tested by
+  // occludedEverywhere before it is drawn (the order does not change any result, see the top of the file). For a
+  // closed mesh drawn as the tracker's camera sees FLAME, the clockwise ones face the camera: the counter-clockwise
+  // ones are its back, mostly hidden by then and skipped whole. (A mesh wound the other way loses only the skipping.)
+  // Counts, then fill cursors, per setup task: [clockwise part of each tile | counter-clockwise part of each tile].
+  sc.tileCount.resize(static_cast<size_t>(B * tChunks * 2 * numTiles));
   int64_t* tileCount = sc.tileCount.data();
   auto setupTask = [&](int64_t task) {
     // Local copies of everything the loop reads through the closure: its stores (uint8_t numSubs, int32 SubTri
@@ -597,8 +678,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     const int VL = V, TL = T, WL = W, HL = H, tilesXL = tilesX;
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(TL, t0 + kTriChunk);
-    int64_t* count = tileCount + task * numTiles;
-    std::fill(count, count + numTiles, 0);
+    int64_t* count = tileCount + task * 2 * numTiles;
+    std::fill(count, count + 2 * numTiles, 0);
     for (int64_t t = t0; t < t1; ++t) {
       const size_t slot = static_cast<size_t>(b * TL + t);
       numSubsL[slot] = 0;
@@ -613,16 +694,17 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         nb += behind[k] ? 1 : 0;
       }
       if (!finite || nb == 3) continue;
-      auto countTiles = [&](const TileRange& r) {
+      auto countTiles = [&](const TileRange& r, bool cw) {
+        int64_t* part = count + (cw ? 0 : numTiles);
         for (int ty = r.y0; ty <= r.y1; ++ty)
-          for (int tx = r.x0; tx <= r.x1; ++tx) ++count[static_cast<int64_t>(ty) * tilesXL + tx];
+          for (int tx = r.x0; tx <= r.x1; ++tx) ++part[static_cast<int64_t>(ty) * tilesXL + tx];
       };
       // A clipped sub-triangle, stored in the slot's next SubTri.
       auto emit = [&](int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X2, int32_t Y2) {
         SubTri st;
         if (!makeSubTri(X0, Y0, X1, Y1, X2, Y2, static_cast<int32_t>(t), WL, HL, st)) return;
         subsL[2 * slot + numSubsL[slot]++] = st;
-        countTiles(tileRangeOf(st));
+        countTiles(tileRangeOf(st), st.cw);
       };
       if (nb == 0) {
         // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64), not stored.
@@ -636,12 +718,12 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         if (storeUnclippedL) {
           subsL[2 * slot] = st;
           numSubsL[slot] = 1;
-          countTiles(tileRangeOf(st));
+          countTiles(tileRangeOf(st), st.cw);
           continue;
         }
-        numSubsL[slot] = kDirect;
+        numSubsL[slot] = static_cast<uint8_t>(kDirect | (st.cw ? kDirectCw : 0));
         rangesL[slot] = tileRangeOf(st);
-        countTiles(rangesL[slot]);
+        countTiles(rangesL[slot], st.cw);
         continue;
       }
       auto original = [&](int k) {
@@ -688,38 +770,43 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   }
   std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
   // Entries (t << 2) | k, frame-local (t < 2^24): k = 0, 1 for the slot's stored sub-triangles, kDirect for the
-  // unclipped triangle.
+  // unclipped triangle. tileStart[b][2 tile] and [2 tile + 1]: the starts of the tile's two parts.
   std::vector<std::vector<int32_t>>& tileList = sc.tileList;
   auto binOffsets = [&](int64_t b) {
     std::vector<int64_t>& start = tileStart[b];
-    start.resize(numTiles + 1);
+    start.resize(2 * numTiles + 1);
     int64_t off = 0;
-    for (int64_t tile = 0; tile < numTiles; ++tile) {
-      start[tile] = off;
-      for (int64_t c = 0; c < tChunks; ++c) {
-        int64_t& n = tileCount[((b * tChunks) + c) * numTiles + tile];
-        const int64_t k = n;
-        n = off;  // becomes the fill cursor of (task, tile)
-        off += k;
+    for (int64_t tile = 0; tile < numTiles; ++tile)
+      for (int part = 0; part < 2; ++part) {
+        start[2 * tile + part] = off;
+        for (int64_t c = 0; c < tChunks; ++c) {
+          int64_t& n = tileCount[((b * tChunks) + c) * 2 * numTiles + part * numTiles + tile];
+          const int64_t k = n;
+          n = off;  // becomes the fill cursor of (task, tile, part)
+          off += k;
+        }
       }
-    }
-    start[numTiles] = off;
+    start[2 * numTiles] = off;
     tileList[b].resize(off);
   };
   auto fillTask = [&](int64_t task) {
     const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
     const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
-    int64_t* cursor = tileCount + task * numTiles;
+    int64_t* const cursors = tileCount + task * 2 * numTiles;
     int32_t* list = tileList[b].data();
     for (int64_t t = t0; t < t1; ++t) {
       const size_t slot = static_cast<size_t>(b * T + t);
       const int32_t entry = static_cast<int32_t>(t) << 2;
-      if (numSubs[slot] == kDirect) {
+      if ((numSubs[slot] & 3) == kDirect) {
+        int64_t* cursor = cursors + ((numSubs[slot] & kDirectCw) ? 0 : numTiles);
         forTiles(ranges[slot], [&](int64_t tile) { list[cursor[tile]++] = entry | kDirect; });
         continue;
       }
-      for (int k = 0; k < numSubs[slot]; ++k)
-        forTiles(tileRangeOf(subs[2 * slot + k]), [&](int64_t tile) { list[cursor[tile]++] = entry | k; });
+      for (int k = 0; k < numSubs[slot]; ++k) {
+        const SubTri& st = subs[2 * slot + k];
+        int64_t* cursor = cursors + (st.cw ? 0 : numTiles);
+        forTiles(tileRangeOf(st), [&](int64_t tile) { list[cursor[tile]++] = entry | k; });
+      }
     }
   };
 
@@ -728,13 +815,17 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   std::vector<float>& fxTab = sc.fxTab;
   fxTab.assign(static_cast<size_t>(W) + 16, 0.0f);
   for (int px = 0; px < W; ++px) fxTab[px] = pixelCentre(px, W);
+  // And of every row (a division per covered row otherwise).
+  std::vector<float>& fyTab = sc.fyTab;
+  fyTab.resize(static_cast<size_t>(H));
+  for (int py = 0; py < H; ++py) fyTab[py] = pixelCentre(py, H);
 
   // 4. Tile raster + resolve.
   auto tileTask = [&](int64_t task) {
     const int64_t b = task / numTiles, tile = task % numTiles;
     const int tx0 = static_cast<int>(tile % tilesX) * kTile, ty0 = static_cast<int>(tile / tilesX) * kTile;
     const int tx1 = std::min(W, tx0 + kTile) - 1, ty1 = std::min(H, ty0 + kTile) - 1;
-    if (tileStart[b][tile] == tileStart[b][tile + 1]) {
+    if (tileStart[b][2 * tile] == tileStart[b][2 * tile + 2]) {
       // No triangle touches the tile: all background, written directly (what resolve would write for it).
       for (int py = ty0; py <= ty1; ++py) {
         float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + tx0);
@@ -753,7 +844,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     std::fill(key, key + kTile * kTile + 32, ~0ull);
     std::fill(winU, winU + kTile * kTile + 32, 0.0f);
     std::fill(winV, winV + kTile * kTile + 32, 0.0f);
-    std::fill(winZ, winZ + kTile * kTile + 32, 0.0f);
+    // +inf where nothing has won yet: occludedEverywhere reads it as "not hidden" (resolve writes zeros there).
+    std::fill(winZ, winZ + kTile * kTile + 32, std::numeric_limits<float>::infinity());
 #if defined(__AVX2__)
     // Lanes of the packed path for narrow triangles (below): pixel-centre NDC and tile slot of each packed pixel.
     // Lanes past the packed count are evaluated but never used; zeroed once so that they hold defined values.
@@ -765,7 +857,9 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     const int32_t* fixedYB = fixedY + b * static_cast<int64_t>(V);
     const std::vector<int32_t>& list = tileList[b];
     SubTri rebuilt;
-    for (int64_t li = tileStart[b][tile]; li < tileStart[b][tile + 1]; ++li) {
+    // The clockwise part, then the counter-clockwise part, whose entries are first tested (see binning).
+    const int64_t secondPart = tileStart[b][2 * tile + 1];
+    for (int64_t li = tileStart[b][2 * tile]; li < tileStart[b][2 * tile + 2]; ++li) {
       const int32_t entry = list[li];
       const int64_t t = entry >> 2;
       const int32_t* it = tri + 3 * t;
@@ -778,6 +872,9 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
       const int x0 = std::max(tx0, static_cast<int>(st.px0)), x1 = std::min(tx1, static_cast<int>(st.px1));
       const int y0 = std::max(ty0, static_cast<int>(st.py0)), y1 = std::min(ty1, static_cast<int>(st.py1));
+      if (li >= secondPart && occludedEverywhere(p0, p1, p2, fxTab.data(), fyTab.data(), x0, x1, y0, y1,
+                                          winZ + (y0 - ty0) * kTile + (x0 - tx0), kTile))
+        continue;
       int64_t dX[3], dY[3];
       for (int e = 0; e < 3; ++e) {
         const int e1 = (e + 1) % 3;
@@ -864,7 +961,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
               _mm256_and_si256(_mm256_cmpgt_epi32(e0, zero), _mm256_cmpgt_epi32(e1, zero)), _mm256_cmpgt_epi32(e2, zero));
           uint32_t mask = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(in))) & widthMask;
           if (!mask) continue;
-          const float fy = pixelCentre(py, H);
+          const float fy = fyTab[py];
           const int rowSlot = (py - ty0) * kTile + (x0 - tx0);
           for (; mask; mask &= mask - 1) {
             const int j = __builtin_ctz(mask);
@@ -912,7 +1009,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         for (int e = 0; e < 3; ++e) Erow[e] += 16 * dX[e];
         if (!mask) continue;
         // Row constants of baryAt (the same float32 operations as baryAt, evaluated once per row).
-        const float fy = pixelCentre(py, H);
+        const float fy = fyTab[py];
         const float q0y = y0c - fy * w0c, q1y = y1c - fy * w1c, q2y = y2c - fy * w2c;
         uint64_t* keyRow = key + (py - ty0) * kTile + (x0 - tx0);
         const float* fxRow = fxTab.data() + x0;

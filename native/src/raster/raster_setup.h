@@ -18,8 +18,9 @@ struct SubTri {
   int32_t tri;
   int32_t px0, px1, py0, py1;  // inclusive pixel bounding box, clipped to the viewport
   uint8_t incl[3];             // edge k (vertex k -> k+1) owns E == 0 ties (top-left rule)
-  uint8_t zero;                // fills the last word: the CUDA kernels copy whole SubTris, so no byte may stay
-};                             // unwritten (compute-sanitizer initcheck reported the copy of an uninitialised byte)
+  uint8_t cw;                  // 1 when the snapped vertices were clockwise (swapped for coverage). Also fills the
+};                             // last word: the CUDA kernels copy whole SubTris, so no byte may stay unwritten
+                               // (compute-sanitizer initcheck reported the copy of an uninitialised byte)
 
 /**
  * Orientation, coverage-only CCW swap, top-left flags and the pixel bounding box of one (sub-)triangle with snapped
@@ -31,6 +32,7 @@ P3D_HD bool makeSubTri(int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X
   const int64_t A = (static_cast<int64_t>(X1) - X0) * (static_cast<int64_t>(Y2) - Y0) -
                     (static_cast<int64_t>(X2) - X0) * (static_cast<int64_t>(Y1) - Y0);
   if (A == 0) return false;
+  st.cw = A < 0 ? 1 : 0;
   if (A < 0) {
     const int32_t tx = X1, ty = Y1;
     X1 = X2;
@@ -60,7 +62,6 @@ P3D_HD bool makeSubTri(int32_t X0, int32_t Y0, int32_t X1, int32_t Y1, int32_t X
   st.py0 = static_cast<int32_t>(py0);
   st.py1 = static_cast<int32_t>(py1);
   st.tri = t;
-  st.zero = 0;
   return true;
 }
 
