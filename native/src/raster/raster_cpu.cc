@@ -7,8 +7,9 @@
 //  2. Setup (parallel over frames x triangle chunks): drop non-finite / fully-behind triangles, clip against
 //     the near plane only (canonical endpoint order, float64), fan into <= 2 sub-triangles, orientation (int64),
 //     CCW swap for coverage only, top-left flags, pixel bounding box. Each (b, t) has 2 fixed slots.
-//  3. Binning into 32x32 px tiles: counts from the setup tasks -> prefix sum in (tile, task) order -> fill in
-//     parallel over the setup tasks, so every tile list is in ascending (t, sub-triangle) order.
+//  3. Binning into 32x32 px tiles, each tile's list in two parts (clockwise, counter-clockwise sub-triangles):
+//     counts from the setup tasks -> prefix sum in (tile, part, task) order -> fill in parallel over the setup
+//     tasks, so every part is in ascending (t, sub-triangle) order.
 //  4. Tile raster (parallel over frames x tiles): int64 edge functions with the top-left rule, float32 z/w on
 //     the original triangle at the pixel centre, far reject z/w > 1, key = orderedBits(zw + 0) << 32 | t, min per
 //     pixel in a tile-local buffer; then resolve (u, v, zw) with the clamps and write the tile's pixels. A tile's
@@ -838,8 +839,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     // zwOf for the winning triangle at the same pixel centre (identical float32 operations), kept so that resolve
     // only applies the clamps.
     // Padded: the 8-wide row updates below may read and write back (unchanged) up to 2 * 8 entries past a row.
-    // (Cleared although only entries that a winner wrote are used: thread_local buffers without the clears
-    // measured 5% slower at B = 1, one thread; not investigated further.)
+    // (winU / winV cleared although only entries that a winner wrote are used: thread_local buffers without the
+    // clears measured 5% slower at B = 1, one thread; not investigated further.)
     alignas(32) float winU[kTile * kTile + 32], winV[kTile * kTile + 32], winZ[kTile * kTile + 32];
     std::fill(key, key + kTile * kTile + 32, ~0ull);
     std::fill(winU, winU + kTile * kTile + 32, 0.0f);
