@@ -80,6 +80,7 @@ FlameModel::FlameModel(const FlameModelDesc& d) {
   require(d.numExpression == 0 || finiteAll(d.exprBasis, n3 * d.numExpression),
           "FLAME model: the expression basis has a non-finite value");
   require(finiteAll(d.poseBasis, n3 * kPoseFeatures), "FLAME model: the pose basis has a non-finite value");
+  require(!d.eyelidBasis || finiteAll(d.eyelidBasis, n3 * 2), "FLAME model: the eyelid basis has a non-finite value");
   numVertices = d.numVertices;
   stride = paddedStride(numVertices);
   numShape = d.numShape;

@@ -139,6 +139,21 @@ describe('FLAME VJP against finite differences of the reference', () => {
   }
 
   type Group = 'shape' | 'expression' | 'pose' | 'eyelids';
+  /** The gradient `grad` of group `group` at frame f, checked along a random direction by central differences. */
+  function expectDirectionalFd(f: Frame, format: Format, group: Group, grad: ArrayLike<number>, cv = c, cvn = cn): void {
+    const params = f[group];
+    expect(grad.length).toBe(params.length);
+    const dir = params.map(() => rng.normal());
+    const h = 1e-5;
+    const plus = structuredClone(f);
+    const minus = structuredClone(f);
+    plus[group] = params.map((p, i) => p + h * dir[i]);
+    minus[group] = params.map((p, i) => p - h * dir[i]);
+    const fd = (lossRef(plus, format, cv, cvn) - lossRef(minus, format, cv, cvn)) / (2 * h);
+    let analytic = 0;
+    for (let i = 0; i < dir.length; i++) analytic += grad[i] * dir[i];
+    expect(Math.abs(analytic - fd)).toBeLessThan(2e-4 * Math.abs(fd) + 1e-6);
+  }
   const cases: Array<[Format, Group, string, (f: Frame) => void]> = [];
   for (const format of ['6d', 'axis-angle'] as const) {
     for (const group of ['shape', 'expression', 'pose', 'eyelids'] as const) cases.push([format, group, 'random pose', () => {}]);
@@ -158,23 +173,12 @@ describe('FLAME VJP against finite differences of the reference', () => {
       tweak(f);
       const r = runKernel(k, [f], format);
       const g = r.vjp({ vertices: c, verticesNoNeck: cn, landmarks: cl });
-      const params = f[group];
       const grad = group === 'shape' ? g.shape! : group === 'expression' ? g.expression : group === 'pose' ? g.pose : g.eyelids;
-      expect(grad.length).toBe(params.length);
-      const dir = params.map(() => rng.normal());
-      const h = 1e-5;
-      const plus = structuredClone(f);
-      const minus = structuredClone(f);
-      plus[group] = params.map((p, i) => p + h * dir[i]);
-      minus[group] = params.map((p, i) => p - h * dir[i]);
-      const fd = (lossRef(plus, format) - lossRef(minus, format)) / (2 * h);
-      let analytic = 0;
-      for (let i = 0; i < dir.length; i++) analytic += grad[i] * dir[i];
-      expect(Math.abs(analytic - fd)).toBeLessThan(2e-4 * Math.abs(fd) + 1e-6);
+      expectDirectionalFd(f, format, group, grad);
     });
   }
 
-  it('shape, expression and pose with cotangents that are zero on most vertices (the blocks the CPU skips)', () => {
+  it('shape, expression, pose and eyelids with cotangents that are zero on most vertices (the blocks the CPU skips)', () => {
     // A tracker's cotangent is zero wherever no loss reaches (the hidden back of the head); the CPU dot products
     // skip its all-zero 16-float blocks. Here: long zero runs, isolated zero vertices, and the two passes zero in
     // different places (a block is skipped only where both are zero).
@@ -183,20 +187,10 @@ describe('FLAME VJP against finite differences of the reference', () => {
     const cns = sparse(cn, (v) => v >= 60 && v < 250);
     const f = randomFrame(m, rng, '6d');
     const g = runKernel(k, [f], '6d').vjp({ vertices: cs, verticesNoNeck: cns, landmarks: cl });
-    for (const group of ['shape', 'expression', 'pose'] as const) {
-      const grad = group === 'shape' ? g.shape! : group === 'expression' ? g.expression : g.pose;
-      const params = f[group];
-      const dir = params.map(() => rng.normal());
-      const h = 1e-5;
-      const plus = structuredClone(f);
-      const minus = structuredClone(f);
-      plus[group] = params.map((p, i) => p + h * dir[i]);
-      minus[group] = params.map((p, i) => p - h * dir[i]);
-      const fd = (lossRef(plus, '6d', cs, cns) - lossRef(minus, '6d', cs, cns)) / (2 * h);
-      let analytic = 0;
-      for (let i = 0; i < dir.length; i++) analytic += grad[i] * dir[i];
-      expect(Math.abs(analytic - fd)).toBeLessThan(2e-4 * Math.abs(fd) + 1e-6);
-    }
+    expectDirectionalFd(f, '6d', 'shape', g.shape!, cs, cns);
+    expectDirectionalFd(f, '6d', 'expression', g.expression, cs, cns);
+    expectDirectionalFd(f, '6d', 'pose', g.pose, cs, cns);
+    expectDirectionalFd(f, '6d', 'eyelids', g.eyelids, cs, cns);
   });
 
   it('each pose gradient component is exact at the identity (no epsilon bias)', () => {
@@ -354,6 +348,7 @@ describe('FLAME kernel argument validation', () => {
       /expression basis has a non-finite value/,
     );
     expect(() => new FlameKernel({ ...m, poseBasis: poisoned(m.poseBasis, 5, -Infinity) })).toThrow(/pose basis has a non-finite value/);
+    expect(() => new FlameKernel({ ...m, eyelidBasis: poisoned(m.eyelidBasis!, 7, NaN) })).toThrow(/eyelid basis has a non-finite value/);
     expect(() => new FlameKernel({ ...m, vTemplate: poisoned(m.vTemplate, 2, NaN) })).toThrow(/finite.*vTemplate|vTemplate.*finite/);
     const r = k.forward({ batch: 1, pose });
     expect(() => r.vjp({ vertices: new Float32Array(3) })).toThrow(/vertices/);
