@@ -51,7 +51,11 @@ constexpr int kTile = 32;                 // tile side in pixels
 constexpr double kSaturate = 268435456.0;  // 2^28, in 1/16 px
 constexpr int kTriChunk = 512;             // triangles per setup / reduction task
 constexpr int kVertexChunk = 512;          // vertices per vertex-stage / gather task (a few per thread: dispatch is cheap)
-constexpr int64_t kPixelChunk = 4096;      // pixels per interpolate task
+// Pixels per task of interpolate's forward (small enough that the two cores end a call within ~1/64 of it of each
+// other: 4096 left them up to a quarter of a frame's covered rows apart) and of its backward's separate
+// rast-gradient pass (whose pixels cost alike; smaller chunks there only added task overhead).
+constexpr int64_t kPixelChunk = 1024;
+constexpr int64_t kRastGradChunk = 4096;
 constexpr int kWideMax = 64;               // most channels of interpolateBackward's AVX2 paths (stack rows)
 
 template <typename F>
@@ -253,6 +257,26 @@ inline __m256 idFloatsInPixelOrder(const float* r) {
   return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+/** In-place 8 x 8 transpose: r[i] lane j becomes r[j] lane i (element moves only). */
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
 #endif
 
 /**
@@ -313,15 +337,18 @@ struct RasterPixelBatch {
     const __m256 gq2x = _mm256_sub_ps(_mm256_mul_ps(q0y, ga1), _mm256_mul_ps(q1y, ga0));
     const __m256 gq2y = _mm256_sub_ps(_mm256_mul_ps(q1x, ga0), _mm256_mul_ps(q0x, ga1));
     const __m256 nfx = _mm256_xor_ps(FX, signBit);  // -fx * gq - fy * gq' is (-fx) * gq - fy * gq'
-    _mm256_store_ps(c[0], gq0x);
-    _mm256_store_ps(c[1], gq0y);
-    _mm256_store_ps(c[2], _mm256_sub_ps(_mm256_mul_ps(nfx, gq0x), _mm256_mul_ps(FY, gq0y)));
-    _mm256_store_ps(c[3], gq1x);
-    _mm256_store_ps(c[4], gq1y);
-    _mm256_store_ps(c[5], _mm256_sub_ps(_mm256_mul_ps(nfx, gq1x), _mm256_mul_ps(FY, gq1y)));
-    _mm256_store_ps(c[6], gq2x);
-    _mm256_store_ps(c[7], gq2y);
+    // Terms 0-7 transposed into one vector per pixel, so that a pixel's row gets them as one vector add (each
+    // lane the same float32 add as the scalar loop below: same bits); term 8 stays scalar.
+    __m256 t[8] = {gq0x, gq0y, _mm256_sub_ps(_mm256_mul_ps(nfx, gq0x), _mm256_mul_ps(FY, gq0y)),
+                   gq1x, gq1y, _mm256_sub_ps(_mm256_mul_ps(nfx, gq1x), _mm256_mul_ps(FY, gq1y)), gq2x, gq2y};
     _mm256_store_ps(c[8], _mm256_sub_ps(_mm256_mul_ps(nfx, gq2x), _mm256_mul_ps(FY, gq2y)));
+    transpose8(t);
+    // In the order pushed: a row met twice (two pixels of one triangle) gets its pixels' terms in that order.
+    for (int k = 0; k < n; ++k) {
+      float* r = row[k];
+      _mm256_storeu_ps(r, _mm256_add_ps(_mm256_loadu_ps(r), t[k]));
+      r[8] += c[8][k];
+    }
 #else
     for (int k = 0; k < n; ++k) {
       const float p0[4] = {x0[k], y0[k], 0.0f, w0[k]}, p1[4] = {x1[k], y1[k], 0.0f, w1[k]}, p2[4] = {x2[k], y2[k], 0.0f, w2[k]};
@@ -329,11 +356,11 @@ struct RasterPixelBatch {
       rasterBackwardPixel(baryAt(p0, p1, p2, fx[k], fy[k]), fx[k], fy[k], du[k], dv[k], g);
       for (int j = 0; j < 9; ++j) c[j][k] = g[j];
     }
-#endif
     for (int k = 0; k < n; ++k) {
       float* r = row[k];
       for (int j = 0; j < 9; ++j) r[j] += c[j][k];
     }
+#endif
     n = 0;
   }
 };
@@ -1477,24 +1504,6 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
       a2[k] = at + (ab * va + it[2]) * c;
       g[k] = go + p * c;
     }
-    auto transpose8 = [](__m256 r[8]) {
-      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-      const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-      const __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-      const __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-      const __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-      r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-      r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-      r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-      r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-      r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-      r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-      r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-      r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-    };
     __m256 du = _mm256_setzero_ps(), dv = _mm256_setzero_ps();
     for (int j = 0; j < nv; ++j) {
       __m256 tu[8], tv[8];
@@ -1559,10 +1568,10 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
   if (gradRast && !fuseRast) {
     // Chunks never straddle frames, so that a task knows its frame (and attribute frame) without a division per
     // pixel.
-    const int64_t P = ceilDivPos(HW, kPixelChunk);
+    const int64_t P = ceilDivPos(HW, kRastGradChunk);
     parallelFor(B * P, [&](int64_t task) {
       const int64_t b = task / P, base = b * HW;
-      const int64_t p0 = base + (task % P) * kPixelChunk, p1 = std::min(base + HW, p0 + kPixelChunk);
+      const int64_t p0 = base + (task % P) * kRastGradChunk, p1 = std::min(base + HW, p0 + kRastGradChunk);
       const int64_t ab = d.attrBatch == 1 ? 0 : b;
       // Covered pixels are gathered into groups: 8 for the wide paths (one pixel per lane), 4 otherwise.
 #if defined(__AVX2__)

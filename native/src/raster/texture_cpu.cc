@@ -15,7 +15,7 @@ namespace p3d {
 namespace raster {
 namespace {
 
-constexpr int64_t kChunk = 4096;  // pixels per task
+constexpr int64_t kChunk = 1024;  // pixels per task
 
 template <typename F>
 void forTasks(int64_t count, F&& fn) {

@@ -140,6 +140,18 @@ describe('vertex normals, native against the reference loops', () => {
     const grad = compare(positions, 1, 6, faces, g);
     expect(Number.isFinite(grad[12])).toBe(true);
   });
+  it('faces that repeat a vertex: its terms in the reference order, any thread count', () => {
+    // A repeated vertex gets two of a face's terms (as v1, v2 or v0), whose order changes the float32 rounding.
+    const r = rng(5);
+    const positions = Float32Array.from({ length: 18 }, () => r() * 2 - 1);
+    const faces = Int32Array.of(0, 1, 2, 1, 1, 2, 3, 2, 3, 0, 4, 0, 5, 5, 5, 2, 4, 5, 4, 4, 1);
+    const g = Float64Array.from({ length: 18 }, (_, i) => Math.sin(3 * i + 1) * 10 ** ((i % 7) - 3));
+    for (const threads of [1, 2, 3]) {
+      setThreads(threads);
+      compare(positions, 1, 6, faces, g);
+    }
+    setThreads(0);
+  });
   it('refuses faces that index past the vertices and arrays of the wrong size, naming them', () => {
     const positions = new Float32Array(9);
     expect(() => vertexNormals(positions, 1, 3, Int32Array.of(0, 1, 3), new Float64Array(9), new Float32Array(9))).toThrow(/vertexNormals: faces\[2\] = 3 is not a vertex index in \[0, 3\)/);
