@@ -51,9 +51,9 @@ constexpr int kTile = 32;                 // tile side in pixels
 constexpr double kSaturate = 268435456.0;  // 2^28, in 1/16 px
 constexpr int kTriChunk = 512;             // triangles per setup / reduction task
 constexpr int kVertexChunk = 512;          // vertices per vertex-stage / gather task (a few per thread: dispatch is cheap)
-// Pixels per task of interpolate's forward (small enough that the two cores end a call within ~1/64 of it of each
-// other: 4096 left them up to a quarter of a frame's covered rows apart) and of its backward's separate
-// rast-gradient pass (whose pixels cost alike; smaller chunks there only added task overhead).
+// Pixels per task of interpolate's forward: at 256x256, 4096 made 16 tasks of very different cost (a background
+// chunk is a fill) and left the two cores up to one of them apart at the end of a call. The backward's separate
+// rast-gradient pass keeps 4096 (no gain measured from smaller ones there).
 constexpr int64_t kPixelChunk = 1024;
 constexpr int64_t kRastGradChunk = 4096;
 constexpr int kWideMax = 64;               // most channels of interpolateBackward's AVX2 paths (stack rows)

@@ -15,7 +15,7 @@ namespace p3d {
 namespace raster {
 namespace {
 
-constexpr int64_t kChunk = 1024;  // pixels per task
+constexpr int64_t kChunk = 1024;  // pixels per task (small, so that the cores end a call close together)
 
 template <typename F>
 void forTasks(int64_t count, F&& fn) {
