@@ -937,6 +937,60 @@ NormalMesh normalMesh(const Napi::Env& env, const Napi::Object& o, const char* o
   return m;
 }
 
+/** obj[key]: a typed array of at least `length` elements; its data. */
+template <typename T>
+T* typedAtLeast(const Napi::Env& env, const Napi::Object& o, const char* key, size_t length) {
+  const size_t len = typedLength<T>(o, key);
+  if (len < length)
+    throw Napi::RangeError::New(env, std::string(key) + " must have at least " + std::to_string(length) + " elements, got " + std::to_string(len));
+  return typedField<T>(env, o, key, len, false);
+}
+
+// uvCorrespondenceLoss({size, frames, numVertices, valid, pixels[], dist2[], projected, depth|null, depthStride,
+//                       depthOffset, deltaUv, distUv, offsetX, offsetY, margin, l2, gradScale, gradProjected}) -> sum
+Napi::Value UvCorrespondenceLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "uvCorrespondenceLoss");
+  p3d::pixel_terms::UvCorrespondenceArgs a;
+  a.size = sizeField(env, o, "size", 1, 1 << 15);
+  a.frames = sizeField(env, o, "frames", 1, 1 << 20);
+  a.numVertices = sizeField(env, o, "numVertices", 1, 1 << 28);
+  const size_t J = typedLength<int32_t>(o, "valid");
+  if (J >= (1u << 30)) throw Napi::RangeError::New(env, "valid: too many vertices");
+  a.numValid = static_cast<int>(J);
+  a.valid = typedField<int32_t>(env, o, "valid", J, false);
+  for (size_t j = 0; j < J; ++j)
+    if (a.valid[j] < 0 || a.valid[j] >= a.numVertices)
+      throw Napi::RangeError::New(env, "uvCorrespondenceLoss: valid[" + std::to_string(j) + "] = " + std::to_string(a.valid[j]) +
+                                           " is not a vertex index in [0, " + std::to_string(a.numVertices) + ")");
+  const auto pixels = frameArrays<int32_t>(env, o, "pixels", a.frames, 2 * J);
+  const auto dist2 = frameArrays<float>(env, o, "dist2", a.frames, J);
+  a.pixels = pixels.data();
+  a.dist2 = dist2.data();
+  const size_t n3 = static_cast<size_t>(a.frames) * a.numVertices * 3;
+  a.projected = typedAtLeast<float>(env, o, "projected", n3);
+  a.gradProjected = typedAtLeast<double>(env, o, "gradProjected", n3);
+  if (!o.Get("depth").IsNull() && !o.Get("depth").IsUndefined()) {
+    const auto d = stridedField<p3d::pixel_terms::Strided>(env, o, "depth", static_cast<int64_t>(a.frames) * a.size * a.size, 1);
+    a.depth = d.data;
+    a.depthStride = d.stride;
+    a.depthOffset = d.offset;
+  }
+  a.deltaUv = numberField(env, o, "deltaUv");
+  a.distUv = numberField(env, o, "distUv");
+  a.offsetX = numberField(env, o, "offsetX");
+  a.offsetY = numberField(env, o, "offsetY");
+  a.margin = numberField(env, o, "margin");
+  a.l2 = flagField(o, "l2");
+  a.gradScale = numberField(env, o, "gradScale");
+  double sum = 0;
+  guarded(env, [&] {
+    sum = p3d::pixel_terms::uvCorrespondenceLoss(a);
+    return 0;
+  });
+  return Napi::Number::New(env, sum);
+}
+
 // vertexNormals({positions, frames, numVertices, faces, sums, out})
 Napi::Value VertexNormals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1020,6 +1074,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sceneCoverage", Napi::Function::New(env, SceneCoverage));
   exports.Set("texcGradient", Napi::Function::New(env, TexcGradient));
   exports.Set("vertexNormals", Napi::Function::New(env, VertexNormals));
+  exports.Set("uvCorrespondenceLoss", Napi::Function::New(env, UvCorrespondenceLoss));
   exports.Set("mirrorGram", Napi::Function::New(env, MirrorGram));
   exports.Set("mirrorRowDots", Napi::Function::New(env, MirrorRowDots));
   exports.Set("vertexNormalsBackward", Napi::Function::New(env, VertexNormalsBackward));

@@ -115,6 +115,67 @@ double silhouetteImageLoss(int64_t i0, int64_t i1, const uint8_t* foreground, co
 }
 
 namespace {
+/** Math.sign: +-1, and the zero itself (keeping its sign) for +-0. */
+inline double jsSign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x; }
+}  // namespace
+
+double uvCorrespondenceLoss(const UvCorrespondenceArgs& a) {
+  const int B = a.frames, J = a.numValid, S = a.size;
+  const int64_t V = a.numVertices, SS = static_cast<int64_t>(S) * S;
+  const double SSd = static_cast<double>(S) * S, Sd = S;
+  // Pairs [j0, j1) of frame b: each counted pair's term appended to terms, in order. A pair writes only its own
+  // vertex's gradient, so tasks of different frames, or of one frame's disjoint pairs when the valid vertices are
+  // distinct (checked below), never write the same element.
+  auto pairs = [&](int b, int j0, int j1, std::vector<double>& terms) {
+    const int32_t* px = a.pixels[b];
+    const float* d2 = a.dist2[b];
+    for (int j = j0; j < j1; ++j) {
+      if (!(static_cast<double>(d2[j]) < a.deltaUv)) continue;
+      const int64_t o = 3 * (b * V + a.valid[j]);
+      const double x = a.projected[o], y = a.projected[o + 1];
+      const double dx = px[2 * j] + a.offsetX - x, dy = px[2 * j + 1] + a.offsetY - y;
+      if (!(std::fabs(dx) + std::fabs(dy) < a.distUv)) continue;  // (also every non-finite projection)
+      if (a.depth) {
+        // Truncation toward zero, then clamping, as the original's int() indexing (x, y are finite here).
+        double col = std::trunc(x), row = std::trunc(y);
+        col = col < 0 ? 0 : col > S - 1 ? S - 1 : col;
+        row = row < 0 ? 0 : row > S - 1 ? S - 1 : row;
+        const int64_t i = b * SS + static_cast<int64_t>(row) * S + static_cast<int64_t>(col);
+        const double z = a.depth[i * a.depthStride + a.depthOffset];
+        if (!(z < static_cast<double>(a.projected[o + 2]) + a.margin)) continue;
+      }
+      if (a.l2) {
+        terms.push_back((dx * dx + dy * dy) / SSd);
+        a.gradProjected[o] += a.gradScale * dx;
+        a.gradProjected[o + 1] += a.gradScale * dy;
+      } else {
+        terms.push_back((std::fabs(dx) + std::fabs(dy)) / Sd);
+        a.gradProjected[o] += a.gradScale * jsSign(dx);
+        a.gradProjected[o + 1] += a.gradScale * jsSign(dy);
+      }
+    }
+  };
+  ThreadPool& pool = ThreadPool::instance();
+  bool distinct = true;  // strictly increasing, hence distinct
+  for (int j = 1; j < J && distinct; ++j) distinct = a.valid[j] > a.valid[j - 1];
+  constexpr int kPairBlock = 1024;
+  const int blocks = B < pool.threadCount() && distinct ? std::max(1, (J + kPairBlock - 1) / kPairBlock) : 1;
+  const int per = (J + blocks - 1) / blocks;
+  thread_local std::vector<std::vector<double>> termStorage;
+  std::vector<std::vector<double>>& terms = termStorage;  // (the calling thread's, filled by every task)
+  if (terms.size() < static_cast<size_t>(B) * blocks) terms.resize(static_cast<size_t>(B) * blocks);
+  pool.parallelFor(B * blocks, [&](int u) {
+    const int b = u / blocks, k = u % blocks;
+    terms[u].clear();
+    pairs(b, std::min(J, k * per), std::min(J, (k + 1) * per), terms[u]);
+  });
+  double sum = 0;
+  for (int u = 0; u < B * blocks; ++u)
+    for (double t : terms[u]) sum += t;
+  return sum;
+}
+
+namespace {
 
 #if defined(__AVX2__)
 /** Channel 3 (the triangle id) of the 8 rast pixels at r, in pixel order. */

@@ -51,6 +51,29 @@ double normalImageLoss(int64_t i0, int64_t i1, const float* target, const uint8_
 double silhouetteImageLoss(int64_t i0, int64_t i1, const uint8_t* foreground, const uint8_t* validBackground,
                            const float* rendered, double k, float* grad, std::vector<double>* terms);
 
+/**
+ * 6.1 UV correspondences of B frames (the contract of uvCorrespondenceLoss in
+ * packages/tracker/src/objective/losses/uv-correspondence.ts, operation for operation its reference loop in
+ * uv-correspondence-reference.ts): for each frame b and valid vertex j in order, the pairs with dist2 < deltaUv,
+ * |d|_1 < distUv (d = target pixel + offset - projected point) and, with depth, rendered z < z_s + margin at the
+ * projected point's truncated, clamped pixel, add their term to the sum and gradScale * d (l2) or gradScale * sign(d)
+ * (L1) to gradProjected. Returns the terms' sum, one chain from 0 over the frames and pairs in order (as the
+ * reference adds them), whichever threads computed them. Indices (valid in [0, V)) are checked by the caller.
+ */
+struct UvCorrespondenceArgs {
+  int size = 0, frames = 0, numVertices = 0, numValid = 0;
+  const int32_t* valid = nullptr;          // [J]
+  const int32_t* const* pixels = nullptr;  // per frame, [J,2] target pixel (column, row)
+  const float* const* dist2 = nullptr;     // per frame, [J] squared UV distance of the match
+  const float* projected = nullptr;        // [B,V,3] (x_s, y_s, z_s)
+  const float* depth = nullptr;            // rendered depth of pixel i of frame b at depth[(b S² + i) stride + offset]; null: no visibility test
+  int64_t depthStride = 0, depthOffset = 0;
+  double deltaUv = 0, distUv = 0, offsetX = 0, offsetY = 0, margin = 0, gradScale = 0;
+  bool l2 = true;
+  double* gradProjected = nullptr;         // [B,V,3], added to
+};
+double uvCorrespondenceLoss(const UvCorrespondenceArgs& a);
+
 /** The scene's coverage pass; see packages/tracker/src/objective/scene.ts (coveragePass) for the contract. */
 struct CoverageArgs {
   int batch, size, numTriangles;

@@ -79,6 +79,27 @@ export interface PixelTermsNative {
   mirrorGram(args: { A: Float32Array; K: number; n: number; n2: number; Q: Float64Array }): void;
   /** out[i] = Q[row0 + i, col0 : col0 + length] · x[:length], each sum from 0 in ascending order (mirror_gram.h). */
   mirrorRowDots(args: { Q: Float64Array; K: number; row0: number; rows: number; col0: number; length: number; x: Float64Array; out: Float64Array }): void;
+  /** The UV correspondence term of B frames (uv-correspondence.ts); the terms' sum in frame and pair order. */
+  uvCorrespondenceLoss(args: {
+    size: number;
+    frames: number;
+    numVertices: number;
+    valid: Int32Array;
+    pixels: Int32Array[];
+    dist2: Float32Array[];
+    projected: Float32Array;
+    depth: Float32Array | null;
+    depthStride: number;
+    depthOffset: number;
+    deltaUv: number;
+    distUv: number;
+    offsetX: number;
+    offsetY: number;
+    margin: number;
+    l2: boolean;
+    gradScale: number;
+    gradProjected: Float64Array;
+  }): number;
   vertexNormals(args: { positions: Float32Array; frames: number; numVertices: number; faces: Int32Array; sums: Float64Array; out: Float32Array }): void;
   vertexNormalsBackward(args: {
     positions: Float32Array;

@@ -12,7 +12,8 @@ import { closureLoss, EYELID_LOWER, EYELID_UPPER, EYES_68, landmarkLoss, landmar
 import { eyeSymmetry, MirrorQuadratic, mirrorLossDirect, smoothness, squaredNormPerFrame } from './regularizers.js';
 import { mirrorGramReference } from './mirror-gram-reference.js';
 import { pixelTerms } from '../pixel-terms-native.js';
-import { bruteForceCorrespondences, findCorrespondences, uvCorrespondenceLoss, UvGrid } from './uv-correspondence.js';
+import { bruteForceCorrespondences, findCorrespondences, uvCorrespondenceLoss, UvGrid, VISIBILITY_MARGIN } from './uv-correspondence.js';
+import { uvCorrespondenceLossReference } from './uv-correspondence-reference.js';
 
 /** The project's seeded PRNG (mulberry32). */
 const rng = (seed: number): (() => number) => makeRng(seed).uniform;
@@ -144,6 +145,62 @@ describe('UV correspondence loss (6.1)', () => {
     expect(grad[3 * V + 3 * 1]).not.toBe(0);
   });
 
+  it('the native pass gives the reference loop\'s bits: value and accumulated gradient, any frames, threads and options', () => {
+    // Enough pairs that one frame is split into several blocks over the threads (the value is one chain of additions
+    // over the frames and pairs in order; each pair's gradient goes onto its own vertex).
+    const S = 64, V = 3000, r = rng(11);
+    const increasing = Int32Array.from({ length: 2500 }, (_, j) => j + (j > 1200 ? 300 : 0));
+    const shuffled = Int32Array.from(increasing).reverse();
+    const bits = (a: Float64Array) => Array.from(new BigUint64Array(a.buffer, a.byteOffset, a.length));
+    for (const B of [1, 3]) {
+      const projected = Float32Array.from({ length: B * V * 3 }, (_, i) => (i % 3 === 2 ? -1 - r() * 0.2 : r() * S));
+      projected[3 * 5] = NaN; // frame 0, vertex 5: a non-finite projection is never counted
+      projected[3 * 7 + 1] = Infinity;
+      projected[3 * 9] = -3.5; // left of the image: its depth read clamps to column 0
+      const depth = Float32Array.from({ length: 2 * B * S * S }, () => -1 - r() * 0.2);
+      // Rendered depths at the edge of the visibility test (z < z_s + margin, in float64) at a few hundred
+      // vertices' pixels: a test made in float32, or with another margin, decides some of them otherwise.
+      for (let v = 0; v < 600; v++) {
+        const o = 3 * v, x = projected[o], y = projected[o + 1];
+        if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+        const col = Math.min(S - 1, Math.max(0, Math.trunc(x))), row = Math.min(S - 1, Math.max(0, Math.trunc(y)));
+        depth[2 * (row * S + col) + 1] = Math.fround(projected[o + 2] + VISIBILITY_MARGIN);
+      }
+      for (const valid of [increasing, shuffled]) {
+        const J = valid.length;
+        const correspondences = Array.from({ length: B }, (_, b) => ({
+          pixels: Int32Array.from({ length: 2 * J }, (_, k) => Math.round(projected[3 * (b * V + valid[k >> 1]) + (k & 1)] + (r() - 0.5) * 30)),
+          dist2: Float32Array.from({ length: J }, () => (r() < 0.8 ? r() * 4e-5 : 1e-3)),
+        }));
+        for (const l2 of [true, false]) {
+          for (const withDepth of [false, true]) {
+            const args = (gradProjected: Float64Array) => ({
+              size: S, batch: B, numVertices: V, valid, correspondences, projected,
+              depth: withDepth ? { data: depth, stride: 2, offset: 1 } : null,
+              deltaUv: 5e-5, distUv: 20, targetOffset: [-0.5, 0.5] as [number, number], l2, weight: 0.7, gradProjected,
+            });
+            const start = () => Float64Array.from({ length: B * V * 3 }, (_, i) => (i % 4 === 0 ? 0.25 : 0));
+            const gRef = start();
+            const ref = uvCorrespondenceLossReference(args(gRef));
+            expect(gRef.some((x, i) => x !== (i % 4 === 0 ? 0.25 : 0))).toBe(true);
+            for (const threads of [1, 2, 3]) {
+              setThreads(threads);
+              const g = start();
+              expect(uvCorrespondenceLoss(args(g))).toBe(ref);
+              expect(bits(g)).toEqual(bits(gRef));
+            }
+            setThreads(0);
+          }
+        }
+      }
+    }
+  });
+  it('refuses a valid vertex outside the mesh and a depth image too small for the frames, naming them', () => {
+    const corr = { pixels: new Int32Array(4), dist2: new Float32Array(2) };
+    const base = { size: 8, batch: 1, numVertices: 2, correspondences: [corr], projected: new Float32Array(6), deltaUv: 1, distUv: 1, l2: true, weight: 1, gradProjected: new Float64Array(6) };
+    expect(() => uvCorrespondenceLoss({ ...base, valid: Int32Array.of(0, 2), depth: null })).toThrow(/valid\[1\] = 2 is not a vertex index in \[0, 2\)/);
+    expect(() => uvCorrespondenceLoss({ ...base, valid: Int32Array.of(0, 1), depth: { data: new Float32Array(63), stride: 1, offset: 0 } })).toThrow(/depth: stride 1 \/ offset 0 do not fit 64 pixels/);
+  });
   it('uv_target_half_pixel: targetOffset moves every target (a vertex at g + (-1/2, +1/2) costs nothing)', () => {
     const S = 32, V = 2, valid = Int32Array.of(0, 1);
     const corr = { pixels: Int32Array.of(10, 12, 20, 5), dist2: Float32Array.of(0, 0) };

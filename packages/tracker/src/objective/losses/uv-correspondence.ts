@@ -5,7 +5,9 @@
 // (0,0) ones, as the original's knn_points). A query scans rings of cells around its own cell until the ring's
 // distance lower bound exceeds the best distance found, so the result is the exact 1-NN. Ties go to the lowest
 // pixel index (deterministic). Distances are computed in float64 from the float32 map.
+import { checkTyped, fail } from '@pixel3dmm/kernels';
 import type { Correspondences } from '../../types.js';
+import { pixelTerms } from '../pixel-terms-native.js';
 
 /** Cells per side of the grid for an S×S map: about one point per cell on average. */
 function gridSideFor(S: number): number {
@@ -183,44 +185,47 @@ export interface UvCorrespondenceArgs {
 /** Visibility margin of the depth test (rendered z < z_s + 0.01). */
 export const VISIBILITY_MARGIN = 0.01;
 
-/** The weighted UV correspondence loss; adds its gradient into args.gradProjected. */
+/**
+ * The weighted UV correspondence loss; adds its gradient into args.gradProjected. Runs natively
+ * (native/src/tracker/pixel_terms.cc: the frames, or one frame's pairs, on the pool), bit for bit the plain loop of
+ * uv-correspondence-reference.ts: each counted pair's term added in frame and pair order, its gradient onto its own
+ * vertex.
+ */
 export function uvCorrespondenceLoss(a: UvCorrespondenceArgs): number {
+  const where = 'uvCorrespondenceLoss';
   const { size: S, batch: B, valid, projected: p, depth } = a;
   const V = a.numVertices, J = valid.length;
   const count = B * J * 2;
   const [ox, oy] = a.targetOffset ?? [0, 0];
-  let sum = 0;
+  if (!Array.isArray(a.correspondences) || a.correspondences.length < B) fail(where, 'correspondences', `one per frame of the batch (${B})`, a.correspondences);
   for (let b = 0; b < B; b++) {
     const corr = a.correspondences[b];
     if (corr.pixels.length !== 2 * J || corr.dist2.length !== J) {
       throw new Error(`uvCorrespondenceLoss: the correspondences of batch frame ${b} have ${corr.dist2.length} entries, expected ${J} (the valid vertex set)`);
     }
-    for (let j = 0; j < J; j++) {
-      if (!(corr.dist2[j] < a.deltaUv)) continue;
-      const o = 3 * (b * V + valid[j]);
-      const px = p[o], py = p[o + 1];
-      const dx = corr.pixels[2 * j] + ox - px, dy = corr.pixels[2 * j + 1] + oy - py;
-      if (!(Math.abs(dx) + Math.abs(dy) < a.distUv)) continue;
-      if (depth) {
-        // Truncation toward zero, then clamping, as the original's int() indexing.
-        let col = Math.trunc(px), row = Math.trunc(py);
-        col = col < 0 ? 0 : col > S - 1 ? S - 1 : col;
-        row = row < 0 ? 0 : row > S - 1 ? S - 1 : row;
-        const z = depth.data[(b * S * S + row * S + col) * depth.stride + depth.offset];
-        if (!(z < p[o + 2] + VISIBILITY_MARGIN)) continue;
-      }
-      if (a.l2) {
-        sum += (dx * dx + dy * dy) / (S * S);
-        const g = (-2 * 100 * a.weight) / (S * S * count);
-        a.gradProjected[o] += g * dx;
-        a.gradProjected[o + 1] += g * dy;
-      } else {
-        sum += (Math.abs(dx) + Math.abs(dy)) / S;
-        const g = -a.weight / (S * count);
-        a.gradProjected[o] += g * Math.sign(dx);
-        a.gradProjected[o + 1] += g * Math.sign(dy);
-      }
-    }
   }
+  checkTyped(where, 'projected', p, Float32Array, B * V * 3);
+  checkTyped(where, 'gradProjected', a.gradProjected, Float64Array, B * V * 3);
+  const g = a.l2 ? (-2 * 100 * a.weight) / (S * S * count) : -a.weight / (S * count);
+  const sum = pixelTerms().uvCorrespondenceLoss({
+    size: S,
+    frames: B,
+    numVertices: V,
+    valid,
+    pixels: a.correspondences.slice(0, B).map((c) => c.pixels),
+    dist2: a.correspondences.slice(0, B).map((c) => c.dist2),
+    projected: p,
+    depth: depth ? depth.data : null,
+    depthStride: depth ? depth.stride : 1,
+    depthOffset: depth ? depth.offset : 0,
+    deltaUv: a.deltaUv,
+    distUv: a.distUv,
+    offsetX: ox,
+    offsetY: oy,
+    margin: VISIBILITY_MARGIN,
+    l2: a.l2,
+    gradScale: g,
+    gradProjected: a.gradProjected,
+  });
   return ((a.l2 ? 100 : 1) * a.weight * sum) / count;
 }
