@@ -16,6 +16,7 @@
 #include "../raster/raster.h"
 #include "../raster/raster_backend.h"
 #include "../raster/texture_antialias.h"
+#include "../raster/validate_cpu.h"
 #include "../tracker/mirror_gram.h"
 #include "../tracker/pixel_terms.h"
 #include "device_info.h"
@@ -991,6 +992,63 @@ Napi::Value UvCorrespondenceLoss(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sum);
 }
 
+/** obj.cornerVertex: [NC] vertex indices in [0, V), checked; sets *numCorners. */
+const int32_t* cornerVertexField(const Napi::Env& env, const Napi::Object& o, const char* op, int numVertices, int* numCorners) {
+  const size_t NC = typedLength<int32_t>(o, "cornerVertex");
+  if (NC >= (1u << 30)) throw Napi::RangeError::New(env, std::string(op) + ": too many corners");
+  const int32_t* cv = typedField<int32_t>(env, o, "cornerVertex", NC, false);
+  if (!p3d::raster::indicesInRange(cv, static_cast<int64_t>(NC), 0, numVertices))
+    for (size_t c = 0; c < NC; ++c)
+      if (cv[c] < 0 || cv[c] >= numVertices)
+        throw Napi::RangeError::New(env, std::string(op) + ": cornerVertex[" + std::to_string(c) + "] = " + std::to_string(cv[c]) +
+                                             " is not a vertex index in [0, " + std::to_string(numVertices) + ")");
+  *numCorners = static_cast<int>(NC);
+  return cv;
+}
+
+/** A channel index field in [0, stride - width]. */
+int channelField(const Napi::Env& env, const Napi::Object& o, const char* key, int stride, int width) {
+  return sizeField(env, o, key, 0, stride - width);
+}
+
+// cornerChannels({frames, numVertices, cornerVertex, world, normals|null, cameraZ, attr, attrStride, depthChannel,
+//                 normalChannel, gradAttr, gradStride, gradNormalChannel})
+Napi::Value CornerChannels(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "cornerChannels");
+  p3d::pixel_terms::CornerChannelArgs a;
+  a.frames = sizeField(env, o, "frames", 1, 1 << 20);
+  a.numVertices = sizeField(env, o, "numVertices", 1, 1 << 28);
+  a.cornerVertex = cornerVertexField(env, o, "cornerChannels", a.numVertices, &a.numCorners);
+  const size_t n3 = static_cast<size_t>(a.frames) * a.numVertices * 3, corners = static_cast<size_t>(a.frames) * a.numCorners;
+  a.world = typedField<float>(env, o, "world", n3, false);
+  a.normals = typedField<float>(env, o, "normals", n3, true);
+  a.cameraZ = numberField(env, o, "cameraZ");
+  a.attrStride = sizeField(env, o, "attrStride", 1, 1 << 16);
+  a.depthChannel = channelField(env, o, "depthChannel", a.attrStride, 1);
+  a.normalChannel = channelField(env, o, "normalChannel", a.attrStride, 3);
+  a.attr = typedField<float>(env, o, "attr", corners * a.attrStride, false);
+  a.gradStride = sizeField(env, o, "gradStride", 3, 1 << 16);
+  a.gradNormalChannel = channelField(env, o, "gradNormalChannel", a.gradStride, 3);
+  a.gradAttr = typedField<float>(env, o, "gradAttr", corners * a.gradStride, false);
+  return runKernel(env, [&] { p3d::pixel_terms::cornerChannels(a); });
+}
+
+// gatherCornerNormals({frames, numVertices, cornerVertex, gradAttr, gradStride, gradNormalChannel, out})
+Napi::Value GatherCornerNormals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "gatherCornerNormals");
+  const int frames = sizeField(env, o, "frames", 1, 1 << 20);
+  const int V = sizeField(env, o, "numVertices", 1, 1 << 28);
+  int NC = 0;
+  const int32_t* cv = cornerVertexField(env, o, "gatherCornerNormals", V, &NC);
+  const int gradStride = sizeField(env, o, "gradStride", 3, 1 << 16);
+  const int gradNormalChannel = channelField(env, o, "gradNormalChannel", gradStride, 3);
+  const float* gradAttr = typedField<float>(env, o, "gradAttr", static_cast<size_t>(frames) * NC * gradStride, false);
+  double* out = typedField<double>(env, o, "out", static_cast<size_t>(frames) * V * 3, false);
+  return runKernel(env, [&] { p3d::pixel_terms::gatherCornerNormals(frames, V, NC, cv, gradAttr, gradStride, gradNormalChannel, out); });
+}
+
 // vertexNormals({positions, frames, numVertices, faces, sums, out})
 Napi::Value VertexNormals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1075,6 +1133,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("texcGradient", Napi::Function::New(env, TexcGradient));
   exports.Set("vertexNormals", Napi::Function::New(env, VertexNormals));
   exports.Set("uvCorrespondenceLoss", Napi::Function::New(env, UvCorrespondenceLoss));
+  exports.Set("cornerChannels", Napi::Function::New(env, CornerChannels));
+  exports.Set("gatherCornerNormals", Napi::Function::New(env, GatherCornerNormals));
   exports.Set("mirrorGram", Napi::Function::New(env, MirrorGram));
   exports.Set("mirrorRowDots", Napi::Function::New(env, MirrorRowDots));
   exports.Set("vertexNormalsBackward", Napi::Function::New(env, VertexNormalsBackward));

@@ -175,6 +175,41 @@ double uvCorrespondenceLoss(const UvCorrespondenceArgs& a) {
   return sum;
 }
 
+void cornerChannels(const CornerChannelArgs& a) {
+  constexpr int kCornerChunk = 2048;
+  const int64_t NC = a.numCorners, V = a.numVertices;
+  const int64_t chunks = (NC + kCornerChunk - 1) / kCornerChunk;
+  if (chunks == 0) return;
+  ThreadPool::instance().parallelFor(static_cast<int>(a.frames * chunks), [&](int task) {
+    const int64_t b = task / chunks, c0 = (task % chunks) * kCornerChunk, c1 = std::min(NC, c0 + kCornerChunk);
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t v = 3 * (b * V + a.cornerVertex[c]);
+      float* at = a.attr + (b * NC + c) * a.attrStride;
+      at[a.depthChannel] = static_cast<float>(static_cast<double>(a.world[v + 2]) - a.cameraZ);
+      if (a.normals) {
+        float* g = a.gradAttr + (b * NC + c) * a.gradStride + a.gradNormalChannel;
+        for (int k = 0; k < 3; ++k) at[a.normalChannel + k] = g[k] = a.normals[v + k];
+      }
+    }
+  });
+}
+
+void gatherCornerNormals(int frames, int numVertices, int numCorners, const int32_t* cornerVertex, const float* gradAttr,
+                         int gradStride, int gradNormalChannel, double* out) {
+  const int64_t V = numVertices, NC = numCorners;
+  ThreadPool::instance().parallelFor(frames, [&](int b) {
+    double* gv = out + 3 * b * V;
+    std::fill(gv, gv + 3 * V, 0.0);
+    for (int64_t c = 0; c < NC; ++c) {
+      const float* g = gradAttr + (b * NC + c) * gradStride + gradNormalChannel;
+      double* s = gv + 3 * static_cast<int64_t>(cornerVertex[c]);
+      s[0] += g[0];
+      s[1] += g[1];
+      s[2] += g[2];
+    }
+  });
+}
+
 namespace {
 
 #if defined(__AVX2__)

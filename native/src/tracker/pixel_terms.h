@@ -74,6 +74,33 @@ struct UvCorrespondenceArgs {
 };
 double uvCorrespondenceLoss(const UvCorrespondenceArgs& a);
 
+/**
+ * The render corners' per-frame channels (scene.ts, writeCornerChannels): for frame b and corner c of vertex
+ * v = cornerVertex[c], attr[(b NC + c) attrStride + depthChannel] = world z - cameraZ (float64, rounded once) and,
+ * with normals [B,V,3], the normal into attr (normalChannel..+2) and gradAttr ((b NC + c) gradStride +
+ * gradNormalChannel..+2). Corners in parallel. cornerVertex entries are checked by the caller.
+ */
+struct CornerChannelArgs {
+  int frames = 0, numVertices = 0, numCorners = 0;
+  const int32_t* cornerVertex = nullptr;  // [NC]
+  const float* world = nullptr;           // [B,V,3]
+  const float* normals = nullptr;         // [B,V,3] or null
+  double cameraZ = 0;
+  float* attr = nullptr;
+  int attrStride = 0, depthChannel = 0, normalChannel = 0;
+  float* gradAttr = nullptr;
+  int gradStride = 0, gradNormalChannel = 0;
+};
+void cornerChannels(const CornerChannelArgs& a);
+
+/**
+ * The corners' normal gradients (channels gradNormalChannel..+2 of gradAttr [B,NC,gradStride]) summed onto their
+ * vertices, out [B,V,3] float64 (scene.ts, gatherCornerNormals): each vertex's sum from 0 over its corners in
+ * ascending order, frames in parallel (the reference's scatter loop per frame).
+ */
+void gatherCornerNormals(int frames, int numVertices, int numCorners, const int32_t* cornerVertex, const float* gradAttr,
+                         int gradStride, int gradNormalChannel, double* out);
+
 /** The scene's coverage pass; see packages/tracker/src/objective/scene.ts (coveragePass) for the contract. */
 struct CoverageArgs {
   int batch, size, numTriangles;

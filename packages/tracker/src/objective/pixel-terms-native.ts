@@ -100,6 +100,32 @@ export interface PixelTermsNative {
     gradScale: number;
     gradProjected: Float64Array;
   }): number;
+  /** The render corners' depth and normal channels (scene.ts, writeCornerChannels). */
+  cornerChannels(args: {
+    frames: number;
+    numVertices: number;
+    cornerVertex: Int32Array;
+    world: Float32Array;
+    normals: Float32Array | null;
+    cameraZ: number;
+    attr: Float32Array;
+    attrStride: number;
+    depthChannel: number;
+    normalChannel: number;
+    gradAttr: Float32Array;
+    gradStride: number;
+    gradNormalChannel: number;
+  }): void;
+  /** The corners' normal gradients summed onto their vertices (scene.ts, gatherCornerNormals). */
+  gatherCornerNormals(args: {
+    frames: number;
+    numVertices: number;
+    cornerVertex: Int32Array;
+    gradAttr: Float32Array;
+    gradStride: number;
+    gradNormalChannel: number;
+    out: Float64Array;
+  }): void;
   vertexNormals(args: { positions: Float32Array; frames: number; numVertices: number; faces: Int32Array; sums: Float64Array; out: Float32Array }): void;
   vertexNormalsBackward(args: {
     positions: Float32Array;

@@ -10,8 +10,8 @@ import { NdArray, writeNpy, writeObj } from '@pixel3dmm/formats';
 import { builtInFlameModel, Flame } from '@pixel3dmm/flame';
 import { makeCamera, texture, textureBackward } from '@pixel3dmm/render';
 import { builtInTrackingAssets, loadTrackingAssets, MissingTrackingAssetError, silhouetteTexture } from './assets.js';
-import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, coveragePass, GRAD_CHANNELS, renderFrame, writeTexcGradient, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
-import { coveragePassReference, rotation6d, writeTexcGradientReference } from './testing.js';
+import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, CH_NORMAL, CH_TEXC, coveragePass, gatherCornerNormals, GRAD_CHANNELS, renderFrame, writeCornerChannels, writeTexcGradient, renderScene, renderSceneBackward, sceneGradientImages, sceneTopology, SceneWorkspace } from './scene.js';
+import { coveragePassReference, gatherCornerNormalsReference, rotation6d, writeCornerChannelsReference, writeTexcGradientReference } from './testing.js';
 import { vertexNormals, vertexNormalsBackward } from './vertex-normals.js';
 import { vertexNormalsBackwardReference, vertexNormalsReference } from './vertex-normals-reference.js';
 import { rotationMatrices, setThreads } from '@pixel3dmm/kernels';
@@ -362,6 +362,40 @@ describe('scene coverage pass', () => {
         expect(bits(g), `${where}, plusZero ${plusZero}, ${threads} threads`).toEqual(bits(expected));
       }
     }
+  });
+  it('the corner channels and the corner normals\' gradient gather give the reference loops\' bits, any frames and thread count', () => {
+    const V = topology.numVertices, NC = topology.numCorners, r = rng(8);
+    const bits32 = (a: Float32Array) => Array.from(new Uint32Array(a.buffer));
+    const bits64 = (a: Float64Array) => Array.from(new BigUint64Array(a.buffer));
+    for (const B of [1, 3]) {
+      const world = Float32Array.from({ length: B * V * 3 }, () => r() * 2 - 1);
+      const normals = Float32Array.from({ length: B * V * 3 }, () => r() * 2 - 1);
+      // Stale values in every channel: only the depth (and with normals the normal) channels may change.
+      const attr0 = Float32Array.from({ length: B * NC * AUX_CHANNELS }, () => r());
+      const gattr0 = Float32Array.from({ length: B * NC * GRAD_CHANNELS }, () => r());
+      for (const withNormals of [false, true]) {
+        const attrA = attr0.slice(), gattrA = gattr0.slice(), attrB = attr0.slice(), gattrB = gattr0.slice();
+        writeCornerChannelsReference(topology, B, world, withNormals ? normals : null, attrA, gattrA);
+        expect(bits32(attrA)).not.toEqual(bits32(attr0));
+        for (const threads of [1, 3, 0]) {
+          setThreads(threads);
+          const a = attrB.slice(), g = gattrB.slice();
+          writeCornerChannels(topology, B, world, withNormals ? normals : null, a, g);
+          expect(bits32(a)).toEqual(bits32(attrA));
+          expect(bits32(g)).toEqual(bits32(gattrA));
+        }
+      }
+      const ga = Float32Array.from({ length: B * NC * GRAD_CHANNELS }, () => (r() < 0.3 ? 0 : r() - 0.5));
+      const expected = Float64Array.from({ length: B * V * 3 }, () => r());
+      gatherCornerNormalsReference(topology, B, ga, expected);
+      for (const threads of [1, 3, 0]) {
+        setThreads(threads);
+        const out = Float64Array.from({ length: B * V * 3 }, () => 7);
+        gatherCornerNormals(topology, B, ga, out);
+        expect(bits64(out)).toEqual(bits64(expected));
+      }
+    }
+    setThreads(0);
   });
   it('a rast with a triangle id that is out of range, fractional or NaN is refused before anything is written', () => {
     const S = 32, camera = makeCamera(S);

@@ -350,23 +350,25 @@ export function renderScene(
 
 /**
  * Per-frame corner channels: depth z_s = z_c = world z - camera z (the camera looks down -z from
- * CAMERA_POSITION) and, given `normals` [B,V,3], the vertex normals (also into the backward's attribute).
+ * CAMERA_POSITION) and, given `normals` [B,V,3], the vertex normals (also into the backward's attribute). Runs
+ * natively (the corners in parallel), bit for bit writeCornerChannelsReference of testing.ts.
  */
-function writeCornerChannels(top: SceneTopology, B: number, world: Float32Array, normals: Float32Array | null, attr: Float32Array, gattr: Float32Array): void {
-  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
-  const cz = CAMERA_POSITION[2];
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < NC; c++) {
-      const v = 3 * (b * V + cv[c]), o = (b * NC + c) * AUX_CHANNELS;
-      attr[o + AUX_DEPTH] = world[v + 2] - cz;
-      if (normals) {
-        const og = (b * NC + c) * GRAD_CHANNELS;
-        attr[o + CH_NORMAL] = gattr[og + CH_NORMAL] = normals[v];
-        attr[o + CH_NORMAL + 1] = gattr[og + CH_NORMAL + 1] = normals[v + 1];
-        attr[o + CH_NORMAL + 2] = gattr[og + CH_NORMAL + 2] = normals[v + 2];
-      }
-    }
-  }
+export function writeCornerChannels(top: SceneTopology, B: number, world: Float32Array, normals: Float32Array | null, attr: Float32Array, gattr: Float32Array): void {
+  pixelTerms().cornerChannels({
+    frames: B,
+    numVertices: top.numVertices,
+    cornerVertex: top.cornerVertex,
+    world,
+    normals,
+    cameraZ: CAMERA_POSITION[2],
+    attr,
+    attrStride: AUX_CHANNELS,
+    depthChannel: AUX_DEPTH,
+    normalChannel: CH_NORMAL,
+    gradAttr: gattr,
+    gradStride: GRAD_CHANNELS,
+    gradNormalChannel: CH_NORMAL,
+  });
 }
 
 /** out[covered[sampled[k]]] = values[k] for k < m. */
@@ -465,18 +467,21 @@ function writeNormalGradient(g: Float32Array, covered: Int32Array, n: number, gn
   }
 }
 
-/** Corner normal gradients (channels CH_NORMAL of ga [B,NC,GRAD_CHANNELS]) summed onto their vertices gv [B,V,3] (float64, corner order). */
-function gatherCornerNormals(top: SceneTopology, B: number, ga: Float32Array, gv: Float64Array): void {
-  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
-  gv.fill(0);
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < NC; c++) {
-      const o = (b * NC + c) * GRAD_CHANNELS + CH_NORMAL, v = 3 * (b * V + cv[c]);
-      gv[v] += ga[o];
-      gv[v + 1] += ga[o + 1];
-      gv[v + 2] += ga[o + 2];
-    }
-  }
+/**
+ * Corner normal gradients (channels CH_NORMAL of ga [B,NC,GRAD_CHANNELS]) summed onto their vertices gv [B,V,3]
+ * (float64, corner order). Runs natively (the frames in parallel), bit for bit gatherCornerNormalsReference of
+ * testing.ts.
+ */
+export function gatherCornerNormals(top: SceneTopology, B: number, ga: Float32Array, gv: Float64Array): void {
+  pixelTerms().gatherCornerNormals({
+    frames: B,
+    numVertices: top.numVertices,
+    cornerVertex: top.cornerVertex,
+    gradAttr: ga,
+    gradStride: GRAD_CHANNELS,
+    gradNormalChannel: CH_NORMAL,
+    out: gv,
+  });
 }
 
 /**

@@ -3,9 +3,9 @@
 // so that the data terms vanish at the ground truth. Not exported from the package index.
 import { FLAME_JOINTS } from '@pixel3dmm/kernels';
 import { WFLW_TO_IBUG68 } from '@pixel3dmm/formats';
-import { makeCamera, projectPoints } from '@pixel3dmm/render';
+import { CAMERA_POSITION, makeCamera, projectPoints } from '@pixel3dmm/render';
 import type { FrameData, FrameVariables, SharedVariables } from '../types.js';
-import { AUX_CHANNELS, AUX_EYES, AUX_FACE, CH_NORMAL, CH_TEXC, GRAD_CHANNELS, renderScene, SceneWorkspace } from './scene.js';
+import { AUX_CHANNELS, AUX_DEPTH, AUX_EYES, AUX_FACE, CH_NORMAL, CH_TEXC, GRAD_CHANNELS, renderScene, SceneWorkspace, type SceneTopology } from './scene.js';
 import type { StridedImage } from './strided-image.js';
 import type { TrackingObjective } from './objective.js';
 import { rotationMatrices } from '@pixel3dmm/kernels';
@@ -184,6 +184,38 @@ export function writeTexcGradientReference(g: Float32Array, covered: Int32Array,
     for (let j = 0; j < n; j++) {
       const o = covered[j] * GRAD_CHANNELS + CH_TEXC;
       g[o] = g[o + 1] = 0;
+    }
+  }
+}
+
+/** scene.ts's writeCornerChannels as the plain loop (the same arguments and contract). */
+export function writeCornerChannelsReference(top: SceneTopology, B: number, world: Float32Array, normals: Float32Array | null, attr: Float32Array, gattr: Float32Array): void {
+  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
+  const cz = CAMERA_POSITION[2];
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < NC; c++) {
+      const v = 3 * (b * V + cv[c]), o = (b * NC + c) * AUX_CHANNELS;
+      attr[o + AUX_DEPTH] = world[v + 2] - cz;
+      if (normals) {
+        const og = (b * NC + c) * GRAD_CHANNELS;
+        attr[o + CH_NORMAL] = gattr[og + CH_NORMAL] = normals[v];
+        attr[o + CH_NORMAL + 1] = gattr[og + CH_NORMAL + 1] = normals[v + 1];
+        attr[o + CH_NORMAL + 2] = gattr[og + CH_NORMAL + 2] = normals[v + 2];
+      }
+    }
+  }
+}
+
+/** scene.ts's gatherCornerNormals as the plain loop (the same arguments and contract). */
+export function gatherCornerNormalsReference(top: SceneTopology, B: number, ga: Float32Array, gv: Float64Array): void {
+  const V = top.numVertices, NC = top.numCorners, cv = top.cornerVertex;
+  gv.fill(0);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < NC; c++) {
+      const o = (b * NC + c) * GRAD_CHANNELS + CH_NORMAL, v = 3 * (b * V + cv[c]);
+      gv[v] += ga[o];
+      gv[v + 1] += ga[o + 1];
+      gv[v + 2] += ga[o + 2];
     }
   }
 }
