@@ -19,6 +19,7 @@
 #include "../raster/validate_cpu.h"
 #include "../tracker/mirror_gram.h"
 #include "../tracker/pixel_terms.h"
+#include "../tracker/rigid.h"
 #include "device_info.h"
 
 namespace {
@@ -1049,6 +1050,36 @@ Napi::Value GatherCornerNormals(const Napi::CallbackInfo& info) {
   return runKernel(env, [&] { p3d::pixel_terms::gatherCornerNormals(frames, V, NC, cv, gradAttr, gradStride, gradNormalChannel, out); });
 }
 
+// rigidTransform({frames, numPoints, R, t, points, out})
+Napi::Value RigidTransform(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "rigidTransform");
+  const int B = sizeField(env, o, "frames", 1, 1 << 20);
+  const int N = sizeField(env, o, "numPoints", 0, 1 << 28);
+  const size_t n3 = static_cast<size_t>(B) * N * 3;
+  const double* R = typedField<double>(env, o, "R", 9 * static_cast<size_t>(B), false);
+  const double* t = typedField<double>(env, o, "t", 3 * static_cast<size_t>(B), false);
+  const float* points = typedField<float>(env, o, "points", n3, false);
+  float* out = typedField<float>(env, o, "out", n3, false);
+  return runKernel(env, [&] { p3d::tracker::rigidTransform(B, N, R, t, points, out); });
+}
+
+// rigidBackward({frames, numPoints, R, points, grad, cot, gradR, gradT})
+Napi::Value RigidBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = argsObject(info, "rigidBackward");
+  const int B = sizeField(env, o, "frames", 1, 1 << 20);
+  const int N = sizeField(env, o, "numPoints", 0, 1 << 28);
+  const size_t n3 = static_cast<size_t>(B) * N * 3;
+  const double* R = typedField<double>(env, o, "R", 9 * static_cast<size_t>(B), false);
+  const float* points = typedField<float>(env, o, "points", n3, false);
+  const float* grad = typedField<float>(env, o, "grad", n3, false);
+  float* cot = typedField<float>(env, o, "cot", n3, false);
+  double* gradR = typedField<double>(env, o, "gradR", 9 * static_cast<size_t>(B), false);
+  double* gradT = typedField<double>(env, o, "gradT", 3 * static_cast<size_t>(B), false);
+  return runKernel(env, [&] { p3d::tracker::rigidBackward(B, N, R, points, grad, cot, gradR, gradT); });
+}
+
 // vertexNormals({positions, frames, numVertices, faces, sums, out})
 Napi::Value VertexNormals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1134,6 +1165,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("vertexNormals", Napi::Function::New(env, VertexNormals));
   exports.Set("uvCorrespondenceLoss", Napi::Function::New(env, UvCorrespondenceLoss));
   exports.Set("cornerChannels", Napi::Function::New(env, CornerChannels));
+  exports.Set("rigidTransform", Napi::Function::New(env, RigidTransform));
+  exports.Set("rigidBackward", Napi::Function::New(env, RigidBackward));
   exports.Set("gatherCornerNormals", Napi::Function::New(env, GatherCornerNormals));
   exports.Set("mirrorGram", Napi::Function::New(env, MirrorGram));
   exports.Set("mirrorRowDots", Napi::Function::New(env, MirrorRowDots));
