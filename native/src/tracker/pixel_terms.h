@@ -1,11 +1,12 @@
 // The tracker's host-side passes around the renderer: the per-pixel terms of one rendered frame
-// (pixel3dmm-spec.md 6.2-6.4), the scene's coverage pass and the vertex normals of the normal render (spec 5):
-// host code, the same on every device, since the arrays they read are host arrays. Each is its TypeScript
-// reference (packages/tracker/src/objective: losses/dense-reference.ts, testing.ts's coveragePassReference,
-// vertex-normals-reference.ts) operation for operation: float64 arithmetic on
-// the float32 inputs, one rounding to float32 per stored value, each frame's sum from 0 in pixel order (the
-// caller, like the reference, adds the frames' sums in frame order), so the results are the reference's bits and
-// frames may run on different threads.
+// (pixel3dmm-spec.md 6.2-6.4), the UV correspondence term (6.1), the scene's coverage pass, the render corners'
+// channels and their normals' gradient gather, and the vertex normals of the normal render (spec 5): host code, the
+// same on every device, since the arrays they read are host arrays. Each is its TypeScript reference
+// (packages/tracker/src/objective: losses/dense-reference.ts, losses/uv-correspondence-reference.ts, testing.ts's
+// coveragePassReference, writeCornerChannelsReference and gatherCornerNormalsReference, vertex-normals-reference.ts)
+// operation for operation: float64 arithmetic on the float32 inputs, one rounding to float32 per stored value, each
+// frame's sum from 0 in pixel order (the caller, like the reference, adds the frames' sums in frame order), so the
+// results are the reference's bits and frames may run on different threads.
 // The loss terms take a range of pixels [i0, i1) of their frame (the frame's arrays start at pixel 0): with terms
 // null they return the range's sum from 0 in pixel order; otherwise they append each counted pixel's term to terms,
 // in pixel order, and return 0, so that a frame split into ranges on several threads can still be summed in pixel
