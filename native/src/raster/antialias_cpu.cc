@@ -237,7 +237,7 @@ inline void analysePair(const Ctx& c, SilhouetteMemo& memo, int64_t b, int64_t p
   if (edges) analyseEdges(c, b, t, edges, f1, px, py, horiz, r);
 }
 
-constexpr int kBand = 16;  // rows per band task
+constexpr int kBand = 8;  // rows per band task (16 measured 5% slower at 256 rows: fewer, more uneven tasks)
 
 // Work buffer layout (see texture_antialias.h).
 constexpr int32_t kWorkMagic = 0x31574141;  // "AAW1"

@@ -113,12 +113,15 @@ function samePairs(a: AntialiasPairs, b: AntialiasPairs): boolean {
   return true;
 }
 
+/** Rows per band of the CPU antialias kernel (kBand in native/src/raster/antialias_cpu.cc; its work-buffer layout). */
+const ROWS_PER_BAND = 8;
+
 const scenes: [string, () => Scene][] = [
   ['random triangles', () => randomTriangles(11, 30, 2, 48, 56)],
   ['folded surface', () => foldedSurface(12, 14, 2, 64, 60)],
   // Many small triangles (most neighbouring pixels differ in triangle id), rows wider than one 64-bit mask word
-  // and a height that ends in a partial 16-row band: the sparse band path of the kernel.
-  ['fine folded surface, 150x200', () => foldedSurface(13, 50, 2, 150, 200)],
+  // and a height that ends in a partial band (ROWS_PER_BAND): the sparse band path of the kernel.
+  ['fine folded surface, 150x196', () => foldedSurface(13, 50, 2, 150, 196)],
 ];
 
 afterAll(() => setThreads(0));
@@ -422,18 +425,18 @@ describe('antialias', () => {
     const fewer = s.tri.slice(0, s.tri.length - 3);
     antialias(color, 1, rasterize(s.pos, s.V, fewer, 1, 64, 60), s.shape, s.pos, s.V, fewer, undefined, undefined, { work: other });
     expect(() => back(other)).toThrow(/not filled by an antialias forward of these sizes/);
-    // Corrupt records: the first band with records (header 8 int32, then one count per 16-row band).
-    const bands = Math.ceil(64 / 16);
+    // Corrupt records: the first band with records (header 8 int32, then one count per band of ROWS_PER_BAND rows).
+    const bands = Math.ceil(64 / ROWS_PER_BAND);
     const band = [...Array(bands).keys()].find((k) => work[8 + k] > 0)!;
-    const rec = 8 + bands + band * 2 * 16 * 60 * 4;
+    const rec = 8 + bands + band * 2 * ROWS_PER_BAND * 60 * 4;
     const corrupt: [string, (w: Int32Array) => void][] = [
       ['triangle out of range', (w) => (w[rec + 1] = s.tri.length / 3)],
       ['negative triangle', (w) => (w[rec + 1] = -1)],
-      ['pair outside the band', (w) => (w[rec] = (w[rec] & ~0xffffff) | (2 * 16 * 60))],
+      ['pair outside the band', (w) => (w[rec] = (w[rec] & ~0xffffff) | (2 * ROWS_PER_BAND * 60))],
       ['unknown flag', (w) => (w[rec] |= 1 << 28)],
       ['edge 3', (w) => (w[rec] |= 3 << 24)],
       ['dF out of [0, 1]', (w) => new Float64Array(w.buffer, (rec + 2) * 4, 1).fill(1.5)],
-      ['record count too large', (w) => (w[8 + band] = 2 * 16 * 60 + 1)],
+      ['record count too large', (w) => (w[8 + band] = 2 * ROWS_PER_BAND * 60 + 1)],
       ['negative record count', (w) => (w[8 + band] = -1)],
     ];
     for (const [what, change] of corrupt) {

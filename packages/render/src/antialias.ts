@@ -163,7 +163,7 @@ function checkWork(where: string, options: unknown, s: RastShape): Int32Array | 
 
 /**
  * A work buffer for antialias / antialiasBackward of images of this shape (see AntialiasOptions.work): 8 int32 per
- * pixel (rows rounded up to a multiple of 16) plus one per 16-row band and a header, zero-filled; allocate it once
+ * pixel (rows rounded up to a multiple of 8) plus one per 8-row band and a header, zero-filled; allocate it once
  * and reuse it. Only the records of the silhouette crossings are written, so a call touches a small part of it.
  */
 export function antialiasWorkBuffer(rastShape: RastShape): Int32Array {
