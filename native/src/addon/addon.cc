@@ -939,15 +939,6 @@ NormalMesh normalMesh(const Napi::Env& env, const Napi::Object& o, const char* o
   return m;
 }
 
-/** obj[key]: a typed array of at least `length` elements; its data. */
-template <typename T>
-T* typedAtLeast(const Napi::Env& env, const Napi::Object& o, const char* key, size_t length) {
-  const size_t len = typedLength<T>(o, key);
-  if (len < length)
-    throw Napi::RangeError::New(env, std::string(key) + " must have at least " + std::to_string(length) + " elements, got " + std::to_string(len));
-  return typedField<T>(env, o, key, len, false);
-}
-
 // uvCorrespondenceLoss({size, frames, numVertices, valid, pixels[], dist2[], projected, depth|null, depthStride,
 //                       depthOffset, deltaUv, distUv, offsetX, offsetY, margin, l2, gradScale, gradProjected}) -> sum
 Napi::Value UvCorrespondenceLoss(const Napi::CallbackInfo& info) {
@@ -970,8 +961,8 @@ Napi::Value UvCorrespondenceLoss(const Napi::CallbackInfo& info) {
   a.pixels = pixels.data();
   a.dist2 = dist2.data();
   const size_t n3 = static_cast<size_t>(a.frames) * a.numVertices * 3;
-  a.projected = typedAtLeast<float>(env, o, "projected", n3);
-  a.gradProjected = typedAtLeast<double>(env, o, "gradProjected", n3);
+  a.projected = typedField<float>(env, o, "projected", n3, false);
+  a.gradProjected = typedField<double>(env, o, "gradProjected", n3, false);
   if (!o.Get("depth").IsNull() && !o.Get("depth").IsUndefined()) {
     const auto d = stridedField<p3d::pixel_terms::Strided>(env, o, "depth", static_cast<int64_t>(a.frames) * a.size * a.size, 1);
     a.depth = d.data;
