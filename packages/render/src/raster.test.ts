@@ -166,6 +166,30 @@ describe('rasterize forward vs the float64 reference', () => {
     }
   });
 
+  it('tall narrow triangles (under 8 px wide, up to 30 px tall: more covered pixels than a vector of lanes), overlapping at random depths', () => {
+    // Such a triangle takes the tile stage's packed path with its pixels spilling over several 8-lane groups.
+    const r = rng(21);
+    const H = 64, W = 64, T = 60;
+    const pos: number[] = [];
+    const tri = new Int32Array(3 * T);
+    for (let t = 0; t < T; t++) {
+      const cx = r() * 2 - 1, cy = r() * 2 - 1;
+      const dx = ((1.5 + 5.5 * r()) * 2) / W, dy = ((10 + 20 * r()) * 2) / H; // NDC extents of 1.5-7 x 10-30 px
+      const corners = [[cx - dx / 2, cy - dy / 2], [cx + dx / 2, cy - dy / 2 + r() * dy * 0.3], [cx + (r() - 0.5) * dx, cy + dy / 2]];
+      if (r() < 0.5) corners.reverse(); // both orientations
+      for (const [x, y] of corners) pos.push(...clipOf(x, y, r() * 1.6 - 0.8, 0.6 + 1.4 * r()));
+      tri.set([3 * t, 3 * t + 1, 3 * t + 2], 3 * t);
+    }
+    const m: Mesh = { pos: new Float32Array(pos), V: 3 * T, tri, B: 1 };
+    const res = compareWithReference(m, H, W);
+    expect(res.mismatches).toBe(0);
+    expect(res.maxDiff).toBeLessThan(BARY_TOL);
+    // Visible pixels per triangle: several triangles show more than two groups of 8 lanes.
+    const perTriangle = new Map<number, number>();
+    for (let p = 0; p < H * W; p++) if (res.rast[4 * p + 3] > 0) perTriangle.set(res.rast[4 * p + 3], (perTriangle.get(res.rast[4 * p + 3]) ?? 0) + 1);
+    expect([...perTriangle.values()].filter((n) => n > 16).length).toBeGreaterThan(5);
+  });
+
   it('jittered subdivided plane covers every pixel, same ids as the reference', () => {
     for (const [seed, n, H, W] of [
       [1, 9, 37, 53],
