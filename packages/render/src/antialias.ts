@@ -208,7 +208,15 @@ export function antialias(
   const o = out === undefined ? new Float32Array(c.pixels * channels) : checkTyped(where, 'out', out, Float32Array, c.pixels * channels);
   const device = renderDevice(where, options);
   const work = checkWork(where, options, rastShape);
-  callChecked(() => native().antialias({ ...c.args, out: o, device, work }), c.recheck);
+  const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
+  callChecked(
+    () =>
+      native().antialias({
+        color: a.color, channels: a.channels, rast: a.rast, batch: a.batch, height: a.height, width: a.width, pos: a.pos,
+        numVertices: a.numVertices, tri: a.tri, opp: a.opp, out: o, device, work,
+      }),
+    c.recheck,
+  );
   return o;
 }
 
@@ -249,11 +257,13 @@ export function antialiasBackward(
   const gradPos = want.pos === false ? null : buffer('out.gradPos', out.gradPos, rastShape.batch * numVertices * 4);
   const device = renderDevice(where, options);
   const work = checkWork(where, options, rastShape);
+  const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
   if (gradColor || gradPos) {
     callChecked(
       () =>
         native().antialiasBackward({
-          ...c.args,
+          color: a.color, channels: a.channels, rast: a.rast, batch: a.batch, height: a.height, width: a.width, pos: a.pos,
+          numVertices: a.numVertices, tri: a.tri, opp: a.opp,
           gradOut,
           gradColor: gradColor ?? undefined,
           gradPos: gradPos ?? undefined,

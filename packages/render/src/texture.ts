@@ -79,7 +79,8 @@ export function texture(
   const c = checkArgs(where, tex, texShape, uv, mode);
   const o = out === undefined ? new Float32Array(c.count * texShape.channels) : checkTyped(where, 'out', out, Float32Array, c.count * texShape.channels);
   const device = renderDevice(where, options);
-  native().texture({ ...c.args, out: o, device });
+  const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
+  native().texture({ tex: a.tex, texHeight: a.texHeight, texWidth: a.texWidth, channels: a.channels, wrap: a.wrap, uv: a.uv, out: o, device });
   return o;
 }
 
@@ -121,7 +122,11 @@ export function textureBackward(
   }
   const device = renderDevice(where, options);
   if (gradUv || gradTex) {
-    native().textureBackward({ ...c.args, gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv, device });
+    const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
+    native().textureBackward({
+      tex: a.tex, texHeight: a.texHeight, texWidth: a.texWidth, channels: a.channels, wrap: a.wrap, uv: a.uv,
+      gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv, device,
+    });
   }
   return { gradUv, gradTex };
 }
