@@ -917,6 +917,19 @@ Napi::Value TexcGradient(const Napi::CallbackInfo& info) {
   return runKernel(env, [&] { p3d::pixel_terms::texcGradient(g, gStride, texcOffset, covered, n, gu, plusZero); });
 }
 
+/**
+ * Throws a RangeError naming the first entry of the int32 field `key` ([n] values) that is not a vertex index in
+ * [0, numVertices): "op: key[i] = value is not a vertex index in [0, V)". (The vectorised range check runs first;
+ * the scan for the culprit only when it fails.)
+ */
+void checkVertexIndices(const Napi::Env& env, const char* op, const char* key, const int32_t* idx, size_t n, int numVertices) {
+  if (p3d::raster::indicesInRange(idx, static_cast<int64_t>(n), 0, numVertices)) return;
+  for (size_t i = 0; i < n; ++i)
+    if (idx[i] < 0 || idx[i] >= numVertices)
+      throw Napi::RangeError::New(env, std::string(op) + ": " + key + "[" + std::to_string(i) + "] = " + std::to_string(idx[i]) +
+                                           " is not a vertex index in [0, " + std::to_string(numVertices) + ")");
+}
+
 /** The mesh fields of vertexNormals / vertexNormalsBackward: frames, numVertices and faces [F,3] with every index in [0, V). */
 struct NormalMesh {
   int frames, numVertices, numFaces;
@@ -931,10 +944,7 @@ NormalMesh normalMesh(const Napi::Env& env, const Napi::Object& o, const char* o
   if (len % 3 != 0 || len / 3 >= (1u << 30)) throw Napi::RangeError::New(env, std::string(op) + ": faces must be [F,3]");
   m.numFaces = static_cast<int>(len / 3);
   m.faces = typedField<int32_t>(env, o, "faces", len, false);
-  for (size_t i = 0; i < len; ++i)
-    if (m.faces[i] < 0 || m.faces[i] >= m.numVertices)
-      throw Napi::RangeError::New(env, std::string(op) + ": faces[" + std::to_string(i) + "] = " + std::to_string(m.faces[i]) +
-                                           " is not a vertex index in [0, " + std::to_string(m.numVertices) + ")");
+  checkVertexIndices(env, op, "faces", m.faces, len, m.numVertices);
   m.n3 = static_cast<size_t>(m.frames) * m.numVertices * 3;
   return m;
 }
@@ -952,10 +962,7 @@ Napi::Value UvCorrespondenceLoss(const Napi::CallbackInfo& info) {
   if (J >= (1u << 30)) throw Napi::RangeError::New(env, "valid: too many vertices");
   a.numValid = static_cast<int>(J);
   a.valid = typedField<int32_t>(env, o, "valid", J, false);
-  for (size_t j = 0; j < J; ++j)
-    if (a.valid[j] < 0 || a.valid[j] >= a.numVertices)
-      throw Napi::RangeError::New(env, "uvCorrespondenceLoss: valid[" + std::to_string(j) + "] = " + std::to_string(a.valid[j]) +
-                                           " is not a vertex index in [0, " + std::to_string(a.numVertices) + ")");
+  checkVertexIndices(env, "uvCorrespondenceLoss", "valid", a.valid, J, a.numVertices);
   const auto pixels = frameArrays<int32_t>(env, o, "pixels", a.frames, 2 * J);
   const auto dist2 = frameArrays<float>(env, o, "dist2", a.frames, J);
   a.pixels = pixels.data();
@@ -989,11 +996,7 @@ const int32_t* cornerVertexField(const Napi::Env& env, const Napi::Object& o, co
   const size_t NC = typedLength<int32_t>(o, "cornerVertex");
   if (NC >= (1u << 30)) throw Napi::RangeError::New(env, std::string(op) + ": too many corners");
   const int32_t* cv = typedField<int32_t>(env, o, "cornerVertex", NC, false);
-  if (!p3d::raster::indicesInRange(cv, static_cast<int64_t>(NC), 0, numVertices))
-    for (size_t c = 0; c < NC; ++c)
-      if (cv[c] < 0 || cv[c] >= numVertices)
-        throw Napi::RangeError::New(env, std::string(op) + ": cornerVertex[" + std::to_string(c) + "] = " + std::to_string(cv[c]) +
-                                             " is not a vertex index in [0, " + std::to_string(numVertices) + ")");
+  checkVertexIndices(env, op, "cornerVertex", cv, NC, numVertices);
   *numCorners = static_cast<int>(NC);
   return cv;
 }

@@ -396,6 +396,14 @@ describe('scene coverage pass', () => {
       }
     }
     setThreads(0);
+    // A corner table that names a vertex outside the mesh is refused by the binding, nothing written.
+    const bad = { ...topology, cornerVertex: topology.cornerVertex.slice() };
+    bad.cornerVertex[5] = V;
+    const world = new Float32Array(V * 3), attr = new Float32Array(NC * AUX_CHANNELS).fill(3), gattr = new Float32Array(NC * GRAD_CHANNELS);
+    const message = new RegExp(`cornerVertex\\[5\\] = ${V} is not a vertex index in \\[0, ${V}\\)`);
+    expect(() => writeCornerChannels(bad, 1, world, null, attr, gattr)).toThrow(message);
+    expect(attr.every((x) => x === 3)).toBe(true);
+    expect(() => gatherCornerNormals(bad, 1, new Float32Array(NC * GRAD_CHANNELS), new Float64Array(V * 3))).toThrow(message);
   });
   it('a rast with a triangle id that is out of range, fractional or NaN is refused before anything is written', () => {
     const S = 32, camera = makeCamera(S);
