@@ -116,12 +116,6 @@ struct Compress8Table {
 const Compress8Table kCompress8;
 #endif
 
-/** makeSubTri for the tile stage, kept out of line: inlined into the tile loop it slowed the loop's hot paths. */
-__attribute__((noinline)) void rebuildSubTri(const int32_t* fixedX, const int32_t* fixedY, const int32_t* it, int32_t t,
-                                             int W, int H, SubTri& st) {
-  makeSubTri(fixedX[it[0]], fixedY[it[0]], fixedX[it[1]], fixedY[it[1]], fixedX[it[2]], fixedY[it[2]], t, W, H, st);
-}
-
 /**
  * True when the triangle with clip-space vertices p0, p1, p2 cannot win any pixel of the rectangle [x0, x1] x [y0, y1]
  * (pixel centres fxTab / fyTab), given the z/w of each pixel's current winner in winZ (row stride `stride`, +inf where
@@ -199,7 +193,7 @@ struct TileRange {
 };
 
 // Kind of a (frame, triangle) slot after the setup: covers nothing, 1 or 2 clipped sub-triangles stored in its two
-// SubTri slots, or the unclipped triangle itself, which is not stored (see the setup).
+// SubTri slots, or the unclipped triangle itself, stored in its first slot, with its tile range (see the setup).
 constexpr uint8_t kDirect = 3;
 // Bit of a kDirect slot's kind: the snapped triangle is clockwise (SubTri::cw).
 constexpr uint8_t kDirectCw = 4;
@@ -673,22 +667,20 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   };
 
   // 2. Setup: two sub-triangle slots per (b, t). Each task also counts its sub-triangles per tile (binning, 3.).
-  // When a frame's stages are split over threads, only clipped sub-triangles are stored: an unclipped triangle (all
-  // of them, in a tracker) keeps just its tile range, and the tile stage rebuilds it from the snapped vertices
-  // (makeSubTri, a few integer operations per tile it touches). Stored, the sub-triangles (48 bytes each, ~0.5 MB
-  // for a FLAME head) were written by one core and read by the other in the tile stage, and rewriting them at the
-  // next call cost a cross-core transfer per cache line: the setup ran 1.2-3x slower on two threads than on one,
-  // and the whole pass is 17% faster without them at batch 1 on two threads. With one thread, or a frame's stages
-  // all on one thread (frameAtATime below), storing them is cheaper than the rebuild (4-7%).
+  // An unclipped triangle (all of them, in a tracker) is stored too, with its tile range in 8 bytes besides, which is
+  // all the fill reads of it. (Until stop 17, with a frame's stages split over threads, unclipped triangles were not
+  // stored and the tile stage rebuilt each from the snapped vertices for every tile it touches, as storing them cost
+  // a cross-core transfer per cache line then. Since the thread pool's home ranges give a core the same triangle
+  // chunks and tiles at every call, storing them made rasterize 8% faster at batch 1 on two threads, and the compact
+  // ranges 4-5% faster on one thread and at batch 16.)
   const int threads = ThreadPool::instance().threadCount();
   const bool frameAtATime = B >= 2 * threads;
-  const bool storeUnclipped = threads == 1 || frameAtATime;
   const size_t BT = static_cast<size_t>(B) * T;
   sc.subs.resize(2 * BT);
   sc.numSubs.resize(BT);
   sc.ranges.resize(BT);
   SubTri* subs = sc.subs.data();
-  uint8_t* numSubs = sc.numSubs.data();  // the slot's kind: 0, 1 or 2 stored sub-triangles, or kDirect
+  uint8_t* numSubs = sc.numSubs.data();  // the slot's kind: 0, 1 or 2 clipped sub-triangles, or kDirect
   TileRange* ranges = sc.ranges.data();
   const int64_t tChunks = ceilDivPos(T, kTriChunk);
   const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
@@ -717,7 +709,6 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     const uint8_t* const flagsL = flags;
     const int32_t* const fixedXL = fixedX;
     const int32_t* const fixedYL = fixedY;
-    const bool storeUnclippedL = storeUnclipped;
     uint8_t* const numSubsL = numSubs;
     SubTri* const subsL = subs;
     TileRange* const rangesL = ranges;
@@ -761,12 +752,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         if (!makeSubTri(fixedXL[i0], fixedYL[i0], fixedXL[i1], fixedYL[i1], fixedXL[i2], fixedYL[i2], static_cast<int32_t>(t),
                         WL, HL, st))
           continue;
-        if (storeUnclippedL) {
-          subsL[2 * slot] = st;
-          numSubsL[slot] = 1;
-          countTiles(tileRangeOf(st), st.cw);
-          continue;
-        }
+        subsL[2 * slot] = st;
         numSubsL[slot] = static_cast<uint8_t>(kDirect | (st.cw ? kDirectCw : 0));
         rangesL[slot] = tileRangeOf(st);
         countTiles(rangesL[slot], st.cw);
@@ -815,8 +801,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     sc.tileList.resize(B);
   }
   std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
-  // Entries (t << 2) | k, frame-local (t < 2^24): k = 0, 1 for the slot's stored sub-triangles, kDirect for the
-  // unclipped triangle. tileStart[b][2 tile] and [2 tile + 1]: the starts of the tile's two parts.
+  // Entries (t << 2) | k, frame-local (t < 2^24): k = 0, 1 for the slot's stored sub-triangles (0 for an unclipped
+  // triangle). tileStart[b][2 tile] and [2 tile + 1]: the starts of the tile's two parts.
   std::vector<std::vector<int32_t>>& tileList = sc.tileList;
   auto binOffsets = [&](int64_t b) {
     std::vector<int64_t>& start = tileStart[b];
@@ -845,7 +831,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       const int32_t entry = static_cast<int32_t>(t) << 2;
       if ((numSubs[slot] & 3) == kDirect) {
         int64_t* cursor = cursors + ((numSubs[slot] & kDirectCw) ? 0 : numTiles);
-        forTiles(ranges[slot], [&](int64_t tile) { list[cursor[tile]++] = entry | kDirect; });
+        forTiles(ranges[slot], [&](int64_t tile) { list[cursor[tile]++] = entry; });
         continue;
       }
       for (int k = 0; k < numSubs[slot]; ++k) {
@@ -900,22 +886,14 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     alignas(32) int32_t laneSlot[16] = {};
 #endif
     const float* posB = pos + b * static_cast<int64_t>(V) * 4;
-    const int32_t* fixedXB = fixedX + b * static_cast<int64_t>(V);
-    const int32_t* fixedYB = fixedY + b * static_cast<int64_t>(V);
     const std::vector<int32_t>& list = tileList[b];
-    SubTri rebuilt;
     // The clockwise part, then the counter-clockwise part, whose entries are first tested (see binning).
     const int64_t secondPart = tileStart[b][2 * tile + 1];
     for (int64_t li = tileStart[b][2 * tile]; li < tileStart[b][2 * tile + 2]; ++li) {
       const int32_t entry = list[li];
       const int64_t t = entry >> 2;
       const int32_t* it = tri + 3 * t;
-      const SubTri* stp = &rebuilt;
-      if ((entry & 3) == kDirect)  // an unclipped triangle: the setup's makeSubTri on the same snapped vertices
-        rebuildSubTri(fixedXB, fixedYB, it, static_cast<int32_t>(t), W, H, rebuilt);
-      else
-        stp = &subs[2 * (b * T + t) + (entry & 3)];
-      const SubTri& st = *stp;
+      const SubTri& st = subs[2 * (b * T + t) + (entry & 3)];
       const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
       const int x0 = std::max(tx0, static_cast<int>(st.px0)), x1 = std::min(tx1, static_cast<int>(st.px1));
       const int y0 = std::max(ty0, static_cast<int>(st.py0)), y1 = std::min(ty1, static_cast<int>(st.py1));
