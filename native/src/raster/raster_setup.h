@@ -1,6 +1,5 @@
 // Triangle setup shared by the CPU kernels and the CUDA port (kernels-design.md 2.2): the snapped (1/16 px)
-// vertices of a (sub-)triangle -> its coverage record. Integer arithmetic only, so both backends (and the CPU's
-// tile stage, which rebuilds unclipped triangles from their snapped vertices) get the same record.
+// vertices of a (sub-)triangle -> its coverage record. Integer arithmetic only, so both backends get the same record.
 #pragma once
 #include <cstdint>
 
