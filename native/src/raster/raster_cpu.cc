@@ -1404,7 +1404,7 @@ struct RasterRunSide {
    * plus the incoming one's as its accumulateRast adds it; nothing when both are +-0, as rasterizeBackward skips
    * such pixels.
    */
-  void add(int64_t p, float du, float dv) {
+  __attribute__((always_inline)) void add(int64_t p, float du, float dv) {
     if (gradRastIn) {
       du = gradRastIn[2 * p] + du;
       dv = gradRastIn[2 * p + 1] + dv;
