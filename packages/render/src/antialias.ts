@@ -7,7 +7,7 @@
 // 45-degree edge is used by horizontal pairs only, and position gradients are reduced per vertex in a fixed
 // order, so every output is bitwise identical for any thread count (setThreads) and a frame in a batch equals
 // the frame alone.
-import { checkIndices, checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+import { checkIndices, checkInteger, checkTyped, fail, nativeAddon, type Device } from '@pixel3dmm/kernels';
 import { renderDevice, type RenderOptions } from './device.js';
 import type { RastShape } from './raster.js';
 
@@ -85,9 +85,48 @@ export function antialiasTopology(tri: Int32Array, numVertices: number): Int32Ar
 }
 
 interface Checked {
-  args: Record<string, unknown>;
+  color: Float32Array;
+  channels: number;
+  rast: Float32Array;
+  shape: RastShape;
+  pos: Float32Array;
+  numVertices: number;
+  tri: Int32Array;
+  opp: Int32Array;
   pixels: number;
   recheck: () => void;
+}
+
+/** The fields that antialias and antialiasBackward add to the checked ones (each call sets its own). */
+interface AntialiasCallFields {
+  device: Device;
+  work: Int32Array | undefined;
+  out?: Float32Array;
+  gradOut?: Float32Array;
+  gradColor?: Float32Array;
+  gradPos?: Float32Array;
+}
+
+/** The native arguments of an antialias call: one literal with every field (see nativeInterpArgs in raster.ts). */
+function nativeAntialiasArgs(c: Checked, f: AntialiasCallFields) {
+  return {
+    color: c.color,
+    channels: c.channels,
+    rast: c.rast,
+    batch: c.shape.batch,
+    height: c.shape.height,
+    width: c.shape.width,
+    pos: c.pos,
+    numVertices: c.numVertices,
+    tri: c.tri,
+    opp: c.opp,
+    out: f.out,
+    gradOut: f.gradOut,
+    gradColor: f.gradColor,
+    gradPos: f.gradPos,
+    device: f.device,
+    work: f.work,
+  };
 }
 
 function checkArgs(
@@ -110,9 +149,9 @@ function checkArgs(
   const pixels = s.batch * s.height * s.width;
   if (pixels * Math.max(4, channels) > MAX_ELEMENTS) fail(where, 'the image', `at most ${MAX_ELEMENTS} elements`, pixels * channels);
   if (s.batch * numVertices * 4 > MAX_ELEMENTS) fail(where, 'pos', `at most ${MAX_ELEMENTS} elements`, s.batch * numVertices * 4);
-  checkTyped(where, 'color', color, Float32Array, pixels * channels);
+  const col = checkTyped(where, 'color', color, Float32Array, pixels * channels);
   const r = checkTyped(where, 'rast', rast, Float32Array, pixels * 4);
-  checkTyped(where, 'pos', pos, Float32Array, s.batch * numVertices * 4);
+  const p = checkTyped(where, 'pos', pos, Float32Array, s.batch * numVertices * 4);
   const T = checkTriangles(where, tri, numVertices, false);
   const t3 = tri as Int32Array;
   const o = opp === undefined ? antialiasTopology(t3, numVertices) : checkTyped(where, 'opp', opp, Int32Array, 3 * T);
@@ -128,11 +167,7 @@ function checkArgs(
       }
     }
   };
-  return {
-    args: { color, channels, rast: r, batch: s.batch, height: s.height, width: s.width, pos, numVertices, tri: t3, opp: o },
-    pixels,
-    recheck,
-  };
+  return { color: col, channels, rast: r, shape: s, pos: p, numVertices, tri: t3, opp: o, pixels, recheck };
 }
 
 /** Options of antialias and antialiasBackward. */
@@ -208,15 +243,7 @@ export function antialias(
   const o = out === undefined ? new Float32Array(c.pixels * channels) : checkTyped(where, 'out', out, Float32Array, c.pixels * channels);
   const device = renderDevice(where, options);
   const work = checkWork(where, options, rastShape);
-  const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
-  callChecked(
-    () =>
-      native().antialias({
-        color: a.color, channels: a.channels, rast: a.rast, batch: a.batch, height: a.height, width: a.width, pos: a.pos,
-        numVertices: a.numVertices, tri: a.tri, opp: a.opp, out: o, device, work,
-      }),
-    c.recheck,
-  );
+  callChecked(() => native().antialias(nativeAntialiasArgs(c, { out: o, device, work })), c.recheck);
   return o;
 }
 
@@ -257,19 +284,12 @@ export function antialiasBackward(
   const gradPos = want.pos === false ? null : buffer('out.gradPos', out.gradPos, rastShape.batch * numVertices * 4);
   const device = renderDevice(where, options);
   const work = checkWork(where, options, rastShape);
-  const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
   if (gradColor || gradPos) {
     callChecked(
       () =>
-        native().antialiasBackward({
-          color: a.color, channels: a.channels, rast: a.rast, batch: a.batch, height: a.height, width: a.width, pos: a.pos,
-          numVertices: a.numVertices, tri: a.tri, opp: a.opp,
-          gradOut,
-          gradColor: gradColor ?? undefined,
-          gradPos: gradPos ?? undefined,
-          device,
-          work,
-        }),
+        native().antialiasBackward(
+          nativeAntialiasArgs(c, { gradOut, gradColor: gradColor ?? undefined, gradPos: gradPos ?? undefined, device, work }),
+        ),
       c.recheck,
     );
   }

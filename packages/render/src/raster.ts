@@ -220,7 +220,8 @@ interface InterpCallFields {
  * call does not use stay undefined, which the binding reads as absent). Not a spread of the common fields plus the
  * call's own: `{ ...common, out }` sent V8 down its slow path on every call (map migrations and descriptor copies in
  * a profile), 2-8 us per call with the binding's own work (antialias 5.8 -> 3.2 us, interpolateRasterizeBackward
- * 11.3 -> 3.2 us on a tiny image). texture.ts and antialias.ts write their arguments out field by field likewise.
+ * 11.3 -> 3.2 us on a tiny image). texture.ts and antialias.ts build theirs likewise (nativeTextureArgs,
+ * nativeAntialiasArgs).
  */
 function nativeInterpArgs(attr: Float32Array, a: AttrShape, rast: Float32Array, s: RastShape, attrTri: Int32Array, f: InterpCallFields) {
   return {

@@ -10,7 +10,7 @@
 //
 // Determinism: every output is bitwise identical for any thread count; the texture gradient is reduced
 // without atomics (each texel sums its contributions in ascending pixel order).
-import { checkInteger, checkTyped, fail, nativeAddon } from '@pixel3dmm/kernels';
+import { checkInteger, checkTyped, fail, nativeAddon, type Device } from '@pixel3dmm/kernels';
 import { renderDevice, type RenderOptions } from './device.js';
 
 interface TextureNative {
@@ -38,9 +38,38 @@ export interface TextureShape {
 
 interface Checked {
   tex: Float32Array;
+  shape: TextureShape;
+  wrap: boolean;
   uv: Float32Array;
   count: number;
-  args: Record<string, unknown>;
+}
+
+/** The fields that texture and textureBackward add to the checked ones (each call sets its own). */
+interface TextureCallFields {
+  device: Device;
+  out?: Float32Array;
+  gradOut?: Float32Array;
+  gradUv?: Float32Array;
+  gradTex?: Float32Array;
+  accumulateUv?: boolean;
+}
+
+/** The native arguments of a texture call: one literal with every field (see nativeInterpArgs in raster.ts). */
+function nativeTextureArgs(c: Checked, f: TextureCallFields) {
+  return {
+    tex: c.tex,
+    texHeight: c.shape.height,
+    texWidth: c.shape.width,
+    channels: c.shape.channels,
+    wrap: c.wrap ? 1 : 0,
+    uv: c.uv,
+    out: f.out,
+    gradOut: f.gradOut,
+    gradUv: f.gradUv,
+    gradTex: f.gradTex,
+    accumulateUv: f.accumulateUv,
+    device: f.device,
+  };
 }
 
 function checkArgs(where: string, tex: unknown, s: TextureShape, uv: unknown, mode: unknown): Checked {
@@ -55,12 +84,7 @@ function checkArgs(where: string, tex: unknown, s: TextureShape, uv: unknown, mo
   if (!(uv instanceof Float32Array) || uv.length % 2 !== 0) fail(where, 'uv', 'a Float32Array of length 2*N', uv);
   const count = uv.length / 2;
   if (count * s.channels > MAX_ELEMENTS) fail(where, 'the sampled image', `at most ${MAX_ELEMENTS} elements`, count * s.channels);
-  return {
-    tex: t,
-    uv,
-    count,
-    args: { tex: t, texHeight: s.height, texWidth: s.width, channels: s.channels, wrap: mode === 'wrap' ? 1 : 0, uv },
-  };
+  return { tex: t, shape: s, wrap: mode === 'wrap', uv, count };
 }
 
 /**
@@ -79,8 +103,7 @@ export function texture(
   const c = checkArgs(where, tex, texShape, uv, mode);
   const o = out === undefined ? new Float32Array(c.count * texShape.channels) : checkTyped(where, 'out', out, Float32Array, c.count * texShape.channels);
   const device = renderDevice(where, options);
-  const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
-  native().texture({ tex: a.tex, texHeight: a.texHeight, texWidth: a.texWidth, channels: a.channels, wrap: a.wrap, uv: a.uv, out: o, device });
+  native().texture(nativeTextureArgs(c, { out: o, device }));
   return o;
 }
 
@@ -122,11 +145,9 @@ export function textureBackward(
   }
   const device = renderDevice(where, options);
   if (gradUv || gradTex) {
-    const a = c.args;  // (fields written out, not spread: see nativeInterpArgs in raster.ts)
-    native().textureBackward({
-      tex: a.tex, texHeight: a.texHeight, texWidth: a.texWidth, channels: a.channels, wrap: a.wrap, uv: a.uv,
-      gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv, device,
-    });
+    native().textureBackward(
+      nativeTextureArgs(c, { gradOut, gradUv: gradUv ?? undefined, gradTex: gradTex ?? undefined, accumulateUv, device }),
+    );
   }
   return { gradUv, gradTex };
 }
