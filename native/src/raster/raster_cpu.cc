@@ -39,6 +39,7 @@
 #endif
 
 #include "../common/thread_pool.h"
+#include "../common/zero_fill.h"
 #include "raster.h"
 #include "raster_setup.h"
 #include "validate_cpu.h"
@@ -860,8 +861,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     if (tileStart[b][2 * tile] == tileStart[b][2 * tile + 2]) {
       // No triangle touches the tile: all background, written directly (what resolve would write for it).
       for (int py = ty0; py <= ty1; ++py) {
-        float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + tx0);
-        std::fill(out, out + 4 * (tx1 - tx0 + 1), 0.0f);
+        zeroFill(rast + 4 * (b * HW + static_cast<int64_t>(py) * W + tx0), 4 * static_cast<size_t>(tx1 - tx0 + 1));
       }
       return;
     }
@@ -1146,6 +1146,14 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       // included), then a 4x8 transpose into (u, v, zw, id) quadruples.
       for (; px + 7 <= tx1; px += 8) {
         const int pi = (py - ty0) * kTile + (px - tx0);
+        float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + px);
+        const __m256i k0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + pi));
+        const __m256i k1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + pi + 4));
+        const __m256i ones = _mm256_set1_epi64x(-1);
+        if (_mm256_testc_si256(_mm256_and_si256(k0, k1), ones)) {  // eight background pixels
+          zeroFill(out, 32);
+          continue;
+        }
         auto clamp8 = [](__m256 x, float lo, float hi) {
           const __m256 L = _mm256_set1_ps(lo), Hh = _mm256_set1_ps(hi);
           __m256 r = _mm256_blendv_ps(x, L, _mm256_cmp_ps(x, L, _CMP_LT_OQ));
@@ -1159,9 +1167,6 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         u = _mm256_blendv_ps(u, _mm256_div_ps(u, sum), over);
         v = _mm256_blendv_ps(v, _mm256_div_ps(v, sum), over);
         __m256 z = clamp8(_mm256_loadu_ps(winZ + pi), -1.0f, 1.0f);
-        const __m256i k0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + pi));
-        const __m256i k1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(key + pi + 4));
-        const __m256i ones = _mm256_set1_epi64x(-1);
         auto low32 = [](__m256i a, __m256i b) {  // low dwords of the 8 u64 lanes of (a, b), in order
           return _mm256_castps_si256(_mm256_castsi256_ps(_mm256_permute4x64_epi64(
               _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _MM_SHUFFLE(2, 0, 2, 0))),
@@ -1181,7 +1186,6 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         const __m256 bq = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
         const __m256 c = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
         const __m256 dq = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-        float* out = rast + 4 * (b * HW + static_cast<int64_t>(py) * W + px);
         _mm256_storeu_ps(out, _mm256_permute2f128_ps(a, bq, 0x20));
         _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(c, dq, 0x20));
         _mm256_storeu_ps(out + 16, _mm256_permute2f128_ps(a, bq, 0x31));
@@ -1328,7 +1332,7 @@ void interpolateForward(const InterpDims& d, const float* attr, const float* ras
         // A run of background pixels is zeroed as one block.
         int64_t q = p + 1;
         while (q < p1 && rast[4 * q + 3] == 0.0f) ++q;
-        std::fill(o, out + q * C, 0.0f);
+        zeroFill(o, static_cast<size_t>(q - p) * C);
         p = q - 1;
         continue;
       }
@@ -1601,7 +1605,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
           // A run of background pixels is zeroed as one block.
           int64_t e = p + 1;
           while (e < p1 && rast[4 * e + 3] == 0.0f) ++e;
-          std::fill(gradRast + 2 * p, gradRast + 2 * e, 0.0f);
+          zeroFill(gradRast + 2 * p, static_cast<size_t>(e - p) * 2);
           p = e - 1;
           continue;
         }

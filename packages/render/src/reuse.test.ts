@@ -111,6 +111,41 @@ describe('backward ops write every element of caller-supplied output buffers', (
   });
 });
 
+describe('forward ops write every element of caller-supplied output buffers', () => {
+  // The kernels store background zeros only where the buffer holds other bits (a rendering loop finds them zero
+  // already), so the buffers here hold zeros with scattered dirt: -0 (equal to 0 as a float, not as bits), NaN and
+  // 1, also in the last element of a 64-byte group; and they are read through views one element off alignment.
+  const B = 2, H = 70, W = 90;
+  const { pos, V, tri } = sphere(40, B);
+  const shape = { batch: B, height: H, width: W };
+  const N = B * H * W, C = 15;
+  const attr = randomArray(21, B * V * C, -1, 1);
+  const aShape = { batch: B, vertices: V, channels: C };
+  const dirtValues = [-0, Number.NaN, 1];
+  function speckled(n: number, offset: number, seed: number): Float32Array {
+    const buf = new Float32Array(n + offset).subarray(offset);
+    const r = rng(seed);
+    for (let i = 15; i < n; i += 16) if (r() < 0.3) buf[i] = dirtValues[i % 3];
+    for (let k = 0; k < n / 50; k++) buf[Math.floor(r() * n)] = dirtValues[k % 3];
+    return buf;
+  }
+  const rastFresh = rasterize(pos, V, tri, B, H, W);
+  const interpFresh = interpolate(attr, aShape, rastFresh, shape, tri);
+
+  for (const [name, make] of [['all NaN', (n: number) => dirty(n)], ['zero with dirt', (n: number) => speckled(n, 0, 22)],
+    ['zero with dirt, unaligned', (n: number) => speckled(n, 1, 23)], ['zero', (n: number) => new Float32Array(n)]] as const) {
+    it(`rasterize and interpolate (${name})`, () => {
+      expect(rastFresh.some((v, i) => i % 4 === 3 && v === 0)).toBe(true);  // there is background to clear
+      const rast = make(4 * N);
+      expect(rasterize(pos, V, tri, B, H, W, rast)).toBe(rast);
+      expect(bits(rast)).toEqual(bits(rastFresh));
+      const out = make(N * C);
+      interpolate(attr, aShape, rast, shape, tri, out);
+      expect(bits(out)).toEqual(bits(interpFresh));
+    });
+  }
+});
+
 describe('texture addressing fast paths (in range, one period out, far out)', () => {
   // uv on and around texel-centre and period boundaries: index i0 = -n-1, -n, -1, 0, n-1, n, 2n, ...
   const side = 2048;
