@@ -306,6 +306,10 @@ struct RasterPixelBatch {
   alignas(32) float x0[8], y0[8], w0[8], x1[8], y1[8], w1[8], x2[8], y2[8], w2[8], fx[8], fy[8], du[8], dv[8];
   float* row[8];
   int n = 0;
+  // The per-triangle rows of the frame this thread is summing, when a task owns a whole frame and reduces it before
+  // its next one (interpolateBackward's frame rows): reused frame after frame, so they stay in this core's cache
+  // (rows of their own per frame made a batch of 16 write and read back ~30 MB through memory per call).
+  std::vector<float> frameRowsG, frameRowsPos;
   void push(const float* p0, const float* p1, const float* p2, float pfx, float pfy, float pdu, float pdv, float* sums) {
     x0[n] = p0[0], y0[n] = p0[1], w0[n] = p0[3];
     x1[n] = p1[0], y1[n] = p1[1], w1[n] = p1[3];
@@ -383,20 +387,26 @@ RasterPixelBatch& batchOfThread() {
   return batch;
 }
 
+/** How many tasks sumPerTriangle splits each frame into (1: a task owns a whole frame and calls frameDone). */
+int tasksPerFrame(int B, int T) {
+  const int threads = ThreadPool::instance().threadCount();
+  return B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
+}
+
 /**
  * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the k-th of K consecutive ranges
- * of triangle ids of frame b (cut as described below) and scans the frame's pixels in ascending order, adding each
+ * (K = tasksPerFrame, which the caller computes once and passes in) of triangle ids of frame b (cut as described below) and scans the frame's pixels in ascending order, adding each
  * pixel of its triangles to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending
  * order, so the sums are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across
  * threads when there are fewer frames than threads). The covered pixels of the task's triangles are handed out as
  * runs: run(b, p0, p1, t, next, batch) for pixels [p0, p1) (global indices, consecutive, all of triangle t), in
  * ascending order, so that a caller can keep a triangle's sums in registers over a run (a triangle covers ~2
  * consecutive pixels of a row on a detailed mesh; adding pixel by pixel through memory made every add wait for the
- * previous store). init(b, t0, t1) clears the sums of the range first. next is a counter of the task that starts at
+ * previous store). init(b, t0, t1, batch) clears the sums of the range first. next is a counter of the task that starts at
  * b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own range of rows
  * [b*T + t0, b*T + t1). With wantBackground, background(p) is called once for every background pixel p (global index),
  * by the frame's task k == 0.
- * When one task owns a whole frame (K == 1), it calls frameDone(b) after the scan, so that the caller can reduce the
+ * When one task owns a whole frame (K == 1), it calls frameDone(b, batch) after the scan, so that the caller can reduce the
  * frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
  * With badIds, the scan also checks the rast's ids (each task those of its own K-th of the frame's pixels, in groups
  * of 8) and sets *badIds when one is not 0 or an integer in [1, T]; a task that finds one in its frame skips
@@ -407,10 +417,8 @@ RasterPixelBatch& batchOfThread() {
  * cost more than it saved, 5-10% slower at B = 1 on two threads.)
  */
 template <typename Init, typename Run, typename Done, typename Bg>
-bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Run&& run, Done&& frameDone, bool wantBackground,
+bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, int K, Init&& init, Run&& run, Done&& frameDone, bool wantBackground,
                     Bg&& background, std::atomic<bool>* badIds = nullptr) {
-  const int threads = ThreadPool::instance().threadCount();
-  const int K = B >= threads ? 1 : std::max(1, std::min(T, (threads + B - 1) / B));
   const float Tf = static_cast<float>(T);
   // A frame split into K id ranges: equal ranges hold very different numbers of covered pixels (60/40 for the halves
   // of the built-in head), and a task's work is mostly its pixels. So each task also counts its covered pixels per id
@@ -437,7 +445,8 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
     // The pixels whose ids this task checks: its K-th of the frame, cut at multiples of 8 (the last one up to HW).
     const int64_t c0 = badIds ? HW * k / K / 8 * 8 : 0, c1 = !badIds ? 0 : k + 1 == K ? HW : HW * (k + 1) / K / 8 * 8;
     bool bad = false;
-    init(b, t0, t1);
+    RasterPixelBatch& batch = batchOfThread();  // (once per task: a thread_local lookup in a shared library is a call)
+    init(b, t0, t1, batch);
     int64_t next = static_cast<int64_t>(b) * T + t0;
     const float* r = rast + static_cast<int64_t>(b) * HW * 4;
     const int64_t base = static_cast<int64_t>(b) * HW;
@@ -445,7 +454,6 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
     // The open run [runBegin, runEnd) of triangle runT (frame-local pixel indices), handed out when it ends.
     int runT = -1;
     int64_t runBegin = 0, runEnd = 0;
-    RasterPixelBatch& batch = batchOfThread();  // (once per task: a thread_local lookup in a shared library is a call)
     auto endRun = [&]() {
       if (bucket) bucket[static_cast<int64_t>(runT) * kSplitBuckets / T] += runEnd - runBegin;
       run(b, base + runBegin, base + runEnd, runT, next, batch);
@@ -502,7 +510,7 @@ bool sumPerTriangle(const float* rast, int B, int64_t HW, int T, Init&& init, Ru
     if (runT >= 0) endRun();
     batch.flush();  // the runs' queued pixels, before the sums are read (frameDone, or after the call)
     if (bad) badIds->store(true, std::memory_order_relaxed);
-    else if (K == 1) frameDone(b);
+    else if (K == 1) frameDone(b, batch);
   });
   if (K > 1) {
     // The next call's cuts: per frame, at the bucket boundaries where the covered pixels counted here reach k/K of
@@ -1249,8 +1257,8 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
                             [Gb](int32_t t) { return Gb + 9 * static_cast<int64_t>(t); }, gradPos, accumulate);
   };
   const bool gathered = sumPerTriangle(
-      rast, B, HW, T,
-      [&](int b, int t0, int t1) {
+      rast, B, HW, T, tasksPerFrame(B, T),
+      [&](int b, int t0, int t1, RasterPixelBatch&) {
         std::fill(G.begin() + (static_cast<size_t>(b) * T + t0) * 9, G.begin() + (static_cast<size_t>(b) * T + t1) * 9, 0.0f);
       },
       [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t&, RasterPixelBatch& batch) {
@@ -1266,7 +1274,7 @@ void rasterizeBackward(const RasterDims& d, const float* pos, const int32_t* tri
           if (!allZero(g, 2)) batch.push(p0, p1, p2, at.fx(), at.fy, g[0], g[1], sumRow);
         }
       },
-      [&](int b) {
+      [&](int b, RasterPixelBatch&) {
         for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
       },
       false, [](int64_t) {});
@@ -1624,18 +1632,23 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
   // rows in use are contiguous (a frame touches a few thousand of its triangles, scattered over the ids); the
   // gather below skips the others. Skipping them does not change any bit: their rows would be +0, and adding +0
   // to a sum that started at +0 never changes it (such a sum is never -0 in round-to-nearest).
+  // When a task owns a whole frame and reduces it right after its scan (every frame's attributes its own, or no
+  // attribute gradient), the frame's rows live in the running thread's RasterPixelBatch::frameRows* instead, reused
+  // frame after frame: row r of frame b at index r - b * T there (rows are numbered from b * T either way).
+  const int Ba = d.attrBatch;
+  const int tasksEach = tasksPerFrame(B, T);  // (once: another thread may resize the pool meanwhile)
+  const bool frameRows = tasksEach == 1 && (!gradAttr || Ba == B);
   std::vector<float>& G = scratch().G;
-  if (gradAttr) growTo(G, static_cast<size_t>(B) * T * 3 * Cs);  // rows are cleared when allotted
+  if (gradAttr && !frameRows) growTo(G, static_cast<size_t>(B) * T * 3 * Cs);  // rows are cleared when allotted
   std::vector<int32_t>& rowOf = scratch().rowOf;
   rowOf.resize(static_cast<size_t>(B) * T);
   // Per attribute vertex (gradAttr[ab, v]): its corners' sums in ascending corner order, over the frames in
-  // ascending order for broadcast attributes.
+  // ascending order for broadcast attributes. Row r's sums are at rows + (r - rowOffset) * 3 * Cs.
   const CornerTable* attrCorners = gradAttr ? &buildCorners(attrTri, T, Va) : nullptr;
   const int32_t* cStart = attrCorners ? attrCorners->start.data() : nullptr;
   const int32_t* corner = attrCorners ? attrCorners->corner.data() : nullptr;
-  const int Ba = d.attrBatch;
   const int64_t vChunks = ceilDivPos(Va, kVertexChunk);
-  auto gatherTask = [&](int64_t task) {
+  auto gatherTask = [&](int64_t task, const float* rows, int64_t rowOffset) {
     const int64_t ab = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
     const int64_t v1 = std::min<int64_t>(Va, v0 + kVertexChunk);
     const int64_t bBegin = Ba == 1 ? 0 : ab, bEnd = Ba == 1 ? B : ab + 1;
@@ -1652,7 +1665,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
             // Triangles without a row read a row of zeros instead of branching (whether a vertex's triangle is
             // seen is close to random): adding +0 never changes these sums, which are never -0.
             const int32_t row = rowB[corner[i] / 3];
-            const float* g = row < 0 ? zeros : G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * Cs;
+            const float* g = row < 0 ? zeros : rows + ((row - rowOffset) * 3 + corner[i] % 3) * Cs;
             acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(g));
             acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(g + 8));
           }
@@ -1673,7 +1686,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
             for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
               const int32_t row = rowB[corner[i] / 3];
               if (row < 0) continue;
-              acc = _mm256_add_ps(acc, _mm256_loadu_ps(G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * Cs + 8 * j));
+              acc = _mm256_add_ps(acc, _mm256_loadu_ps(rows + ((row - rowOffset) * 3 + corner[i] % 3) * Cs + 8 * j));
             }
           }
           if (j + 1 < nVec) _mm256_storeu_ps(out + 8 * j, acc);
@@ -1691,7 +1704,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
         for (int32_t i = cStart[v]; i < cStart[v + 1]; ++i) {
           const int32_t row = rowB[corner[i] / 3];
           if (row < 0) continue;
-          const float* g = G.data() + (static_cast<int64_t>(row) * 3 + corner[i] % 3) * Cs;
+          const float* g = rows + ((row - rowOffset) * 3 + corner[i] % 3) * Cs;
           for (int c = 0; c < C; ++c) out[c] += g[c];
         }
       }
@@ -1701,42 +1714,47 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
   // numbered as G's), gathered onto the position vertices through the position triangles' corner table.
   const CornerTable* posCorners = chain ? &buildCorners(chain->tri, T, chain->V) : nullptr;
   float* posSums = nullptr;
-  if (chain) {
+  if (chain && !frameRows) {
     growTo(scratch().posSums, static_cast<size_t>(B) * T * 9);  // rows are cleared when allotted
     posSums = scratch().posSums.data();
   }
   const int64_t pChunks = chain ? ceilDivPos(chain->V, kVertexChunk) : 0;
-  auto positionGatherTask = [&](int64_t task) {
+  auto positionGatherTask = [&](int64_t task, const float* sums, int64_t rowOffset) {
     const int64_t b = task / pChunks, v0 = (task % pChunks) * kVertexChunk;
     const int32_t* rowB = rowOf.data() + b * static_cast<int64_t>(T);
-    const float* sums = posSums;
     gatherPositionGradients(
         *posCorners, b, v0, std::min<int64_t>(chain->V, v0 + kVertexChunk), chain->V,
-        [rowB, sums](int32_t t) -> const float* { return rowB[t] < 0 ? nullptr : sums + 9 * static_cast<int64_t>(rowB[t]); },
+        [rowB, sums, rowOffset](int32_t t) -> const float* { return rowB[t] < 0 ? nullptr : sums + 9 * (rowB[t] - rowOffset); },
         chain->gradPos, chain->accumulate);
   };
   // Per-frame attributes (Ba == B) are reduced frame by frame as soon as a frame's sums are complete.
   std::atomic<bool> badIds{false};
   const bool gathered = sumPerTriangle(
-      rast, B, HW, T,
-      [&](int b, int t0, int t1) {
+      rast, B, HW, T, tasksEach,
+      [&](int b, int t0, int t1, RasterPixelBatch& batch) {
         std::fill(rowOf.begin() + static_cast<size_t>(b) * T + t0, rowOf.begin() + static_cast<size_t>(b) * T + t1, -1);
+        if (frameRows) {
+          if (gradAttr) growTo(batch.frameRowsG, static_cast<size_t>(T) * 3 * Cs);
+          if (chain) growTo(batch.frameRowsPos, static_cast<size_t>(T) * 9);
+        }
       },
       [&](int b, int64_t pBegin, int64_t pEnd, int t, int64_t& next, RasterPixelBatch& batch) {
         // (the sum pass visits every covered pixel exactly once; its value does not depend on the task)
         if (fuseRast)
           for (int64_t p = pBegin; p < pEnd; ++p) rastGradOne(p, t, Ba == 1 ? 0 : b);
         int32_t& row = rowOf[static_cast<size_t>(b) * T + t];
+        const int64_t rowOffset = frameRows ? static_cast<int64_t>(b) * T : 0;
+        float* const attrRows = frameRows ? batch.frameRowsG.data() : G.data();
+        float* const posRows = frameRows ? batch.frameRowsPos.data() : posSums;
         // The triangle's row, allotted and cleared at its first pixel with a non-zero gradient (chained: at its first
         // pixel, for both kinds of sums).
         auto rowFor = [&]() {
           if (row < 0) {
             row = static_cast<int32_t>(next++);
-            if (gradAttr)
-              std::fill(G.data() + static_cast<int64_t>(row) * 3 * Cs, G.data() + (static_cast<int64_t>(row) + 1) * 3 * Cs, 0.0f);
-            if (chain) std::fill(posSums + 9 * static_cast<int64_t>(row), posSums + 9 * (static_cast<int64_t>(row) + 1), 0.0f);
+            if (gradAttr) std::fill_n(attrRows + (row - rowOffset) * 3 * Cs, 3 * Cs, 0.0f);
+            if (chain) std::fill_n(posRows + (row - rowOffset) * 9, 9, 0.0f);
           }
-          return gradAttr ? G.data() + static_cast<int64_t>(row) * 3 * Cs : nullptr;
+          return gradAttr ? attrRows + (row - rowOffset) * 3 * Cs : nullptr;
         };
         // Chained: the rasterize side of the run. Each pixel with a non-zero gradOut row gets its rast gradient
         // (du, dv) as rastGradOf computes it, and unless both are +-0 (rasterizeBackward's test) its terms are
@@ -1744,7 +1762,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
         RasterRunSide side;
         if (chain) {
           rowFor();
-          side.begin(*chain, b, t, pBegin - b * HW, HW, d.width, d.height, posSums + 9 * static_cast<int64_t>(row), batch);
+          side.begin(*chain, b, t, pBegin - b * HW, HW, d.width, d.height, posRows + 9 * (row - rowOffset), batch);
         }
         const int64_t ab = Ba == 1 ? 0 : b;
         const int32_t* ia = attrTri + 3 * static_cast<int64_t>(t);
@@ -1873,11 +1891,14 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
           }
         }
       },
-      [&](int b) {
+      [&](int b, RasterPixelBatch& batch) {
+        const int64_t rowOffset = frameRows ? static_cast<int64_t>(b) * T : 0;
         if (gradAttr && Ba == B)
-          for (int64_t c = 0; c < vChunks; ++c) gatherTask(b * vChunks + c);
+          for (int64_t c = 0; c < vChunks; ++c)
+            gatherTask(b * vChunks + c, frameRows ? batch.frameRowsG.data() : G.data(), rowOffset);
         if (chain)
-          for (int64_t c = 0; c < pChunks; ++c) positionGatherTask(b * pChunks + c);
+          for (int64_t c = 0; c < pChunks; ++c)
+            positionGatherTask(b * pChunks + c, frameRows ? batch.frameRowsPos.data() : posSums, rowOffset);
       },
       fuseRast, [&](int64_t p) { store(p, 0.0f, 0.0f); }, idsInPass ? &badIds : nullptr);
   if (badIds.load()) checkIds(rast, static_cast<int64_t>(B) * HW, T, where);  // throws
@@ -1886,8 +1907,8 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
   const int64_t attrTasks = gradAttr && (!gathered || Ba != B) ? Ba * vChunks : 0;
   const int64_t positionTasks = chain && !gathered ? B * pChunks : 0;
   parallelFor(attrTasks + positionTasks, [&](int64_t task) {
-    if (task < attrTasks) gatherTask(task);
-    else positionGatherTask(task - attrTasks);
+    if (task < attrTasks) gatherTask(task, G.data(), 0);
+    else positionGatherTask(task - attrTasks, posSums, 0);
   });
   });
 }
