@@ -648,29 +648,57 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   checkTriangles(tri, T, V, "rasterize");
   const int64_t HW = static_cast<int64_t>(H) * W;
 
-  // 1. Vertex stage.
-  const size_t BV = static_cast<size_t>(B) * V;
   Scratch& sc = scratch();
-  sc.fixedX.resize(BV);
-  sc.fixedY.resize(BV);
-  sc.flags.resize(BV);
-  int32_t* fixedX = sc.fixedX.data();
-  int32_t* fixedY = sc.fixedY.data();
-  uint8_t* flags = sc.flags.data();  // bit 0: finite, bit 1: behind (z < -w)
+  const int threads = ThreadPool::instance().threadCount();
+  const bool frameAtATime = B >= 2 * threads;
   const int64_t vChunks = ceilDivPos(V, kVertexChunk);
-  auto vertexTask = [&](int64_t task) {
-    const int64_t b = task / vChunks, v0 = (task % vChunks) * kVertexChunk;
-    const int64_t v1 = std::min<int64_t>(V, v0 + kVertexChunk);
+  const int64_t tChunks = ceilDivPos(T, kTriChunk);
+  const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
+  const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
+  // A frame's intermediate data (stages 1-3), indexed by frame-local vertex, triangle, setup task and tile. Stage at
+  // a time, frame b's slice of the calling thread's scratch, sized for the whole batch. Frame at a time (below), one
+  // frame's worth in the running thread's own scratch, reused frame after frame: it stays in the core's cache (~1 MB
+  // for the built-in head), where slices of their own made a batch of 16 stream ~16 MB through memory per call.
+  struct FrameData {
+    int32_t *fixedX, *fixedY;  // [V] snapped vertices
+    uint8_t* flags;            // [V] bit 0: finite, bit 1: behind (z < -w)
+    SubTri* subs;              // [2T] two sub-triangle slots per triangle
+    uint8_t* numSubs;          // [T] the slot's kind: 0, 1 or 2 clipped sub-triangles, or kDirect
+    TileRange* ranges;         // [T] an unclipped triangle's tiles
+    int64_t* tileCount;        // [tChunks][2][numTiles] per-setup-task tile counts, then fill cursors
+    std::vector<int64_t>* tileStart;
+    std::vector<int32_t>* tileList;
+  };
+  // Grows s to `frames` frames (never shrinks: every element is written before it is read) and gives frame b's slice.
+  auto frameDataIn = [&](Scratch& s, int64_t frames, int64_t b) {
+    growTo(s.fixedX, frames * V);
+    growTo(s.fixedY, frames * V);
+    growTo(s.flags, frames * V);
+    growTo(s.subs, frames * 2 * T);
+    growTo(s.numSubs, frames * T);
+    growTo(s.ranges, frames * T);
+    growTo(s.tileCount, frames * tChunks * 2 * numTiles);
+    if (s.tileStart.size() < static_cast<size_t>(frames)) {
+      s.tileStart.resize(frames);
+      s.tileList.resize(frames);
+    }
+    return FrameData{s.fixedX.data() + b * V, s.fixedY.data() + b * V, s.flags.data() + b * V, s.subs.data() + 2 * b * T,
+                     s.numSubs.data() + b * T, s.ranges.data() + b * T, s.tileCount.data() + b * tChunks * 2 * numTiles,
+                     &s.tileStart[b], &s.tileList[b]};
+  };
+
+  // 1. Vertex stage.
+  auto vertexTask = [&](const FrameData& f, int64_t b, int64_t c) {
+    const int64_t v0 = c * kVertexChunk, v1 = std::min<int64_t>(V, v0 + kVertexChunk);
     for (int64_t v = v0; v < v1; ++v) {
-      const size_t i = static_cast<size_t>(b * V + v);
-      const float* p = pos + 4 * i;
+      const float* p = pos + 4 * (b * V + v);
       const bool finite = std::isfinite(p[0]) && std::isfinite(p[1]) && std::isfinite(p[2]) && std::isfinite(p[3]);
-      flags[i] = static_cast<uint8_t>((finite ? 1 : 0) | (p[2] < -p[3] ? 2 : 0));
+      f.flags[v] = static_cast<uint8_t>((finite ? 1 : 0) | (p[2] < -p[3] ? 2 : 0));
       if (finite) {
-        fixedX[i] = toFixed(static_cast<double>(p[0]) / static_cast<double>(p[3]), W);
-        fixedY[i] = toFixed(static_cast<double>(p[1]) / static_cast<double>(p[3]), H);
+        f.fixedX[v] = toFixed(static_cast<double>(p[0]) / static_cast<double>(p[3]), W);
+        f.fixedY[v] = toFixed(static_cast<double>(p[1]) / static_cast<double>(p[3]), H);
       } else {
-        fixedX[i] = fixedY[i] = 0;
+        f.fixedX[v] = f.fixedY[v] = 0;
       }
     }
   };
@@ -682,18 +710,6 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   // a cross-core transfer per cache line then. Since the thread pool's home ranges give a core the same triangle
   // chunks and tiles at every call, storing them made rasterize 8% faster at batch 1 on two threads, and the compact
   // ranges 4-5% faster on one thread and at batch 16.)
-  const int threads = ThreadPool::instance().threadCount();
-  const bool frameAtATime = B >= 2 * threads;
-  const size_t BT = static_cast<size_t>(B) * T;
-  sc.subs.resize(2 * BT);
-  sc.numSubs.resize(BT);
-  sc.ranges.resize(BT);
-  SubTri* subs = sc.subs.data();
-  uint8_t* numSubs = sc.numSubs.data();  // the slot's kind: 0, 1 or 2 clipped sub-triangles, or kDirect
-  TileRange* ranges = sc.ranges.data();
-  const int64_t tChunks = ceilDivPos(T, kTriChunk);
-  const int tilesX = static_cast<int>(ceilDivPos(W, kTile)), tilesY = static_cast<int>(ceilDivPos(H, kTile));
-  const int64_t numTiles = static_cast<int64_t>(tilesX) * tilesY;
   auto tileRangeOf = [](const SubTri& st) {
     return TileRange{static_cast<uint16_t>(st.px0 / kTile), static_cast<uint16_t>(st.px1 / kTile),
                      static_cast<uint16_t>(st.py0 / kTile), static_cast<uint16_t>(st.py1 / kTile)};
@@ -707,36 +723,33 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   // closed mesh drawn as the tracker's camera sees FLAME, the clockwise ones face the camera: the counter-clockwise
   // ones are its back, mostly hidden by then and skipped whole. (A mesh wound the other way loses only the skipping.)
   // Counts, then fill cursors, per setup task: [clockwise part of each tile | counter-clockwise part of each tile].
-  sc.tileCount.resize(static_cast<size_t>(B * tChunks * 2 * numTiles));
-  int64_t* tileCount = sc.tileCount.data();
-  auto setupTask = [&](int64_t task) {
+  auto setupTask = [&](const FrameData& f, int64_t b, int64_t c) {
     // Local copies of everything the loop reads through the closure: its stores (uint8_t numSubs, int32 SubTri
     // fields) may alias the captured variables, so the compiler would otherwise reload each of them after every
     // store (the stage ran ~10% slower so).
     const int32_t* const triL = tri;
-    const float* const posL = pos;
-    const uint8_t* const flagsL = flags;
-    const int32_t* const fixedXL = fixedX;
-    const int32_t* const fixedYL = fixedY;
-    uint8_t* const numSubsL = numSubs;
-    SubTri* const subsL = subs;
-    TileRange* const rangesL = ranges;
-    const int VL = V, TL = T, WL = W, HL = H, tilesXL = tilesX;
-    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
-    const int64_t t1 = std::min<int64_t>(TL, t0 + kTriChunk);
-    int64_t* count = tileCount + task * 2 * numTiles;
+    const float* const posL = pos + 4 * b * V;  // the frame's vertices
+    const uint8_t* const flagsL = f.flags;
+    const int32_t* const fixedXL = f.fixedX;
+    const int32_t* const fixedYL = f.fixedY;
+    uint8_t* const numSubsL = f.numSubs;
+    SubTri* const subsL = f.subs;
+    TileRange* const rangesL = f.ranges;
+    const int TL = T, WL = W, HL = H, tilesXL = tilesX;
+    const int64_t t0 = c * kTriChunk, t1 = std::min<int64_t>(TL, t0 + kTriChunk);
+    int64_t* count = f.tileCount + c * 2 * numTiles;
     std::fill(count, count + 2 * numTiles, 0);
     for (int64_t t = t0; t < t1; ++t) {
-      const size_t slot = static_cast<size_t>(b * TL + t);
+      const size_t slot = static_cast<size_t>(t);
       numSubsL[slot] = 0;
       const int32_t idx[3] = {triL[3 * t], triL[3 * t + 1], triL[3 * t + 2]};
       int nb = 0;
       bool behind[3];
       bool finite = true;
       for (int k = 0; k < 3; ++k) {
-        const uint8_t f = flagsL[b * VL + idx[k]];
-        finite = finite && (f & 1);
-        behind[k] = (f & 2) != 0;
+        const uint8_t fl = flagsL[idx[k]];
+        finite = finite && (fl & 1);
+        behind[k] = (fl & 2) != 0;
         nb += behind[k] ? 1 : 0;
       }
       if (!finite || nb == 3) continue;
@@ -754,8 +767,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
       };
       if (nb == 0) {
         // No near clipping: the triangle itself (w > 0 in float32 is the same test as in float64), not stored.
-        const size_t i0 = static_cast<size_t>(b * VL + idx[0]), i1 = static_cast<size_t>(b * VL + idx[1]),
-                     i2 = static_cast<size_t>(b * VL + idx[2]);
+        const size_t i0 = static_cast<size_t>(idx[0]), i1 = static_cast<size_t>(idx[1]), i2 = static_cast<size_t>(idx[2]);
         if (!(posL[4 * i0 + 3] > 0 && posL[4 * i1 + 3] > 0 && posL[4 * i2 + 3] > 0)) continue;
         SubTri st;
         if (!makeSubTri(fixedXL[i0], fixedYL[i0], fixedXL[i1], fixedYL[i1], fixedXL[i2], fixedYL[i2], static_cast<int32_t>(t),
@@ -768,8 +780,8 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
         continue;
       }
       auto original = [&](int k) {
-        const size_t i = static_cast<size_t>(b * VL + idx[k]);
-        const float* p = pos + 4 * i;
+        const size_t i = static_cast<size_t>(idx[k]);
+        const float* p = posL + 4 * i;
         return ClipVert{p[0], p[1], p[2], p[3], fixedXL[i], fixedYL[i]};
       };
       ClipVert poly[4];
@@ -805,46 +817,39 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
 
   // 3. Binning, per frame, in ascending (t, sub-triangle) order: the setup tasks' counts -> offsets in (tile,
   // task) order -> fill, parallel over the setup tasks (each tile list is in ascending t for any split).
-  if (sc.tileStart.size() < static_cast<size_t>(B)) {
-    sc.tileStart.resize(B);
-    sc.tileList.resize(B);
-  }
-  std::vector<std::vector<int64_t>>& tileStart = sc.tileStart;
   // Entries (t << 2) | k, frame-local (t < 2^24): k = 0, 1 for the slot's stored sub-triangles (0 for an unclipped
-  // triangle). tileStart[b][2 tile] and [2 tile + 1]: the starts of the tile's two parts.
-  std::vector<std::vector<int32_t>>& tileList = sc.tileList;
-  auto binOffsets = [&](int64_t b) {
-    std::vector<int64_t>& start = tileStart[b];
+  // triangle). tileStart[2 tile] and [2 tile + 1]: the starts of the tile's two parts.
+  auto binOffsets = [&](const FrameData& f) {
+    std::vector<int64_t>& start = *f.tileStart;
     start.resize(2 * numTiles + 1);
     int64_t off = 0;
     for (int64_t tile = 0; tile < numTiles; ++tile)
       for (int part = 0; part < 2; ++part) {
         start[2 * tile + part] = off;
         for (int64_t c = 0; c < tChunks; ++c) {
-          int64_t& n = tileCount[((b * tChunks) + c) * 2 * numTiles + part * numTiles + tile];
+          int64_t& n = f.tileCount[c * 2 * numTiles + part * numTiles + tile];
           const int64_t k = n;
           n = off;  // becomes the fill cursor of (task, tile, part)
           off += k;
         }
       }
     start[2 * numTiles] = off;
-    tileList[b].resize(off);
+    f.tileList->resize(off);
   };
-  auto fillTask = [&](int64_t task) {
-    const int64_t b = task / tChunks, t0 = (task % tChunks) * kTriChunk;
-    const int64_t t1 = std::min<int64_t>(T, t0 + kTriChunk);
-    int64_t* const cursors = tileCount + task * 2 * numTiles;
-    int32_t* list = tileList[b].data();
+  auto fillTask = [&](const FrameData& f, int64_t c) {
+    const int64_t t0 = c * kTriChunk, t1 = std::min<int64_t>(T, t0 + kTriChunk);
+    int64_t* const cursors = f.tileCount + c * 2 * numTiles;
+    int32_t* list = f.tileList->data();
+    const uint8_t* const numSubs = f.numSubs;
     for (int64_t t = t0; t < t1; ++t) {
-      const size_t slot = static_cast<size_t>(b * T + t);
       const int32_t entry = static_cast<int32_t>(t) << 2;
-      if ((numSubs[slot] & 3) == kDirect) {
-        int64_t* cursor = cursors + ((numSubs[slot] & kDirectCw) ? 0 : numTiles);
-        forTiles(ranges[slot], [&](int64_t tile) { list[cursor[tile]++] = entry; });
+      if ((numSubs[t] & 3) == kDirect) {
+        int64_t* cursor = cursors + ((numSubs[t] & kDirectCw) ? 0 : numTiles);
+        forTiles(f.ranges[t], [&](int64_t tile) { list[cursor[tile]++] = entry; });
         continue;
       }
-      for (int k = 0; k < numSubs[slot]; ++k) {
-        const SubTri& st = subs[2 * slot + k];
+      for (int k = 0; k < numSubs[t]; ++k) {
+        const SubTri& st = f.subs[2 * t + k];
         int64_t* cursor = cursors + (st.cw ? 0 : numTiles);
         forTiles(tileRangeOf(st), [&](int64_t tile) { list[cursor[tile]++] = entry | k; });
       }
@@ -862,11 +867,11 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   for (int py = 0; py < H; ++py) fyTab[py] = pixelCentre(py, H);
 
   // 4. Tile raster + resolve.
-  auto tileTask = [&](int64_t task) {
-    const int64_t b = task / numTiles, tile = task % numTiles;
+  auto tileTask = [&](const FrameData& f, int64_t b, int64_t tile) {
+    const std::vector<int64_t>& tileStart = *f.tileStart;
     const int tx0 = static_cast<int>(tile % tilesX) * kTile, ty0 = static_cast<int>(tile / tilesX) * kTile;
     const int tx1 = std::min(W, tx0 + kTile) - 1, ty1 = std::min(H, ty0 + kTile) - 1;
-    if (tileStart[b][2 * tile] == tileStart[b][2 * tile + 2]) {
+    if (tileStart[2 * tile] == tileStart[2 * tile + 2]) {
       // No triangle touches the tile: all background, written directly (what resolve would write for it).
       for (int py = ty0; py <= ty1; ++py) {
         zeroFill(rast + 4 * (b * HW + static_cast<int64_t>(py) * W + tx0), 4 * static_cast<size_t>(tx1 - tx0 + 1));
@@ -894,14 +899,14 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     alignas(32) int32_t laneSlot[16] = {};
 #endif
     const float* posB = pos + b * static_cast<int64_t>(V) * 4;
-    const std::vector<int32_t>& list = tileList[b];
+    const std::vector<int32_t>& list = *f.tileList;
     // The clockwise part, then the counter-clockwise part, whose entries are first tested (see binning).
-    const int64_t secondPart = tileStart[b][2 * tile + 1];
-    for (int64_t li = tileStart[b][2 * tile]; li < tileStart[b][2 * tile + 2]; ++li) {
+    const int64_t secondPart = tileStart[2 * tile + 1];
+    for (int64_t li = tileStart[2 * tile]; li < tileStart[2 * tile + 2]; ++li) {
       const int32_t entry = list[li];
       const int64_t t = entry >> 2;
       const int32_t* it = tri + 3 * t;
-      const SubTri& st = subs[2 * (b * T + t) + (entry & 3)];
+      const SubTri& st = f.subs[2 * t + (entry & 3)];
       const float *p0 = posB + 4 * it[0], *p1 = posB + 4 * it[1], *p2 = posB + 4 * it[2];
       const int x0 = std::max(tx0, static_cast<int>(st.px0)), x1 = std::min(tx1, static_cast<int>(st.px1));
       const int y0 = std::max(ty0, static_cast<int>(st.py0)), y1 = std::min(ty1, static_cast<int>(st.py1));
@@ -1222,18 +1227,22 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
   // identical.
   if (frameAtATime) {
     parallelFor(B, [&](int64_t b) {
-      for (int64_t c = 0; c < vChunks; ++c) vertexTask(b * vChunks + c);
-      for (int64_t c = 0; c < tChunks; ++c) setupTask(b * tChunks + c);
-      binOffsets(b);
-      for (int64_t c = 0; c < tChunks; ++c) fillTask(b * tChunks + c);
-      for (int64_t tile = 0; tile < numTiles; ++tile) tileTask(b * numTiles + tile);
+      const FrameData f = frameDataIn(scratch(), 1, 0);
+      for (int64_t c = 0; c < vChunks; ++c) vertexTask(f, b, c);
+      for (int64_t c = 0; c < tChunks; ++c) setupTask(f, b, c);
+      binOffsets(f);
+      for (int64_t c = 0; c < tChunks; ++c) fillTask(f, c);
+      for (int64_t tile = 0; tile < numTiles; ++tile) tileTask(f, b, tile);
     });
   } else {
-    parallelFor(B * vChunks, vertexTask);
-    parallelFor(B * tChunks, setupTask);
-    for (int64_t b = 0; b < B; ++b) binOffsets(b);
-    parallelFor(B * tChunks, fillTask);
-    parallelFor(B * numTiles, tileTask);
+    std::vector<FrameData> frames;
+    frames.reserve(B);
+    for (int64_t b = 0; b < B; ++b) frames.push_back(frameDataIn(sc, B, b));
+    parallelFor(B * vChunks, [&](int64_t task) { vertexTask(frames[task / vChunks], task / vChunks, task % vChunks); });
+    parallelFor(B * tChunks, [&](int64_t task) { setupTask(frames[task / tChunks], task / tChunks, task % tChunks); });
+    for (int64_t b = 0; b < B; ++b) binOffsets(frames[b]);
+    parallelFor(B * tChunks, [&](int64_t task) { fillTask(frames[task / tChunks], task % tChunks); });
+    parallelFor(B * numTiles, [&](int64_t task) { tileTask(frames[task / numTiles], task / numTiles, task % numTiles); });
   }
 }
 
