@@ -647,11 +647,7 @@ __global__ void interpolateGradRastKernel(const float* __restrict__ attr, const 
     const float* a0 = attr + (ab * Va + it[0]) * C;
     const float* a1 = attr + (ab * Va + it[1]) * C;
     const float* a2 = attr + (ab * Va + it[2]) * C;
-    const float* g = gradOut + p * C;
-    for (int c = 0; c < C; ++c) {
-      du += g[c] * (a0[c] - a2[c]);
-      dv += g[c] * (a1[c] - a2[c]);
-    }
+    rastGradSums(gradOut + p * C, a0, a1, a2, C, du, dv);
   }
   gradRast[2 * p] = du;
   gradRast[2 * p + 1] = dv;

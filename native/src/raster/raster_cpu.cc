@@ -271,6 +271,13 @@ inline __m256 idFloatsInPixelOrder(const float* r) {
 }
 
 /** In-place 8 x 8 transpose: r[i] lane j becomes r[j] lane i (element moves only). */
+/** raster_math.h's laneTreeSum of the eight lanes of l: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
+inline float laneTreeSum8(__m256 l) {
+  const __m128 x = _mm_add_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));  // l0+l4, l1+l5, l2+l6, l3+l7
+  const __m128 y = _mm_add_ps(x, _mm_movehl_ps(x, x));                                 // x0+x2, x1+x3
+  return _mm_cvtss_f32(_mm_add_ss(y, _mm_shuffle_ps(y, y, 1)));                          // y0+y1
+}
+
 inline void transpose8(__m256 r[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -1477,10 +1484,9 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
     return j + 1 < nVec ? _mm256_loadu_ps(row + 8 * j) : _mm256_maskload_ps(row + 8 * j, tailMask);
   };
 #endif
-  // gradRast of pixel p (0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]), summed over the
-  // channels in order. Those sums are chains of dependent adds, so covered pixels are taken four at a time with
-  // their chains interleaved (every pixel's operations and their order are unchanged); a pass of its own over
-  // pixel chunks, so that it splits evenly over the threads.
+  // gradRast of pixel p (0 for background): (du, dv) = sum_c g[c] (a0[c] - a2[c], a1[c] - a2[c]), summed in the
+  // order of rastGradSums (raster_math.h). Covered pixels are taken in groups (four, or eight with one pixel per
+  // vector lane), in a pass of its own over pixel chunks, so that it splits evenly over the threads.
   auto store = [&](int64_t p, float du, float dv) {
     if (accumulateRast) {
       gradRast[2 * p] += du;
@@ -1490,31 +1496,22 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
       gradRast[2 * p + 1] = dv;
     }
   };
-  // 1-4 channels (the wide counts take rastGradOct below): four pixels' dependent sums interleaved.
+  // 1-4 channels (the wide counts take rastGradOct below), up to four pixels.
   auto rastGradQuad = [&](const int64_t* q, int n, int64_t ab) {  // ab: the pixels' attribute frame
-    const float *a0[4], *a1[4], *a2[4], *g[4];
-    for (int k = 0; k < 4; ++k) {
-      const int64_t p = q[k < n ? k : 0];  // unused lanes repeat the first pixel; their results are dropped
+    for (int k = 0; k < n; ++k) {
+      const int64_t p = q[k];
       const int32_t* it = attrTri + 3 * (static_cast<int64_t>(rast[4 * p + 3]) - 1);
-      a0[k] = attr + (ab * Va + it[0]) * C;
-      a1[k] = attr + (ab * Va + it[1]) * C;
-      a2[k] = attr + (ab * Va + it[2]) * C;
-      g[k] = gradOut + p * C;
+      float du, dv;
+      rastGradSums(gradOut + p * C, attr + (ab * Va + it[0]) * C, attr + (ab * Va + it[1]) * C, attr + (ab * Va + it[2]) * C,
+                   C, du, dv);
+      store(p, du, dv);
     }
-    float du[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dv[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int c = 0; c < C; ++c) {
-      for (int k = 0; k < 4; ++k) {
-        du[k] += g[k][c] * (a0[k][c] - a2[k][c]);
-        dv[k] += g[k][c] * (a1[k][c] - a2[k][c]);
-      }
-    }
-    for (int k = 0; k < n; ++k) store(q[k], du[k], dv[k]);
   };
 #if defined(__AVX2__)
   // The wide channel counts, eight covered pixels at a time with one pixel per lane: each pixel's products
   // g[c] * (a0[c] - a2[c]) (and a1) are formed 8 channels at a time as above, an 8 x 8 transpose turns them into
-  // one vector per channel, and the per-pixel sums then run over the channels in order as vector adds, each lane
-  // doing exactly its pixel's scalar adds (so the bits are those of rastGradOne) with eight pixels per add.
+  // one vector per channel, and rastGradSums' lane sums and tree then run as vector adds, each lane doing exactly
+  // its pixel's scalar adds (so the bits are those of rastGradOne) with eight pixels per add.
   auto rastGradOct = [&](const int64_t* q, int n, int64_t ab) {
     const float* const at = attr;
     const int32_t* const aTri = attrTri;
@@ -1531,7 +1528,8 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
       a2[k] = at + (ab * va + it[2]) * c;
       g[k] = go + p * c;
     }
-    __m256 du = _mm256_setzero_ps(), dv = _mm256_setzero_ps();
+    __m256 lu[8], lv[8];  // lane i of rastGradSums (channels i, i + 8, ...) of the eight pixels
+    for (int i = 0; i < 8; ++i) lu[i] = lv[i] = _mm256_setzero_ps();
     for (int j = 0; j < nv; ++j) {
       __m256 tu[8], tv[8];
       for (int k = 0; k < 8; ++k) {
@@ -1542,44 +1540,41 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
         tu[k] = _mm256_mul_ps(gk, _mm256_sub_ps(load(a0[k]), a2k));
         tv[k] = _mm256_mul_ps(gk, _mm256_sub_ps(load(a1[k]), a2k));
       }
-      transpose8(tu);  // tu[i]: channel 8j + i of the eight pixels
+      transpose8(tu);  // tu[i]: channel 8j + i of the eight pixels (+0 past the last channel)
       transpose8(tv);
-      const int m = std::min(8, c - 8 * j);
-      for (int i = 0; i < m; ++i) {
-        du = _mm256_add_ps(du, tu[i]);
-        dv = _mm256_add_ps(dv, tv[i]);
+      for (int i = 0; i < 8; ++i) {
+        lu[i] = _mm256_add_ps(lu[i], tu[i]);
+        lv[i] = _mm256_add_ps(lv[i], tv[i]);
       }
     }
+    auto tree = [](const __m256* l) {
+      return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(l[0], l[4]), _mm256_add_ps(l[2], l[6])),
+                           _mm256_add_ps(_mm256_add_ps(l[1], l[5]), _mm256_add_ps(l[3], l[7])));
+    };
+    const __m256 du = tree(lu), dv = tree(lv);
     alignas(32) float duL[8], dvL[8];
     _mm256_store_ps(duL, du);
     _mm256_store_ps(dvL, dv);
     for (int k = 0; k < n; ++k) store(q[k], duL[k], dvL[k]);
   };
 #endif
-  // One covered pixel p of triangle t (attribute frame ab): the same operations as a lane of rastGradQuad (1-4
-  // channels) or rastGradOct (wider).
+  // One covered pixel p of triangle t (attribute frame ab): rastGradSums, with the wide counts' lane sums as vector
+  // adds (8 channels per add; the same operations as a lane of rastGradOct).
   auto rastGradOf = [&](const float* g, const float* a0, const float* a1, const float* a2, float& du, float& dv) {
-    du = 0.0f;
-    dv = 0.0f;
 #if defined(__AVX2__)
     if (wide) {
-      alignas(32) float tu[kWideMax], tv[kWideMax];
+      __m256 su = _mm256_setzero_ps(), sv = _mm256_setzero_ps();
       for (int j = 0; j < nVec; ++j) {
         const __m256 gj = loadRow(g, j), a2j = loadRow(a2, j);
-        _mm256_store_ps(tu + 8 * j, _mm256_mul_ps(gj, _mm256_sub_ps(loadRow(a0, j), a2j)));
-        _mm256_store_ps(tv + 8 * j, _mm256_mul_ps(gj, _mm256_sub_ps(loadRow(a1, j), a2j)));
+        su = _mm256_add_ps(su, _mm256_mul_ps(gj, _mm256_sub_ps(loadRow(a0, j), a2j)));
+        sv = _mm256_add_ps(sv, _mm256_mul_ps(gj, _mm256_sub_ps(loadRow(a1, j), a2j)));
       }
-      for (int c = 0; c < C; ++c) {
-        du += tu[c];
-        dv += tv[c];
-      }
+      du = laneTreeSum8(su);
+      dv = laneTreeSum8(sv);
       return;
     }
 #endif
-    for (int c = 0; c < C; ++c) {
-      du += g[c] * (a0[c] - a2[c]);
-      dv += g[c] * (a1[c] - a2[c]);
-    }
+    rastGradSums(g, a0, a1, a2, C, du, dv);
   };
   auto rastGradOne = [&](int64_t p, int t, int64_t ab) {
     const int32_t* it = attrTri + 3 * static_cast<int64_t>(t);
@@ -1825,17 +1820,13 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
                 for (int j = 0; j < NV; ++j) acc[k][j] = _mm256_add_ps(acc[k][j], _mm256_mul_ps(bary[k], gv[j]));
             }
             if constexpr (Chained) {
-              alignas(32) float tu[8 * NV], tv[8 * NV];
+              // rastGradSums: the lane sums as vector adds, then the tree.
+              __m256 su = _mm256_setzero_ps(), sv = _mm256_setzero_ps();
               for (int j = 0; j < NV; ++j) {
-                _mm256_store_ps(tu + 8 * j, _mm256_mul_ps(gv[j], d0[j]));
-                _mm256_store_ps(tv + 8 * j, _mm256_mul_ps(gv[j], d1[j]));
+                su = _mm256_add_ps(su, _mm256_mul_ps(gv[j], d0[j]));
+                sv = _mm256_add_ps(sv, _mm256_mul_ps(gv[j], d1[j]));
               }
-              float du = 0.0f, dv = 0.0f;
-              for (int k = 0; k < c; ++k) {
-                du += tu[k];
-                dv += tv[k];
-              }
-              side.add(p, du, dv);
+              side.add(p, laneTreeSum8(su), laneTreeSum8(sv));
             }
           }
           if (sRow)
