@@ -1456,9 +1456,13 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
                              const PositionChain* chain, const char* where) {
   // The chained call with its frames split over threads (a tracker's batch of 1) checks the ids in its sum pass,
   // which scans every pixel anyway and writes only scratch: a bad id throws after it, before any output is written.
-  // (Elsewhere the pass writes gradRast or reduces frames as it goes, so the ids are checked first.)
+  // A call that only writes gradRast (no accumulation, as the tracker's UV call) checks them in its rast-gradient
+  // pass, which reads every id anyway: a bad id is written as background and the call throws after the pass, with
+  // gradRast, an output only, written and nothing else the caller holds changed (as interpolate's forward does).
+  // (Elsewhere a pass accumulates into gradRast or reduces frames as it goes, so the ids are checked first.)
   const bool idsInPass = chain && !gradRast && d.batch < ThreadPool::instance().threadCount();
-  checkInterp(d, rast, attrTri, where, !idsInPass);
+  const bool idsInRastPass = gradRast && !accumulateRast && !gradAttr && !chain;
+  checkInterp(d, rast, attrTri, where, !idsInPass && !idsInRastPass);
   if (chain) checkTriangles(chain->tri, d.numTriangles, chain->V, where);
   if ((gradAttr || chain) && static_cast<int64_t>(d.batch) * d.numTriangles > 0x7fffffff)  // rows are numbered in int32
     throw std::invalid_argument(std::string(where) + ": too many triangles");
@@ -1591,6 +1595,8 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
     // Chunks never straddle frames, so that a task knows its frame (and attribute frame) without a division per
     // pixel.
     const int64_t P = ceilDivPos(HW, kRastGradChunk);
+    const float Tf = static_cast<float>(T);
+    std::atomic<bool> badId{false};
     parallelFor(B * P, [&](int64_t task) {
       const int64_t b = task / P, base = b * HW;
       const int64_t p0 = base + (task % P) * kRastGradChunk, p1 = std::min(base + HW, p0 + kRastGradChunk);
@@ -1621,6 +1627,11 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
           p = e - 1;
           continue;
         }
+        if (!idValid(rast[4 * p + 3], Tf)) {  // (only with idsInRastPass: the ids were checked otherwise)
+          badId.store(true, std::memory_order_relaxed);
+          store(p, 0.0f, 0.0f);
+          continue;
+        }
         q[n++] = p;
         if (n == group) {
           flush(q, n);
@@ -1629,6 +1640,7 @@ void interpolateBackwardImpl(const InterpDims& d, const float* attr, const float
       }
       if (n) flush(q, n);
     });
+    if (badId.load()) checkIds(rast, static_cast<int64_t>(B) * HW, T, where);  // throws
   }
   if (!gradAttr && !chain) return;
   // Per-corner sums G[row, k, c], each triangle's pixels in ascending order. Only triangles that receive a

@@ -506,7 +506,7 @@ describe('gradients', () => {
     setThreads(0);
   });
 
-  it('a bad triangle id anywhere in rast is refused by interpolate, interpolateRasterizeBackward and antialias at any thread count (checked in their own passes); the chained backward writes no output, antialias no valid work buffer', () => {
+  it('a bad triangle id anywhere in rast is refused by interpolate, interpolateBackward, interpolateRasterizeBackward and antialias at any thread count (checked in their own passes); the chained backward and an accumulating interpolateBackward write no output, antialias no valid work buffer', () => {
     // One frame of 37 x 23 pixels (not a multiple of 8: the last pixels are a scalar tail); ids that are out of range,
     // fractional, negative, NaN or beyond the int range, at the first pixel, a covered pixel in each half and the
     // last pixel.
@@ -538,6 +538,13 @@ describe('gradients', () => {
             .toThrow(new RegExp(`triangle id of rast pixel ${pixel}`));
           expect(gradPos, what).toEqual(before);
           expect(gradAttr.every((x) => x === 7), what).toBe(true);
+          // The rast gradient alone (checked in its own pass), and accumulated (checked before: nothing is added).
+          expect(() => interpolateBackward(attr, as, broken, rs, m.tri, gOut, { attr: false }), what).toThrow(new RegExp(`triangle id of rast pixel ${pixel}`));
+          const gradRast = Float32Array.from({ length: 2 * N }, () => r());
+          const rastBefore = gradRast.slice();
+          expect(() => interpolateBackward(attr, as, broken, rs, m.tri, gOut, { attr: false }, { gradRast, accumulateRast: true }), what)
+            .toThrow(new RegExp(`triangle id of rast pixel ${pixel}`));
+          expect(gradRast, what).toEqual(rastBefore);
           // antialias checks the ids band by band (rows of 16, each with the rows above and below it).
           const work = antialiasWorkBuffer(rs);
           antialias(color, 1, rast, rs, m.pos, m.V, m.tri, opp, undefined, { work });
