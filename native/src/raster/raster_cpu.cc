@@ -270,7 +270,6 @@ inline __m256 idFloatsInPixelOrder(const float* r) {
   return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-/** In-place 8 x 8 transpose: r[i] lane j becomes r[j] lane i (element moves only). */
 /** raster_math.h's laneTreeSum of the eight lanes of l: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)). */
 inline float laneTreeSum8(__m256 l) {
   const __m128 x = _mm_add_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));  // l0+l4, l1+l5, l2+l6, l3+l7
@@ -278,6 +277,7 @@ inline float laneTreeSum8(__m256 l) {
   return _mm_cvtss_f32(_mm_add_ss(y, _mm_shuffle_ps(y, y, 1)));                          // y0+y1
 }
 
+/** In-place 8 x 8 transpose: r[i] lane j becomes r[j] lane i (element moves only). */
 inline void transpose8(__m256 r[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -402,23 +402,24 @@ int tasksPerFrame(int B, int T) {
 
 /**
  * Per-triangle sums in ascending pixel order without sorting pixels: task (b, k) owns the k-th of K consecutive ranges
- * (K = tasksPerFrame, which the caller computes once and passes in) of triangle ids of frame b (cut as described below) and scans the frame's pixels in ascending order, adding each
- * pixel of its triangles to that triangle's sum. Every triangle is summed by one task, over its pixels in ascending
- * order, so the sums are the same as over the sorted fragment lists, for any K (K > 1 only splits a frame across
- * threads when there are fewer frames than threads). The covered pixels of the task's triangles are handed out as
- * runs: run(b, p0, p1, t, next, batch) for pixels [p0, p1) (global indices, consecutive, all of triangle t), in
- * ascending order, so that a caller can keep a triangle's sums in registers over a run (a triangle covers ~2
- * consecutive pixels of a row on a detailed mesh; adding pixel by pixel through memory made every add wait for the
- * previous store). init(b, t0, t1, batch) clears the sums of the range first. next is a counter of the task that starts at
- * b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own range of rows
- * [b*T + t0, b*T + t1). With wantBackground, background(p) is called once for every background pixel p (global index),
- * by the frame's task k == 0.
- * When one task owns a whole frame (K == 1), it calls frameDone(b, batch) after the scan, so that the caller can reduce the
- * frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
- * With badIds, the scan also checks the rast's ids (each task those of its own K-th of the frame's pixels, in groups
- * of 8) and sets *badIds when one is not 0 or an integer in [1, T]; a task that finds one in its frame skips
- * frameDone. Ids that are not valid are never used as a triangle: run() only gets ids of the task's range, and a NaN
- * or out-of-range id is in no range.
+ * (K = tasksPerFrame, which the caller computes once and passes in) of triangle ids of frame b (cut as described below)
+ * and scans the frame's pixels in ascending order, adding each pixel of its triangles to that triangle's sum. Every
+ * triangle is summed by one task, over its pixels in ascending order, so the sums are the same as over the sorted
+ * fragment lists, for any K (K > 1 only splits a frame across threads when there are fewer frames than threads). The
+ * covered pixels of the task's triangles are handed out as runs: run(b, p0, p1, t, next, batch) for pixels [p0, p1)
+ * (global indices, consecutive, all of triangle t), in ascending order, so that a caller can keep a triangle's sums in
+ * registers over a run (a triangle covers ~2 consecutive pixels of a row on a detailed mesh; adding pixel by pixel
+ * through memory made every add wait for the previous store). init(b, t0, t1, batch) clears the sums of the range first
+ * (batch: the running thread's RasterPixelBatch, also handed to run and frameDone). next is a counter of the task that
+ * starts at b*T + t0: a caller may allot per-triangle rows from it, in order of first use, within the task's own range
+ * of rows [b*T + t0, b*T + t1). With wantBackground, background(p) is called once for every background pixel p (global
+ * index), by the frame's task k == 0.
+ * When one task owns a whole frame (K == 1), it calls frameDone(b, batch) after the scan, so that the caller can reduce
+ * the frame's sums while they are still in cache; returns K == 1 (false: the caller reduces after the call).
+ * With badIds, the scan also checks the rast's ids (each task those of its own K-th of the frame's pixels, in groups of
+ * 8) and sets *badIds when one is not 0 or an integer in [1, T]; a task that finds one in its frame skips frameDone.
+ * Ids that are not valid are never used as a triangle: run() only gets ids of the task's range, and a NaN or
+ * out-of-range id is in no range.
  * (Tried: bucketing each frame's covered pixels by id range once, in parallel, and then splitting the ranges by pixel
  * count, to avoid the repeated scans and the 60/40 imbalance of equal id halves on the built-in head: the extra pass
  * cost more than it saved, 5-10% slower at B = 1 on two threads.)
@@ -710,7 +711,7 @@ void rasterizeForward(const RasterDims& d, const float* pos, const int32_t* tri,
     }
   };
 
-  // 2. Setup: two sub-triangle slots per (b, t). Each task also counts its sub-triangles per tile (binning, 3.).
+  // 2. Setup: two sub-triangle slots per triangle of the frame. Each task also counts its sub-triangles per tile (binning, 3.).
   // An unclipped triangle (all of them, in a tracker) is stored too, with its tile range in 8 bytes besides, which is
   // all the fill reads of it. (Until stop 17, with a frame's stages split over threads, unclipped triangles were not
   // stored and the tile stage rebuilt each from the snapped vertices for every tile it touches, as storing them cost
